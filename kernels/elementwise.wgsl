@@ -1,0 +1,48 @@
+// Elementwise kernels over flat arrays. Every entry point uses a 1-D logical grid that the host
+// may split into 2-D (more than 65 535 workgroups): the linear workgroup index is
+// wid.x + wid.y * nwg.x, and indices at or past n are ignored.
+
+struct FillParams {
+  n: u32,
+  bits: u32,
+}
+
+@group(0) @binding(0) var<uniform> fill_p: FillParams;
+@group(0) @binding(1) var<storage, read_write> fill_out: array<u32>;
+
+// Writes one 32-bit pattern everywhere: zeros, a constant, or a NaN poison for tests.
+@compute @workgroup_size(64)
+fn fill(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.x + wid.y * nwg.x) * 64u + lid;
+  if (i < fill_p.n) {
+    fill_out[i] = fill_p.bits;
+  }
+}
+
+struct AxpbyParams {
+  n: u32,
+  alpha: f32,
+  beta: f32,
+}
+
+@group(0) @binding(0) var<uniform> axpby_p: AxpbyParams;
+@group(0) @binding(1) var<storage, read> axpby_x: array<f32>;
+@group(0) @binding(2) var<storage, read> axpby_y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> axpby_out: array<f32>;
+
+// out = alpha * x + beta * y (also the residual add with alpha = beta = 1).
+@compute @workgroup_size(64)
+fn axpby(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.x + wid.y * nwg.x) * 64u + lid;
+  if (i < axpby_p.n) {
+    axpby_out[i] = axpby_p.alpha * axpby_x[i] + axpby_p.beta * axpby_y[i];
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Compiled WGSL kernels. A kernel is a WGSL file from `kernels/`, an entry point and a set of
+ * `override` constants; its shader module and pipeline are created once per distinct key.
+ *
+ * @module
+ */
+import type { Gpu } from "./device.ts";
+
+/** What identifies a compiled kernel. */
+export interface KernelSpec {
+  /** The WGSL file's name, e.g. `matmul.wgsl` (used in every error message). */
+  file: string;
+  /** The WGSL source text (import it with `with { type: "text" }`). */
+  source: string;
+  /** Entry point name. */
+  entryPoint: string;
+  /** Values for the shader's `override` declarations (the specialisation key). */
+  constants?: Record<string, number>;
+}
+
+/** A compiled compute pipeline plus the label used in errors. */
+export interface Kernel {
+  readonly label: string;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+/** The key a spec is cached under. */
+export function kernelKey(spec: KernelSpec): string {
+  const constants = Object.entries(spec.constants ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  return `${spec.file}#${spec.entryPoint}(${constants.map(([k, v]) => `${k}=${v}`).join(",")})`;
+}
+
+/**
+ * Cache of compiled kernels. Compilation is synchronous for the caller; the compiler's verdict
+ * arrives through an error scope and is raised (naming the file and entry point, with the
+ * compiler's message) by the next sync or readback, or at once by {@link KernelCache.compile}.
+ */
+export class KernelCache {
+  #kernels = new Map<string, Kernel>();
+  /** Shader modules keyed by their source text, shared by every entry point and specialisation. */
+  #modules = new Map<string, GPUShaderModule>();
+
+  constructor(readonly gpu: Gpu) {}
+
+  /** Number of distinct pipelines created. */
+  get size(): number {
+    return this.#kernels.size;
+  }
+
+  /** The kernel for `spec`, compiled on first use. */
+  get(spec: KernelSpec): Kernel {
+    const key = kernelKey(spec);
+    let kernel = this.#kernels.get(key);
+    if (kernel) return kernel;
+    const device = this.gpu.device;
+    const label = key;
+    device.pushErrorScope("validation");
+    let module = this.#modules.get(spec.source);
+    if (!module) {
+      module = device.createShaderModule({ label: spec.file, code: spec.source });
+      this.#modules.set(spec.source, module);
+    }
+    const pipeline = device.createComputePipeline({
+      label,
+      layout: "auto",
+      compute: { module, entryPoint: spec.entryPoint, constants: spec.constants },
+    });
+    const layout = pipeline.getBindGroupLayout(0);
+    this.gpu.recorder.watch(device.popErrorScope(), `compiling kernels/${label}`);
+    kernel = { label, pipeline, layout };
+    this.#kernels.set(key, kernel);
+    return kernel;
+  }
+
+  /**
+   * Compiles `spec` now and throws a `GpuError` naming the kernel file if WGSL compilation or
+   * pipeline creation fails. Use it to pre-warm kernels or to test shaders.
+   */
+  async compile(spec: KernelSpec): Promise<Kernel> {
+    const kernel = this.get(spec);
+    await this.gpu.recorder.settleErrors();
+    this.gpu.throwIfFailed();
+    return kernel;
+  }
+}

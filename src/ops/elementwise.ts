@@ -1,0 +1,46 @@
+/**
+ * Elementwise ops: fill (zeros, constants, NaN poison) and alpha·x + beta·y.
+ *
+ * @module
+ */
+import source from "../../kernels/elementwise.wgsl" with { type: "text" };
+import type { Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
+
+const WORKGROUP = 64;
+
+/** The bit pattern of a quiet NaN, used to poison outputs in tests. */
+export const NAN_BITS = 0x7fc00000;
+
+/** Records filling every element of `t` with the raw 32-bit pattern `bits`. */
+export function fillBits(gpu: Gpu, t: Tensor, bits: number): void {
+  const kernel = gpu.kernels.get({ file: "elementwise.wgsl", source, entryPoint: "fill" });
+  const params = new Uint32Array([t.size, bits >>> 0]);
+  gpu.recorder.dispatch(kernel, [t], Math.ceil(t.size / WORKGROUP), params);
+}
+
+/** Records filling an f32 tensor with `value` (an i32/u32 tensor gets the integer `value`). */
+export function fill(gpu: Gpu, t: Tensor, value: number): void {
+  const word = new DataView(new ArrayBuffer(4));
+  if (t.dtype === "f32") word.setFloat32(0, value, true);
+  else if (t.dtype === "i32") word.setInt32(0, value, true);
+  else word.setUint32(0, value, true);
+  fillBits(gpu, t, word.getUint32(0, true));
+}
+
+/** Records poisoning `t` with NaN, so a kernel that skips an element is caught by a test. */
+export function poison(gpu: Gpu, t: Tensor): void {
+  fillBits(gpu, t, NAN_BITS);
+}
+
+/** Returns a new tensor `alpha·x + beta·y` (shapes must have the same size). */
+export function axpby(gpu: Gpu, alpha: number, x: Tensor, beta: number, y: Tensor): Tensor {
+  if (x.size !== y.size) throw new RangeError(`axpby: sizes ${x.size} and ${y.size} differ`);
+  const out = Tensor.empty(gpu, x.shape, "f32", "axpby");
+  const kernel = gpu.kernels.get({ file: "elementwise.wgsl", source, entryPoint: "axpby" });
+  const params = new ArrayBuffer(16);
+  new Uint32Array(params, 0, 1)[0] = x.size;
+  new Float32Array(params, 4, 2).set([alpha, beta]);
+  gpu.recorder.dispatch(kernel, [x, y, out], Math.ceil(x.size / WORKGROUP), new Uint8Array(params));
+  return out;
+}
