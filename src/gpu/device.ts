@@ -6,6 +6,7 @@
  */
 import { GpuError, GpuUnavailableError } from "../util/errors.ts";
 import { quietSoftwareAdapter } from "../util/main.ts";
+import { Tuner } from "./autotune.ts";
 import { BufferPool } from "./buffer_pool.ts";
 import { KernelCache } from "./kernel.ts";
 import { CommandRecorder } from "./recorder.ts";
@@ -72,6 +73,8 @@ export class Gpu {
   readonly pool: BufferPool;
   readonly kernels: KernelCache;
   readonly recorder: CommandRecorder;
+  /** Per-adapter kernel variant choices (see `autotune.ts`). */
+  readonly tuner: Tuner;
   #failure: Error | undefined;
   #lost = false;
   #destroyed = false;
@@ -84,6 +87,7 @@ export class Gpu {
     this.pool = new BufferPool(device);
     this.kernels = new KernelCache(this);
     this.recorder = new CommandRecorder(this);
+    this.tuner = new Tuner(this);
     device.lost.then((info) => {
       if (!this.#destroyed) {
         this.#lost = true;

@@ -1,0 +1,125 @@
+/**
+ * Per-adapter choice between kernel variants. A hot kernel keeps a few variants (tile shape,
+ * outputs per thread, workgroup memory or not); which is fastest depends on the adapter (on
+ * Mesa's software adapter register tiles win, on discrete GPUs workgroup tiles usually do) and
+ * on the shape. {@link Tuner.tune} times each variant once per (adapter, op, shape) and stores
+ * the winner on disk; {@link Tuner.choose} is the synchronous lookup ops use while recording.
+ *
+ * Cache file: `$SSL_CACHE_DIR/autotune.json` (default `~/.cache/ssl-invariances/`). Set
+ * `SSL_AUTOTUNE=0` to skip trials and always use each op's default variant.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { writeJsonAtomic } from "../io/atomic.ts";
+import type { Gpu } from "./device.ts";
+
+/** The directory for on-disk caches of this project. */
+export function cacheDir(): string {
+  const explicit = Deno.env.get("SSL_CACHE_DIR");
+  if (explicit) return explicit;
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE") ?? ".";
+  return join(home, ".cache", "ssl-invariances");
+}
+
+/** Options of one tuning trial. */
+export interface TuneOptions {
+  /** Timed repetitions per variant (median is used). Default 3. */
+  reps?: number;
+}
+
+/** Chooses and remembers the fastest kernel variant per adapter, op and shape. */
+export class Tuner {
+  #choices: Record<string, string> | undefined;
+  readonly path: string;
+
+  constructor(readonly gpu: Gpu, path = join(cacheDir(), "autotune.json")) {
+    this.path = path;
+  }
+
+  /** Whether timed trials are enabled (`SSL_AUTOTUNE` is not `0`). */
+  get enabled(): boolean {
+    return Deno.env.get("SSL_AUTOTUNE") !== "0";
+  }
+
+  #key(op: string, shapeKey: string): string {
+    return `${this.gpu.summary.description}|${op}|${shapeKey}`;
+  }
+
+  #load(): Record<string, string> {
+    if (this.#choices) return this.#choices;
+    try {
+      const parsed = JSON.parse(Deno.readTextFileSync(this.path));
+      this.#choices = parsed && typeof parsed === "object" ? parsed : {};
+    } catch {
+      this.#choices = {}; // missing or corrupt cache: start empty, it is rebuilt by trials
+    }
+    return this.#choices!;
+  }
+
+  /** The stored choice for (op, shape) if it is one of `variants`, else `fallback`. */
+  choose(op: string, shapeKey: string, variants: readonly string[], fallback: string): string {
+    const stored = this.#load()[this.#key(op, shapeKey)];
+    return stored !== undefined && variants.includes(stored) ? stored : fallback;
+  }
+
+  /**
+   * Times each variant (`record(variant)` records one run into the GPU's recorder; the tuner
+   * submits and syncs around it), stores the fastest and returns it. Returns the stored choice
+   * without trials when one exists, and `variants[0]` when trials are disabled.
+   */
+  async tune(
+    op: string,
+    shapeKey: string,
+    variants: readonly string[],
+    record: (variant: string) => void,
+    options: TuneOptions = {},
+  ): Promise<string> {
+    const key = this.#key(op, shapeKey);
+    const stored = this.#load()[key];
+    if (stored !== undefined && variants.includes(stored)) return stored;
+    if (!this.enabled || variants.length === 1) return variants[0];
+    const reps = options.reps ?? 3;
+    let best = variants[0];
+    let bestMs = Infinity;
+    for (const variant of variants) {
+      record(variant); // warm-up: compiles the pipeline and touches the buffers
+      await this.gpu.sync();
+      const times: number[] = [];
+      for (let r = 0; r < reps; r++) {
+        const t0 = performance.now();
+        record(variant);
+        await this.gpu.sync();
+        times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      const median = times[Math.floor(times.length / 2)];
+      if (median < bestMs) [best, bestMs] = [variant, median];
+    }
+    this.#load()[key] = best;
+    await this.#save();
+    return best;
+  }
+
+  /** Forgets every stored choice for this adapter (in memory and on disk). */
+  async reset(): Promise<void> {
+    const prefix = `${this.gpu.summary.description}|`;
+    const choices = this.#load();
+    for (const k of Object.keys(choices)) if (k.startsWith(prefix)) delete choices[k];
+    await this.#save();
+  }
+
+  async #save(): Promise<void> {
+    try {
+      await Deno.mkdir(dirname(this.path), { recursive: true });
+      // Merge with what another process may have written meanwhile.
+      let onDisk: Record<string, string> = {};
+      try {
+        onDisk = JSON.parse(await Deno.readTextFile(this.path));
+      } catch { /* none yet */ }
+      await writeJsonAtomic(this.path, { ...onDisk, ...this.#choices });
+    } catch (error) {
+      console.error(`autotune: could not write ${this.path}: ${(error as Error).message}`);
+    }
+  }
+}
