@@ -33,7 +33,7 @@ export class Tuner {
   #choices: Record<string, string> | undefined;
   readonly path: string;
 
-  constructor(readonly gpu: Gpu, path = join(cacheDir(), "autotune.json")) {
+  constructor(readonly gpu: Gpu, path: string = join(cacheDir(), "autotune.json")) {
     this.path = path;
   }
 
