@@ -1,5 +1,6 @@
 /**
- * Elementwise ops: fill (zeros, constants, NaN poison) and alpha·x + beta·y.
+ * Elementwise ops: fill (zeros, constants, NaN poison), alpha·x + beta·y, ReLU forward and
+ * backward, and the residual add (optionally fused with the ReLU that follows it).
  *
  * @module
  */
@@ -43,4 +44,57 @@ export function axpby(gpu: Gpu, alpha: number, x: Tensor, beta: number, y: Tenso
   new Float32Array(params, 4, 2).set([alpha, beta]);
   gpu.recorder.dispatch(kernel, [x, y, out], Math.ceil(x.size / WORKGROUP), new Uint8Array(params));
   return out;
+}
+
+function checkSameSize(op: string, a: Tensor, b: Tensor): void {
+  if (a.size !== b.size) {
+    throw new RangeError(
+      `${op}: sizes ${a.size} ([${a.shape}]) and ${b.size} ([${b.shape}]) differ`,
+    );
+  }
+  if (a.dtype !== "f32" || b.dtype !== "f32") {
+    throw new RangeError(`${op}: tensors must be f32, got ${a.dtype} and ${b.dtype}`);
+  }
+}
+
+function binary(gpu: Gpu, entryPoint: string, a: Tensor, b: Tensor, label: string): Tensor {
+  const out = Tensor.empty(gpu, a.shape, "f32", label);
+  const kernel = gpu.kernels.get({ file: "elementwise.wgsl", source, entryPoint });
+  gpu.recorder.dispatch(
+    kernel,
+    [a, b, out],
+    Math.ceil(a.size / WORKGROUP),
+    new Uint32Array([a.size]),
+  );
+  return out;
+}
+
+/** Returns max(x, 0) (any shape, f32). */
+export function relu(gpu: Gpu, x: Tensor): Tensor {
+  if (x.dtype !== "f32") throw new RangeError(`relu: tensor must be f32, got ${x.dtype}`);
+  const out = Tensor.empty(gpu, x.shape, "f32", "relu");
+  const kernel = gpu.kernels.get({ file: "elementwise.wgsl", source, entryPoint: "relu" });
+  gpu.recorder.dispatch(kernel, [x, out], Math.ceil(x.size / WORKGROUP), new Uint32Array([x.size]));
+  return out;
+}
+
+/**
+ * ReLU backward: returns dy where `ref` > 0, else 0. `ref` may be the forward input or the
+ * forward output (also of {@link addRelu}: then the result is the gradient of both addends).
+ */
+export function reluBackward(gpu: Gpu, dy: Tensor, ref: Tensor): Tensor {
+  checkSameSize("reluBackward", dy, ref);
+  return binary(gpu, "relu_backward", dy, ref, "relu backward");
+}
+
+/** The residual add: returns a + b (same size; the result has a's shape). */
+export function add(gpu: Gpu, a: Tensor, b: Tensor): Tensor {
+  checkSameSize("add", a, b);
+  return binary(gpu, "add", a, b, "add");
+}
+
+/** Residual add fused with the ReLU after it: returns max(a + b, 0). */
+export function addRelu(gpu: Gpu, a: Tensor, b: Tensor): Tensor {
+  checkSameSize("addRelu", a, b);
+  return binary(gpu, "add_relu", a, b, "add relu");
 }
