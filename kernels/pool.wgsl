@@ -2,19 +2,25 @@
 // global average pooling. 1-D grids may be split into 2-D by the host: the linear workgroup
 // index is wid.x + wid.y * nwg.x, and indices past the real count are ignored.
 
+// The geometry is specialised as override constants: the index arithmetic then divides by
+// constants (multiply + shift), which the software adapter vectorises, instead of by uniforms
+// (scalar division per lane). One pipeline per pooling shape; ResNet has one or two.
+override C: u32 = 1u;
+override H: u32 = 1u;
+override W: u32 = 1u;
+override OUT_H: u32 = 1u;
+override OUT_W: u32 = 1u;
+override KH: u32 = 1u;
+override KW: u32 = 1u;
+override SH: u32 = 1u;
+override SW: u32 = 1u;
+override PH: u32 = 0u;
+override PW: u32 = 0u;
+// Most outputs whose windows cover one input, per dimension.
+override CAND_H: u32 = (KH + SH - 1u) / SH;
+override CAND_W: u32 = (KW + SW - 1u) / SW;
+
 struct MaxPoolParams {
-  n: u32,
-  h: u32,
-  w: u32,
-  c: u32,
-  out_h: u32,
-  out_w: u32,
-  kernel_h: u32,
-  kernel_w: u32,
-  stride_h: u32,
-  stride_w: u32,
-  pad_h: u32,
-  pad_w: u32,
   total: u32, // elements of the output (forward) or of the input (backward)
 }
 
@@ -41,31 +47,31 @@ fn maxpool_forward(
   if (i >= mp.total) {
     return;
   }
-  let c = i % mp.c;
-  var t = i / mp.c;
-  let ow = t % mp.out_w;
-  t /= mp.out_w;
-  let oh = t % mp.out_h;
-  let n = t / mp.out_h;
-  let h0 = i32(oh * mp.stride_h) - i32(mp.pad_h);
-  let w0 = i32(ow * mp.stride_w) - i32(mp.pad_w);
+  let c = i % C;
+  var t = i / C;
+  let ow = t % OUT_W;
+  t /= OUT_W;
+  let oh = t % OUT_H;
+  let n = t / OUT_H;
+  let h0 = i32(oh * SH) - i32(PH);
+  let w0 = i32(ow * SW) - i32(PW);
   var best = 0.0;
   var best_idx = -1;
-  for (var kh = 0u; kh < mp.kernel_h; kh++) {
+  for (var kh = 0u; kh < KH; kh++) {
     let h = h0 + i32(kh);
-    if (h < 0 || h >= i32(mp.h)) {
+    if (h < 0 || h >= i32(H)) {
       continue;
     }
-    for (var kw = 0u; kw < mp.kernel_w; kw++) {
+    for (var kw = 0u; kw < KW; kw++) {
       let w = w0 + i32(kw);
-      if (w < 0 || w >= i32(mp.w)) {
+      if (w < 0 || w >= i32(W)) {
         continue;
       }
-      let v = mp_x[((n * mp.h + u32(h)) * mp.w + u32(w)) * mp.c + c];
+      let v = mp_x[((n * H + u32(h)) * W + u32(w)) * C + c];
       // Once a NaN is chosen only a later NaN replaces it (comparisons with NaN are false).
       if (best_idx < 0 || v > best || is_nan(v)) {
         best = v;
-        best_idx = h * i32(mp.w) + w;
+        best_idx = h * i32(W) + w;
       }
     }
   }
@@ -91,26 +97,30 @@ fn maxpool_backward(
   if (i >= mb.total) {
     return;
   }
-  let c = i % mb.c;
-  var t = i / mb.c;
-  let w = t % mb.w;
-  t /= mb.w;
-  let h = t % mb.h;
-  let n = t / mb.h;
-  // Outputs whose window [o·s − p, o·s − p + k − 1] contains h.
-  let hp = i32(h + mb.pad_h);
-  let wp = i32(w + mb.pad_w);
-  let sh = i32(mb.stride_h);
-  let sw = i32(mb.stride_w);
-  let oh_lo = max(hp - i32(mb.kernel_h) + sh, 0) / sh; // ceil((hp − k + 1) / s), clamped at 0
-  let oh_hi = min(hp / sh, i32(mb.out_h) - 1);
-  let ow_lo = max(wp - i32(mb.kernel_w) + sw, 0) / sw;
-  let ow_hi = min(wp / sw, i32(mb.out_w) - 1);
-  let me = i32(h * mb.w + w);
+  let c = i % C;
+  var t = i / C;
+  let w = t % W;
+  t /= W;
+  let h = t % H;
+  let n = t / H;
+  // Outputs whose window [o·S − P, o·S − P + K − 1] contains h: o ≤ (h + P)/S and
+  // o·S + K > h + P, i.e. at most ⌈K/S⌉ candidates counting down from (h + P)/S. A fixed trip
+  // count keeps every lane of a SIMD group in step.
+  let hp = h + PH;
+  let wp = w + PW;
+  let me = i32(h * W + w);
   var acc = 0.0;
-  for (var oh = oh_lo; oh <= oh_hi; oh++) {
-    for (var ow = ow_lo; ow <= ow_hi; ow++) {
-      let o = ((n * mb.out_h + u32(oh)) * mb.out_w + u32(ow)) * mb.c + c;
+  for (var a = 0u; a < CAND_H; a++) {
+    let oh = hp / SH - a; // wraps past 0 to a huge value, rejected by oh < OUT_H
+    if (oh >= OUT_H || oh * SH + KH <= hp) {
+      continue;
+    }
+    for (var b = 0u; b < CAND_W; b++) {
+      let ow = wp / SW - b;
+      if (ow >= OUT_W || ow * SW + KW <= wp) {
+        continue;
+      }
+      let o = ((n * OUT_H + oh) * OUT_W + ow) * C + c;
       if (mb_idx[o] == me) {
         acc += mb_dy[o];
       }

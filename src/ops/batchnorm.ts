@@ -135,6 +135,12 @@ function checkChannels(op: string, what: string, t: Tensor, channels: number): v
   }
 }
 
+const PARAM_NAMES = ["gamma", "beta", "runningMean", "runningVar"] as const;
+
+function checkParams(op: string, params: BatchNormParams, channels: number): void {
+  for (const name of PARAM_NAMES) checkChannels(op, name, params[name], channels);
+}
+
 function statsParams(
   rowsPerGroup: number,
   channels: number,
@@ -201,7 +207,7 @@ export function batchNorm2dTrain(
         `(input [${x.shape}], ${groups} group(s))`,
     );
   }
-  for (const [name, t] of Object.entries(params)) checkChannels(op, name, t as Tensor, channels);
+  checkParams(op, params, channels);
   const runningFrom = options.runningFrom ?? "group0";
   if (runningFrom !== "group0" && runningFrom !== "mean") {
     throw new RangeError(`${op}: runningFrom must be "group0" or "mean", got ${runningFrom}`);
@@ -258,7 +264,7 @@ export function batchNorm2dEval(
 ): Tensor {
   const op = "batchNorm2dEval";
   const { channels, rows } = layoutOf(op, x);
-  for (const [name, t] of Object.entries(params)) checkChannels(op, name, t as Tensor, channels);
+  checkParams(op, params, channels);
   const y = Tensor.empty(gpu, x.shape, "f32", "bn eval y");
   const bp = blockParams(rows, channels, 1, options.eps ?? BN_EPS);
   gpu.recorder.dispatch(

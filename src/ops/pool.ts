@@ -78,19 +78,26 @@ function geometry(op: string, inputShape: readonly number[], options: MaxPoolOpt
   return { n, h, w, c, outH, outW, kernel, stride, padding };
 }
 
-function maxPoolParams(g: Geometry, total: number): Uint32Array {
-  return new Uint32Array([
-    g.n,
-    g.h,
-    g.w,
-    g.c,
-    g.outH,
-    g.outW,
-    ...g.kernel,
-    ...g.stride,
-    ...g.padding,
-    total,
-  ]);
+/** The pipeline of a max-pool entry point specialised to the geometry (see pool.wgsl). */
+function maxPoolKernel(gpu: Gpu, entryPoint: string, g: Geometry) {
+  return gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint,
+    constants: {
+      C: g.c,
+      H: g.h,
+      W: g.w,
+      OUT_H: g.outH,
+      OUT_W: g.outW,
+      KH: g.kernel[0],
+      KW: g.kernel[1],
+      SH: g.stride[0],
+      SW: g.stride[1],
+      PH: g.padding[0],
+      PW: g.padding[1],
+    },
+  });
 }
 
 /** The output shape [N, Ho, Wo, C] of a max pooling of `inputShape` [N, H, W, C]. */
@@ -114,12 +121,11 @@ export function maxPool2dForward(gpu: Gpu, x: Tensor, options: MaxPoolOptions = 
   const shape = [g.n, g.outH, g.outW, g.c];
   const y = Tensor.empty(gpu, shape, "f32", "maxpool y");
   const indices = Tensor.empty(gpu, shape, "i32", "maxpool indices");
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "maxpool_forward" });
   gpu.recorder.dispatch(
-    kernel,
+    maxPoolKernel(gpu, "maxpool_forward", g),
     [x, y, indices],
     Math.ceil(y.size / WORKGROUP),
-    maxPoolParams(g, y.size),
+    new Uint32Array([y.size]),
   );
   return { y, indices };
 }
@@ -150,12 +156,11 @@ export function maxPool2dBackward(
   }
   if (indices.dtype !== "i32") throw new RangeError(`${op}: indices must be i32`);
   const dx = Tensor.empty(gpu, inputShape, "f32", "maxpool dx");
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "maxpool_backward" });
   gpu.recorder.dispatch(
-    kernel,
+    maxPoolKernel(gpu, "maxpool_backward", g),
     [dy, indices, dx],
     Math.ceil(dx.size / WORKGROUP),
-    maxPoolParams(g, dx.size),
+    new Uint32Array([dx.size]),
   );
   return dx;
 }
