@@ -58,7 +58,7 @@ export class PyFloat {
 }
 
 /** A Python `collections.OrderedDict`. */
-export class OrderedDict<V = PyValue> extends Map<PyKey, V> {
+export class OrderedDict extends Map<PyKey, PyValue> {
   /** Instance attributes set by pickle's BUILD (a module state dict carries `_metadata`). */
   attributes: Map<string, PyValue> | undefined;
 }

@@ -1176,7 +1176,7 @@ export function mocoCheckpointToPy(ckpt: MocoCheckpoint): Map<PyKey, PyInput> {
   const out = new Map<PyKey, PyInput>([
     ["epoch", ckpt.epoch],
     ["arch", ckpt.arch],
-    ["state_dict", new OrderedDict<PyValue>(ckpt.stateDict)],
+    ["state_dict", new OrderedDict(ckpt.stateDict)],
   ]);
   if (ckpt.optimizer !== undefined) {
     const state = new Map<PyKey, PyInput>();
