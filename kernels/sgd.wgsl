@@ -64,3 +64,46 @@ fn ema_update(
   }
   ema_target[i] = ema_target[i] * ema_p.m + ema_source[i] * ema_p.one_minus_m;
 }
+
+// vec4 forms of the two updates, for sizes divisible by 4 (nearly every ResNet tensor): the same
+// arithmetic per element with a quarter of the load/store instructions. n counts vec4s.
+
+@group(0) @binding(1) var<storage, read_write> sgd_param4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> sgd_grad4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> sgd_buf4: array<vec4f>;
+
+@compute @workgroup_size(256)
+fn sgd_step_vec4(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+  if (i >= sgd_p.n) {
+    return;
+  }
+  let theta = sgd_param4[i];
+  let g = sgd_grad4[i] + sgd_p.weight_decay * theta;
+  var b = g;
+  if (sgd_p.first == 0u) {
+    b = sgd_p.momentum * sgd_buf4[i] + (1.0 - sgd_p.dampening) * g;
+  }
+  sgd_buf4[i] = b;
+  sgd_param4[i] = theta - sgd_p.lr * b;
+}
+
+@group(0) @binding(1) var<storage, read_write> ema_target4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> ema_source4: array<vec4f>;
+
+@compute @workgroup_size(256)
+fn ema_update_vec4(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let i = (wid.x + wid.y * nwg.x) * 256u + lid;
+  if (i >= ema_p.n) {
+    return;
+  }
+  ema_target4[i] = ema_target4[i] * ema_p.m + ema_source4[i] * ema_p.one_minus_m;
+}

@@ -9,13 +9,14 @@
  * tensor for parameters, one for gradients, one for momentum), the same functions update
  * everything in one dispatch. ResNet-50 has 161 parameter tensors, so the per-tensor form records
  * 161 small dispatches per step (no sync); the learning rate changes per epoch, so it travels in
- * each dispatch's uniform block, never in an override constant.
+ * each dispatch's uniform block, never in an override constant. Tensors whose size is divisible
+ * by 4 (nearly all of ResNet's) use the vec4 form of the kernels, the others the scalar form;
+ * both do the same f32 arithmetic per element.
  *
  * @module
  */
 import source from "../../kernels/sgd.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
-import type { Kernel } from "../gpu/kernel.ts";
 import type { Binding } from "../gpu/recorder.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 
@@ -60,21 +61,29 @@ function checkSame(what: string, a: Tensor, b: Tensor): void {
 }
 
 /**
- * Dispatches `kernel` over `n` elements, binding each tensor's slice [start, start + len) per
- * dispatch; slices stay under `maxBytes` and start on 256-byte offsets.
+ * Dispatches the scalar or vec4 form of `entry` over `n` elements (vec4 when n % 4 == 0), binding
+ * each tensor's slice [start, start + len) per dispatch; slices stay under `maxBytes` and start on
+ * 256-byte offsets. `params(count)` gets the element count the kernel sees (vec4s or scalars).
  */
 function dispatchSliced(
   gpu: Gpu,
-  kernel: Kernel,
+  entry: string,
   tensors: readonly Tensor[],
   n: number,
   maxBytes: number,
-  params: (len: number) => ArrayBufferView,
+  params: (count: number) => ArrayBufferView,
 ): void {
+  const vec4 = n % 4 === 0;
+  const width = vec4 ? 4 : 1;
+  const kernel = gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint: vec4 ? `${entry}_vec4` : entry,
+  });
   const align = gpu.device.limits.minStorageBufferOffsetAlignment / 4;
   const slice = Math.max(align, Math.floor(maxBytes / 4 / align) * align);
   if (n <= slice) {
-    gpu.recorder.dispatch(kernel, tensors, Math.ceil(n / WG), params(n));
+    gpu.recorder.dispatch(kernel, tensors, Math.ceil(n / width / WG), params(n / width));
     return;
   }
   for (let start = 0; start < n; start += slice) {
@@ -84,7 +93,7 @@ function dispatchSliced(
       offset: start * 4,
       size: len * 4,
     }));
-    gpu.recorder.dispatch(kernel, bindings, Math.ceil(len / WG), params(len));
+    gpu.recorder.dispatch(kernel, bindings, Math.ceil(len / width / WG), params(len / width));
   }
 }
 
@@ -107,7 +116,6 @@ export function sgdStep(gpu: Gpu, params: readonly SgdParameter[], options: SgdO
     checkSame("sgdStep: param/grad", p.param, p.grad);
     checkSame("sgdStep: param/momentum", p.param, p.momentum);
   }
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "sgd_step" });
   const maxBytes = options.maxBindingBytes ?? gpu.device.limits.maxStorageBufferBindingSize;
   const block = new ArrayBuffer(24);
   const u = new Uint32Array(block, 0, 2);
@@ -121,10 +129,17 @@ export function sgdStep(gpu: Gpu, params: readonly SgdParameter[], options: SgdO
   // The recorder copies each uniform block when the dispatch is recorded, so one block is reused.
   for (const p of params) {
     if (p.param.size === 0) continue;
-    dispatchSliced(gpu, kernel, [p.param, p.grad, p.momentum], p.param.size, maxBytes, (len) => {
-      u[0] = len;
-      return new Uint8Array(block);
-    });
+    dispatchSliced(
+      gpu,
+      "sgd_step",
+      [p.param, p.grad, p.momentum],
+      p.param.size,
+      maxBytes,
+      (len) => {
+        u[0] = len;
+        return new Uint8Array(block);
+      },
+    );
   }
 }
 
@@ -154,14 +169,13 @@ export function emaUpdate(
   }
   if (!Number.isFinite(m)) throw new RangeError(`emaUpdate: bad momentum ${m}`);
   targets.forEach((t, i) => checkSame(`emaUpdate: pair ${i}`, t, sources[i]));
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "ema_update" });
   const maxBytes = options.maxBindingBytes ?? gpu.device.limits.maxStorageBufferBindingSize;
   const block = new ArrayBuffer(12);
   const u = new Uint32Array(block, 0, 1);
   new Float32Array(block, 4, 2).set([m, 1 - m]);
   targets.forEach((t, i) => {
     if (t.size === 0) return;
-    dispatchSliced(gpu, kernel, [t, sources[i]], t.size, maxBytes, (len) => {
+    dispatchSliced(gpu, "ema_update", [t, sources[i]], t.size, maxBytes, (len) => {
       u[0] = len;
       return new Uint8Array(block);
     });

@@ -7,12 +7,13 @@ import { testRng } from "../util/seed.ts";
 import { refEma, type RefSgdState, refSgdStep } from "./sgd_reference.ts";
 
 Deno.test({
-  name: "sgdStep() follows PyTorch's SGD over several steps, first step included",
+  name: "sgdStep() follows PyTorch's SGD over several steps, first step included (scalar and vec4)",
   ...GPU_TEST,
   async fn() {
     const gpu = await testGpu();
     const rng = testRng("sgd");
-    const sizes = [1, 3, 67, 1000 + rng.int(300), 64 * 3 * 7 * 7];
+    // Sizes divisible by 4 take the vec4 kernel, the others the scalar one.
+    const sizes = [1, 3, 67, 1000 + 4 * rng.int(100) + 1, 64 * 3 * 7 * 7, 4];
     const hyper = { momentum: 0.9, weightDecay: 1e-4, dampening: 0 };
     const cases = [
       { ...hyper, maxBindingBytes: undefined },
@@ -82,12 +83,13 @@ Deno.test({
 });
 
 Deno.test({
-  name: "emaUpdate() matches the float64 momentum-encoder update over several steps",
+  name:
+    "emaUpdate() matches the float64 momentum-encoder update over several steps (scalar and vec4)",
   ...GPU_TEST,
   async fn() {
     const gpu = await testGpu();
     const rng = testRng("ema");
-    const sizes = [1, 5, 67, 2049 + rng.int(100)];
+    const sizes = [1, 5, 67, 2049 + 4 * rng.int(100), 128, 4096];
     for (const maxBindingBytes of [undefined, 2048]) {
       const k0 = sizes.map((n) => rng.normalArray(n));
       const targets = sizes.map((n, i) => Tensor.from(gpu, k0[i], [n]));
