@@ -48,6 +48,7 @@ export class PyTuple {
 
 /** A Python float, used where a JS number alone would read back as an `int` (integral values). */
 export class PyFloat {
+  /** The float's value. */
   readonly value: number;
   constructor(value: number) {
     this.value = value;
@@ -65,7 +66,9 @@ export class OrderedDict extends Map<PyKey, PyValue> {
 
 /** A reference to an allowed Python global (a class or function) appearing as a value. */
 export class PyGlobal {
+  /** Module path, e.g. `collections`. */
   readonly module: string;
+  /** Name inside the module, e.g. `OrderedDict`. */
   readonly name: string;
   constructor(module: string, name: string) {
     this.module = module;
@@ -79,7 +82,9 @@ export class PyGlobal {
 
 /** An instance of an allowed plain data class: its class, constructor arguments and state. */
 export class PyObject {
+  /** The (allowed) class. */
   readonly cls: PyGlobal;
+  /** Arguments the class was instantiated with. */
   readonly args: readonly PyValue[];
   /** What pickle's BUILD set (usually a dict of attributes), or `undefined`. */
   state: PyValue | undefined;
@@ -121,8 +126,11 @@ export type PyValue =
 
 /** For writing: `callable(*args)`, then BUILD with `state` when given. */
 export class PyReduce {
+  /** The global to call (written as GLOBAL). */
   readonly callable: PyGlobal;
+  /** Positional arguments. */
   readonly args: readonly PyInput[];
+  /** State passed to BUILD afterwards, if any. */
   readonly state: PyInput | undefined;
   constructor(callable: PyGlobal, args: readonly PyInput[], state?: PyInput) {
     this.callable = callable;
@@ -133,6 +141,7 @@ export class PyReduce {
 
 /** For writing: an object stored outside the pickle, referenced by a persistent id. */
 export class PyPersistent {
+  /** The persistent id (PyTorch uses a tuple naming the storage). */
   readonly id: PyInput;
   constructor(id: PyInput) {
     this.id = id;
@@ -154,6 +163,7 @@ export type PyInput =
  * `_rebuild_from_type_v2`) and pickles back as the same global.
  */
 export class PyCallable extends PyGlobal {
+  /** The implementation, called with the positional arguments. */
   readonly call: (args: PyValue[]) => PyValue;
   constructor(module: string, name: string, call: (args: PyValue[]) => PyValue) {
     super(module, name);
@@ -178,7 +188,9 @@ export interface UnpickleOptions {
 
 /** Result of {@link unpickle}: the value and the offset just past the STOP opcode. */
 export interface UnpickleResult {
+  /** The unpickled value. */
   value: PyValue;
+  /** Offset just past the STOP opcode. */
   end: number;
 }
 
@@ -187,6 +199,7 @@ export class PickleTruncatedError extends DataError {
   override name = "PickleTruncatedError";
 }
 
+/** A default allowed global: given its name, the implementation. */
 type CallImpl = (g: PyGlobal) => (args: PyValue[]) => PyValue;
 
 function orderedDictCall(): (args: PyValue[]) => PyValue {

@@ -151,7 +151,9 @@ export interface TorchTensorOptions {
 /** A dense, contiguous (row-major) CPU tensor as stored in a checkpoint. */
 export class TorchTensor extends PyExternal {
   readonly pyType = "torch.Tensor";
+  /** Element type as stored in the file. */
   readonly dtype: TorchDType;
+  /** Sizes, outermost first (`[]` for a scalar). */
   readonly shape: readonly number[];
   /**
    * Row-major elements. float16/bfloat16 hold their values widened to float32; int64 is a
@@ -159,7 +161,9 @@ export class TorchTensor extends PyExternal {
    * type and length.
    */
   data: TensorData;
+  /** `requires_grad` as stored. */
   requiresGrad: boolean;
+  /** Whether it is (written as) a `torch.nn.Parameter`. */
   isParameter: boolean;
 
   /** Throws `RangeError` when `data` does not match the dtype or the shape's element count. */
@@ -248,6 +252,7 @@ export type CheckpointFormat = "zip" | "legacy";
 export interface LoadedCheckpoint {
   /** The unpickled object (usually a `Map`: a state dict or `{epoch, arch, state_dict, …}`). */
   value: PyValue;
+  /** `zip` (torch ≥ 1.6) or `legacy`. */
   format: CheckpointFormat;
   /** The file (or name given for in-memory bytes), as used in error messages. */
   file: string;
@@ -265,6 +270,9 @@ export async function readTorchCheckpoint(path: string): Promise<PyValue> {
 export function loadTorchCheckpoint(path: string): Promise<LoadedCheckpoint> {
   let source: ByteSource;
   try {
+    if (!Deno.statSync(path).isFile) {
+      return Promise.reject(new DataError(`${path}: not a file, so not a checkpoint`));
+    }
     source = fileSource(path);
   } catch (error) {
     const code = (error as { code?: string }).code;
@@ -490,8 +498,8 @@ class LoadContext {
     if (raw.length < declared) {
       this.fail(`storage ${key} has ${raw.length} bytes, its header says ${declared}`);
     }
-    for (const p of this.pending) {
-      if (p.storage.rootKey !== key) continue;
+    const users = this.pending.filter((p) => p.storage.rootKey === key);
+    for (const p of users) {
       const t = p.tensor;
       const es = DTYPES[t.dtype].size;
       const base = p.storage.elementOffset * DTYPES[root.dtype].size;
@@ -503,6 +511,7 @@ class LoadContext {
         p.stride,
         p.offset,
         bigEndian,
+        users.length === 1,
         (what) => this.fail(`tensor [${t.shape}] on storage ${key}: ${what}`),
       );
     }
@@ -588,6 +597,7 @@ function gatherTensor(
   stride: readonly number[],
   offset: number,
   bigEndian: boolean,
+  exclusive: boolean,
   fail: (what: string) => never,
 ): TensorData {
   const es = DTYPES[dtype].size;
@@ -606,7 +616,13 @@ function gatherTensor(
     expect *= shape[i];
   }
   let bytes: Uint8Array;
-  if (contiguous) {
+  if (
+    contiguous && exclusive && offset === 0 && numel * es === raw.length &&
+    raw.byteOffset % es === 0
+  ) {
+    // The tensor is the whole storage and nothing else uses it: adopt the bytes without a copy.
+    bytes = raw;
+  } else if (contiguous) {
     bytes = raw.slice(offset * es, (offset + numel) * es);
   } else {
     bytes = new Uint8Array(numel * es);
@@ -1141,10 +1157,15 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 
 /** One SGD parameter group as `torch.optim.SGD.state_dict()` stores it. */
 export interface SgdParamGroup {
+  /** Learning rate. */
   lr: number;
+  /** Momentum factor (0.9 in MoCo). */
   momentum: number;
+  /** Dampening (0). */
   dampening: number;
+  /** `weight_decay` (1e-4 in MoCo). */
   weightDecay: number;
+  /** Nesterov momentum (false). */
   nesterov: boolean;
   /** Indices of the group's parameters (in the model's `parameters()` order). */
   params: number[];
@@ -1154,6 +1175,7 @@ export interface SgdParamGroup {
 export interface SgdStateDict {
   /** Parameter index → momentum buffer. */
   state: Map<number, TorchTensor>;
+  /** `param_groups`. */
   paramGroups: SgdParamGroup[];
 }
 
@@ -1165,6 +1187,7 @@ export interface MocoCheckpoint {
   arch: string;
   /** The DDP-wrapped MoCo state dict (keys start with `module.`). */
   stateDict: StateDict;
+  /** The SGD state, when the file has one. */
   optimizer?: SgdStateDict;
 }
 

@@ -22,6 +22,7 @@ import { DataError } from "../util/errors.ts";
 /** Random-access bytes: an in-memory buffer or an open file. */
 export interface ByteSource {
   /** Total size in bytes. */
+  /** Bytes after decompression. */
   readonly size: number;
   /** Reads exactly `length` bytes at `offset` into a fresh buffer (throws past the end). */
   read(offset: number, length: number): Uint8Array;
@@ -84,11 +85,14 @@ export function crc32(data: Uint8Array, previous = 0): number {
 /** One entry of a zip's central directory. */
 export interface ZipEntry {
   /** Path inside the archive (UTF-8 decoded). */
+  /** Path inside the archive. */
   readonly name: string;
   /** 0 = stored, 8 = deflate. */
   readonly method: number;
+  /** Bytes stored in the archive. */
   readonly compressedSize: number;
   readonly size: number;
+  /** CRC-32 of the decompressed bytes. */
   readonly crc32: number;
   /** Offset of the entry's local header in the archive. */
   readonly localHeaderOffset: number;
@@ -269,6 +273,7 @@ export class ZipReader {
 /** One entry to write: a name and its bytes, possibly in several chunks. */
 export interface ZipInput {
   readonly name: string;
+  /** Contents; chunks are written in order. */
   readonly data: Uint8Array | readonly Uint8Array[];
 }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { AssertionError } from "node:assert";
-import { OrderedDict, PyFloat, PyTuple, type PyValue } from "../../src/io/pickle.ts";
+import { OrderedDict, PyFloat, PyObject, PyTuple, type PyValue } from "../../src/io/pickle.ts";
 import { tensorBytes, TorchTensor } from "../../src/io/torch_checkpoint.ts";
 
 /** A JSON description (see the Python generator). */
@@ -101,6 +101,9 @@ export async function describe(v: PyValue): Promise<Description> {
   }
   if (Array.isArray(v)) return { t: "list", items: await Promise.all(v.map(describe)) };
   if (v instanceof PyTuple) return { t: "tuple", items: await Promise.all(v.items.map(describe)) };
+  if (v instanceof PyObject) {
+    return { t: "object", class: v.cls.qualifiedName, state: await describe(v.state ?? null) };
+  }
   if (v instanceof Set) {
     const items = await Promise.all([...v].map(describe));
     items.sort((a, b) => (compactSorted(a) < compactSorted(b) ? -1 : 1));
