@@ -27,7 +27,7 @@ import type { Rng } from "../../src/util/rng.ts";
 import { assert } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import { assertSameDescription, describe, sha256Hex } from "./describe.ts";
-import { assertDataError, fixture, RECORD } from "./checkpoint_helpers.ts";
+import { assertDataError, fixture, FIXTURES, RECORD } from "./checkpoint_helpers.ts";
 import { buildOurCheckpoints, encodeOurCheckpoint } from "../fixtures/write_checkpoint_fixtures.ts";
 
 const bytesOf = (value: Parameters<typeof encodeTorchCheckpoint>[0]) =>
@@ -392,6 +392,7 @@ Deno.test("bad input: missing, truncated, wrong magic, corrupt and non-checkpoin
     /no such file/,
     "/nonexistent/x.pth",
   );
+  await assertDataError(() => readTorchCheckpoint(FIXTURES), /not a file/, FIXTURES);
   await assertDataError(
     () => decodeTorchCheckpoint(zip.subarray(0, zip.length >> 1), "half.pth"),
     /truncated/,
