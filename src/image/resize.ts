@@ -155,16 +155,16 @@ function verticalPass(img: RgbImage, c: AxisCoefficients, height: number): RgbIm
   const { ksize, bounds, weights } = c;
   const half = 1 << (PRECISION_BITS - 1);
   const rowBytes = width * 3;
-  const acc = new Float64Array(rowBytes);
+  // Row-wise accumulation (contiguous reads); the integer sums equal those of Pillow's loop and
+  // stay below 2^31 (weights sum to about 2^22, samples ≤ 255), so int32 is exact.
+  const acc = new Int32Array(rowBytes);
   for (let yy = 0; yy < height; yy++) {
-    const ymin = bounds[2 * yy];
     const n = bounds[2 * yy + 1];
     const kb = yy * ksize;
+    let base = bounds[2 * yy] * rowBytes;
     acc.fill(half);
-    // Row by row over the taps: contiguous reads, same integer sums as Pillow's column order.
-    for (let y = 0; y < n; y++) {
+    for (let y = 0; y < n; y++, base += rowBytes) {
       const w = weights[kb + y];
-      const base = (ymin + y) * rowBytes;
       for (let i = 0; i < rowBytes; i++) acc[i] += s[base + i] * w;
     }
     const o = yy * rowBytes;
