@@ -1,0 +1,322 @@
+/**
+ * scikit-learn 1.2's `LogisticRegression(solver="lbfgs", multi_class="multinomial", penalty="l2",
+ * C)` in float64: the downstream classification probe (SPEC §6.4).
+ *
+ * Objective (sklearn 1.2 sums the per-sample losses; later releases, after scikit-learn PR #26721,
+ * average them and divide the penalty by n: the same minimiser, but the gradient and so the meaning
+ * of the gtol test change by a factor n):
+ *
+ *   L(W, b) = Σᵢ [log Σₖ exp(zᵢₖ) − zᵢ,yᵢ] + ‖W‖²_F / (2C),   zᵢ = W·xᵢ + b,
+ *
+ * with the intercept b unpenalised. It is minimised by {@link minimizeLbfgs} with sklearn's
+ * settings (memory 10, gtol = `tol` = 1e-4 on max |∇L|, at most `maxIter` = 100 iterations),
+ * starting from zero or, with `warmStart`, from the previous fit's coefficients (the original
+ * warm-starts across folds and C values, SPEC §9 item 32).
+ *
+ * Classes are the sorted unique training labels. With two classes the model keeps both softmax
+ * rows (sklearn runs the same 2-row multinomial optimisation but then reports only row 1 as
+ * `coef_`; at the optimum row 0 = −row 1, so the probabilities agree).
+ *
+ * The fit keeps a float64 copy of X and of Xᵀ (2·n·d·8 bytes; 330 MB for 10 000 × 2048) so both
+ * products per evaluation, X·Wᵀ and Rᵀ·X, run through the register-blocked row-by-row core.
+ *
+ * @module
+ */
+import {
+  checkShape,
+  gemmNT,
+  type Matrix,
+  type MatrixInput,
+  toFloat64,
+  transpose,
+} from "./dense.ts";
+import { type LbfgsResult, type LbfgsStop, minimizeLbfgs } from "./lbfgs.ts";
+import { accuracy } from "./metrics.ts";
+
+/** Options of {@link LogisticRegression}. */
+export interface LogisticRegressionOptions {
+  /** Inverse regularisation strength C > 0 (the downstream script passes 1/wd). */
+  C: number;
+  /** L-BFGS iteration limit (sklearn `max_iter`, default 100). */
+  maxIter?: number;
+  /** Gradient tolerance (sklearn `tol`, default 1e-4). */
+  tol?: number;
+  /**
+   * scipy's relative-reduction stop (f_old − f) ≤ ftol·max(|f_old|, |f|, 1) (default 2.22e-9, what
+   * sklearn gets; it has no knob for it). 0 turns it off, to reach the optimum itself.
+   */
+  ftol?: number;
+  /** Start each fit from the previous coefficients (sklearn `warm_start`, default false). */
+  warmStart?: boolean;
+  /** Fit an unpenalised intercept (default true). */
+  fitIntercept?: boolean;
+}
+
+/** Summary of the last fit. */
+export interface LogisticFitInfo {
+  /** L-BFGS iterations (sklearn's `n_iter_`). */
+  iterations: number;
+  /** Objective evaluations. */
+  evaluations: number;
+  /** Final objective value L(W, b). */
+  objective: number;
+  /** Final max |∇L|. */
+  gradMax: number;
+  /** Why L-BFGS stopped ("maxiter" is sklearn's ConvergenceWarning case). */
+  reason: LbfgsStop;
+}
+
+/** Multinomial logistic regression with an L2 penalty. */
+export class LogisticRegression {
+  /** C. */
+  C: number;
+  /** Iteration limit. */
+  maxIter: number;
+  /** Gradient tolerance. */
+  tol: number;
+  /** Relative-reduction tolerance. */
+  ftol: number;
+  /** Warm start flag. */
+  warmStart: boolean;
+  /** Whether an intercept is fitted. */
+  readonly fitIntercept: boolean;
+  /** Sorted class labels once fitted. */
+  classes: number[] | undefined;
+  /** Coefficients [classes, features] once fitted. */
+  coef: Matrix | undefined;
+  /** Intercepts [classes] once fitted (zeros without an intercept). */
+  intercept: Float64Array | undefined;
+  /** Details of the last fit. */
+  info: LogisticFitInfo | undefined;
+
+  constructor(options: LogisticRegressionOptions) {
+    this.C = options.C;
+    this.maxIter = options.maxIter ?? 100;
+    this.tol = options.tol ?? 1e-4;
+    this.ftol = options.ftol ?? 2.220446049250313e-9;
+    this.warmStart = options.warmStart ?? false;
+    this.fitIntercept = options.fitIntercept ?? true;
+    checkC(this.C);
+  }
+
+  /**
+   * Fits on x [n, d] with integer labels y [n].
+   *
+   * @throws RangeError on shape mismatches, fewer than two classes, or a warm start whose class
+   *   set or feature count differs from the previous fit (sklearn raises there too)
+   */
+  fit(x: MatrixInput, y: ArrayLike<number>): this {
+    checkC(this.C);
+    checkShape(x.data.length, x.rows, x.cols, "LogisticRegression.fit x");
+    if (y.length !== x.rows) {
+      throw new RangeError(`LogisticRegression.fit: x has ${x.rows} samples, y ${y.length}`);
+    }
+    const classes = [...new Set(Array.from(y))].sort((a, b) => a - b);
+    if (classes.length < 2) {
+      throw new RangeError(
+        `LogisticRegression.fit: needs samples of at least 2 classes, got ${classes.length}`,
+      );
+    }
+    const problem = new MultinomialProblem(x, y, classes, this.C, this.fitIntercept);
+    const k = classes.length, d = x.cols;
+    const w0 = new Float64Array(problem.size);
+    if (this.warmStart && this.coef !== undefined && this.intercept !== undefined) {
+      const prev = this.classes!;
+      if (prev.length !== k || prev.some((c, i) => c !== classes[i]) || this.coef.cols !== d) {
+        throw new RangeError(
+          `LogisticRegression.fit: warm start from coefficients of shape ` +
+            `[${this.coef.rows}, ${this.coef.cols}], expected [${k}, ${d}] ` +
+            `(the training labels or features changed)`,
+        );
+      }
+      w0.set(this.coef.data);
+      if (this.fitIntercept) w0.set(this.intercept, k * d);
+    }
+    const result: LbfgsResult = minimizeLbfgs((w, g) => problem.evaluate(w, g), w0, {
+      memory: 10,
+      gtol: this.tol,
+      ftol: this.ftol,
+      maxIter: this.maxIter,
+    });
+    this.classes = classes;
+    this.coef = { rows: k, cols: d, data: result.x.slice(0, k * d) };
+    this.intercept = this.fitIntercept ? result.x.slice(k * d) : new Float64Array(k);
+    this.info = {
+      iterations: result.iterations,
+      evaluations: result.evaluations,
+      objective: result.f,
+      gradMax: result.gradMax,
+      reason: result.reason,
+    };
+    return this;
+  }
+
+  /** Decision values x·Wᵀ + b [m, classes]. */
+  decisionFunction(x: MatrixInput): Matrix {
+    const { coef, intercept } = this.#fitted();
+    checkShape(x.data.length, x.rows, x.cols, "LogisticRegression x");
+    if (x.cols !== coef.cols) {
+      throw new RangeError(`LogisticRegression: x has ${x.cols} features, fitted on ${coef.cols}`);
+    }
+    const k = coef.rows;
+    const z = new Float64Array(x.rows * k);
+    for (let i = 0; i < x.rows; i++) z.set(intercept, i * k);
+    const xd = toFloat64(x).data;
+    gemmNT(x.rows, k, x.cols, 1, xd, 0, x.cols, coef.data, 0, coef.cols, z, 0, k);
+    return { rows: x.rows, cols: k, data: z };
+  }
+
+  /** Class probabilities (softmax of the decision values) [m, classes], columns in `classes` order. */
+  predictProba(x: MatrixInput): Matrix {
+    const z = this.decisionFunction(x);
+    const k = z.cols;
+    for (let i = 0; i < z.rows; i++) {
+      const off = i * k;
+      let mx = -Infinity;
+      for (let c = 0; c < k; c++) mx = Math.max(mx, z.data[off + c]);
+      let s = 0;
+      for (let c = 0; c < k; c++) {
+        const e = Math.exp(z.data[off + c] - mx);
+        z.data[off + c] = e;
+        s += e;
+      }
+      for (let c = 0; c < k; c++) z.data[off + c] /= s;
+    }
+    return z;
+  }
+
+  /** Predicted labels [m]: the class with the largest decision value (the first on ties). */
+  predict(x: MatrixInput): Int32Array {
+    const classes = this.#fitted().classes;
+    const z = this.decisionFunction(x);
+    const k = z.cols;
+    const out = new Int32Array(z.rows);
+    for (let i = 0; i < z.rows; i++) {
+      let best = 0;
+      for (let c = 1; c < k; c++) if (z.data[i * k + c] > z.data[i * k + best]) best = c;
+      out[i] = classes[best];
+    }
+    return out;
+  }
+
+  /** Accuracy on (x, y) (sklearn's `score`). */
+  score(x: MatrixInput, y: ArrayLike<number>): number {
+    return accuracy(y, this.predict(x));
+  }
+
+  /**
+   * The objective L(W, b) of the current coefficients on (x, y) with this model's C: the value
+   * the fit minimises, for comparisons with sklearn.
+   */
+  objective(x: MatrixInput, y: ArrayLike<number>): number {
+    const { coef, intercept, classes } = this.#fitted();
+    const problem = new MultinomialProblem(x, y, classes, this.C, this.fitIntercept);
+    const w = new Float64Array(problem.size);
+    w.set(coef.data);
+    if (this.fitIntercept) w.set(intercept, coef.data.length);
+    return problem.evaluate(w, new Float64Array(problem.size));
+  }
+
+  #fitted(): { coef: Matrix; intercept: Float64Array; classes: number[] } {
+    const { coef, intercept, classes } = this;
+    if (coef === undefined || intercept === undefined || classes === undefined) {
+      throw new Error("LogisticRegression: the model is not fitted");
+    }
+    return { coef, intercept, classes };
+  }
+}
+
+/**
+ * The multinomial objective and its gradient over the parameter vector [W (k×d row-major) | b (k)].
+ */
+class MultinomialProblem {
+  readonly size: number;
+  readonly #x: Float64Array;
+  readonly #xT: Float64Array;
+  readonly #label: Int32Array;
+  readonly #n: number;
+  readonly #d: number;
+  readonly #k: number;
+  readonly #c: number;
+  readonly #intercept: boolean;
+  readonly #z: Float64Array;
+  readonly #rT: Float64Array;
+
+  constructor(
+    x: MatrixInput,
+    y: ArrayLike<number>,
+    classes: number[],
+    c: number,
+    fitIntercept: boolean,
+  ) {
+    const n = x.rows, d = x.cols, k = classes.length;
+    if (y.length !== n) {
+      throw new RangeError(`LogisticRegression: ${n} samples but ${y.length} labels`);
+    }
+    this.#n = n;
+    this.#d = d;
+    this.#k = k;
+    this.#c = c;
+    this.#intercept = fitIntercept;
+    this.size = k * d + (fitIntercept ? k : 0);
+    this.#x = toFloat64(x).data;
+    this.#xT = transpose(this.#x, n, d);
+    const index = new Map(classes.map((l, i) => [l, i]));
+    this.#label = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const l = index.get(y[i]);
+      if (l === undefined) throw new RangeError(`LogisticRegression: unknown label ${y[i]}`);
+      this.#label[i] = l;
+    }
+    this.#z = new Float64Array(n * k);
+    this.#rT = new Float64Array(k * n);
+  }
+
+  /** L(w) with ∇L(w) written into `grad`. */
+  evaluate(w: Float64Array, grad: Float64Array): number {
+    const n = this.#n, d = this.#d, k = this.#k;
+    const z = this.#z, rT = this.#rT, label = this.#label;
+    z.fill(0);
+    gemmNT(n, k, d, 1, this.#x, 0, d, w, 0, d, z, 0, k);
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      const off = i * k;
+      let mx = -Infinity;
+      for (let c = 0; c < k; c++) {
+        const v = z[off + c] + (this.#intercept ? w[k * d + c] : 0);
+        z[off + c] = v;
+        if (v > mx) mx = v;
+      }
+      let s = 0;
+      for (let c = 0; c < k; c++) s += Math.exp(z[off + c] - mx);
+      const lse = mx + Math.log(s);
+      loss += lse - z[off + label[i]];
+      for (let c = 0; c < k; c++) rT[c * n + i] = Math.exp(z[off + c] - lse);
+      rT[label[i] * n + i] -= 1;
+    }
+    // ∇_W = Rᵀ·X + W/C, ∇_b = Σᵢ rᵢ; penalty ‖W‖²/(2C).
+    grad.fill(0);
+    gemmNT(k, d, n, 1, rT, 0, n, this.#xT, 0, n, grad, 0, d);
+    const inv = 1 / this.#c;
+    let sq = 0;
+    for (let j = 0; j < k * d; j++) {
+      sq += w[j] * w[j];
+      grad[j] += inv * w[j];
+    }
+    if (this.#intercept) {
+      for (let c = 0; c < k; c++) {
+        let s = 0;
+        const off = c * n;
+        for (let i = 0; i < n; i++) s += rT[off + i];
+        grad[k * d + c] = s;
+      }
+    }
+    return loss + 0.5 * inv * sq;
+  }
+}
+
+function checkC(c: number): void {
+  if (!(c > 0) || !Number.isFinite(c)) {
+    throw new RangeError(`LogisticRegression: C must be a finite number > 0, got ${c}`);
+  }
+}
