@@ -20,7 +20,10 @@
  * - 16-bit grey (PNG, TIFF) is Pillow mode "I", whose RGB conversion CLIPS the 16-bit value to
  *   255 (so such images come out mostly white, as they did in Python); 16-bit RGB(A) and grey +
  *   alpha keep the high byte;
- * - multi-frame files (GIF, TIFF, WebP) give their first frame.
+ * - multi-frame files (GIF, TIFF, WebP) give their first frame;
+ * - truncated data is refused (Pillow: "image file is truncated", even for a JPEG missing only
+ *   its end-of-image marker) while libjpeg's warnings, such as extraneous bytes before a marker,
+ *   are tolerated (sharp's `failOn: "truncated"`).
  * Known difference: GIF pixels with the transparent palette index are 0 here (libvips) but the
  * palette colour of that index in Pillow. GIF is not an ImageFolder extension, so datasets do not
  * meet this.

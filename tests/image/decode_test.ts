@@ -35,7 +35,7 @@ Deno.test("loadImage() equals Pillow's convert('RGB') on PNG: RGB, RGBA, LA, L, 
 // sharp 0.35.5 bundles libvips 8.18 with mozjpeg (libjpeg-turbo's decoder); Debian's Pillow uses
 // libjpeg-turbo 2.1.5. Both use the accurate integer IDCT and "fancy" (triangle) chroma
 // upsampling by default, so the decoded bytes are identical: the difference is asserted to be 0.
-Deno.test("loadImage() equals Pillow on JPEG: 4:2:0, 4:2:2, 4:4:4, progressive, grey, CMYK, EXIF, ICC (max |diff| 0)", async () => {
+Deno.test("loadImage() equals Pillow on JPEG: 4:2:0, 4:2:2, 4:4:4, progressive, grey, CMYK (with / without Adobe marker), EXIF, ICC, libjpeg warning (max |diff| 0)", async () => {
   await checkAll(cases(/\.jpg$/));
 });
 
