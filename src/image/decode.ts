@@ -104,8 +104,10 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
   }
   if (format === "bmp") return decodeBmp(bytes, name);
   if (format === "netpbm") return decodeNetpbm(bytes, name);
+  // Outside the try: failing to load sharp (e.g. without --allow-ffi) is not a bad file.
+  const sharp = (await loadSharp()).default;
   try {
-    return await decodeWithSharp(bytes);
+    return await decodeWithSharp(sharp, bytes);
   } catch (error) {
     if (error instanceof DataError) throw new DataError(`${name}: ${error.message}`);
     throw new DataError(`${name}: cannot decode ${format} image: ${(error as Error).message}`);
@@ -118,8 +120,10 @@ function mulDiv255(a: number, b: number): number {
   return ((t >> 8) + t) >> 8;
 }
 
-async function decodeWithSharp(bytes: Uint8Array): Promise<RgbImage> {
-  const sharp = (await loadSharp()).default;
+async function decodeWithSharp(
+  sharp: SharpModule["default"],
+  bytes: Uint8Array,
+): Promise<RgbImage> {
   const input = sharp(bytes, {
     failOn: "truncated", // as Pillow: refuse truncated data, tolerate libjpeg's warnings
     ignoreIcc: true,
