@@ -43,15 +43,12 @@ export const SHARP_VERSION = "0.35.5";
 /** Formats recognised by their leading bytes. */
 export type ImageFormat = "jpeg" | "png" | "webp" | "tiff" | "gif" | "bmp" | "netpbm";
 
-// TODO(lead): once deno.json maps "sharp" to "npm:sharp@0.35.5", import the bare "sharp" here and
-// drop the lint exception.
-type SharpModule = typeof import("npm:sharp@0.35.5");
+type SharpModule = typeof import("sharp");
 let sharpModule: Promise<SharpModule> | undefined;
 
 /** Loads sharp once, on first use, so BMP / Netpbm decoding never needs the native addon. */
 function loadSharp(): Promise<SharpModule> {
-  // deno-lint-ignore no-import-prefix
-  sharpModule ??= import("npm:sharp@0.35.5");
+  sharpModule ??= import("sharp");
   return sharpModule;
 }
 
