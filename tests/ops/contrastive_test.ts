@@ -117,6 +117,8 @@ Deno.test({
     await runCase(gpu, makeCase(rng, 13, 67, 67), { temperature: 0.2 }, "N13 d67 K67");
     await runCase(gpu, makeCase(rng, 1, 3, 67), { temperature: 0.2 }, "N1 d3 K67");
     await runCase(gpu, makeCase(rng, 9, 128, 16, 0.3), { temperature: 0.07 }, "N9 d128 K16");
+    // More rows than the finalize workgroup has threads, and 17 row blocks.
+    await runCase(gpu, makeCase(rng, 130, 12, 68), { temperature: 0.2 }, "N130 d12 K68");
   },
 });
 
