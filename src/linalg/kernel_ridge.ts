@@ -27,7 +27,6 @@
  */
 import {
   checkShape,
-  choleskyInPlace,
   gemmNT,
   gramRows,
   matmulNT,
@@ -36,6 +35,7 @@ import {
   rowSquaredNorms,
   toFloat64,
 } from "./dense.ts";
+import { choleskyInPlace } from "./cholesky.ts";
 import { choleskySolve } from "./triangular.ts";
 import { r2Score } from "./metrics.ts";
 

@@ -12,14 +12,8 @@
  *
  * @module
  */
-import {
-  checkShape,
-  choleskyInPlace,
-  gemmNT,
-  gramRows,
-  type Matrix,
-  type MatrixInput,
-} from "./dense.ts";
+import { checkShape, gemmNT, gramRows, type Matrix, type MatrixInput } from "./dense.ts";
+import { choleskyInPlace } from "./cholesky.ts";
 import { choleskySolve } from "./triangular.ts";
 import { r2Score } from "./metrics.ts";
 
