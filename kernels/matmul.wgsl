@@ -1,0 +1,577 @@
+// GEMM: C[b] = alpha · op(A[b]) · op(B[b]) (+ bias broadcast over rows), f32.
+//
+// op(A) is [M, K] (stored [M, K], or [K, M] when TRANS_A); op(B) is [K, N] (stored [K, N], or
+// [N, K] when TRANS_B); C is [M, N] row-major. Batch b reaches A, B and C through element
+// strides in the params (a stride of 0 broadcasts a 2-D operand over the batch).
+//
+// Why the kernels look the way they do (measured on Mesa's llvmpipe; tests/bench/NOTES.md):
+// llvmpipe runs 8 invocations per SIMD register and turns every storage-buffer load into a
+// per-invocation scalar loop with a bounds check per component, so loads, not FMAs, bound a GEMM
+// there. Each invocation therefore keeps a 16×16 block of C in registers (16 mat4x4 blocks) and
+// reads A and B as vec4 where the layout allows. A 4×4 block update is one mat4x4 product: with
+// X = 4 k-rows of op(B) as columns and Y = 4 rows of op(A) as columns (both over k), X·Y is the
+// 4×4 block of Cᵀ, whose column r is row r of the C block, ready to store. Transposed operands
+// only change how X and Y are loaded (a transpose() of a register block costs nothing).
+//
+// Entry points:
+//   matmul_reg     register tiles, no workgroup memory: each invocation 16×16 outputs.
+//   matmul_reg32   the same with 32×16 outputs per invocation: fewer loads per FMA, so faster
+//                  on llvmpipe for large shapes, but 2.5× the compile time and coarser tiles.
+//   matmul_wg      workgroup-memory tiles (64×64×16, 4×4 per invocation, 256 invocations), the
+//                  usual winner on discrete GPUs.
+//   matmul_colsum  deterministic column sums (the bias gradient of a linear layer).
+//
+// Each GEMM dispatch uses a 1-D logical grid that the host may fold into 2-D (more than 65 535
+// workgroups): the linear workgroup index is wid.x + wid.y * nwg.x, and indices at or past the
+// real count are ignored.
+
+struct MatmulParams {
+  M: u32,
+  N: u32,
+  K: u32,
+  batch: u32,
+  a_stride: u32, // elements between batches of A (0 = broadcast)
+  b_stride: u32,
+  c_stride: u32,
+  flags: u32, // FLAG_BIAS
+  alpha: f32,
+  groups_n: u32, // workgroups along N per batch
+  groups_m: u32, // workgroups along M per batch
+  threads_n: u32, // matmul_reg*: invocations along N in a workgroup of 64 (1 .. 64)
+  // This dispatch sums k in [k_begin, k_end) (multiples of 4 except k_end = K). llvmpipe stops
+  // any invocation after 65 535 loop iterations in all, so the host splits a long K.
+  k_begin: u32,
+  k_end: u32,
+  pad0: u32,
+  pad1: u32,
+}
+
+// Add bias[col] to every row.
+const FLAG_BIAS: u32 = 1u;
+
+// Layout switches, fixed per pipeline.
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+// A (B) may be read as vec4: its contiguous dimension is a multiple of 4.
+override A_VEC: bool = false;
+override B_VEC: bool = false;
+// Add to what C holds (the later K chunks). A constant, not a flag: reading C back costs
+// llvmpipe compile time even behind a branch.
+override ACCUMULATE: bool = false;
+
+// Shared by every GEMM entry point. A and B are bound twice, as scalars and as vec4 (read-only
+// aliases of one buffer are allowed), so one pipeline layout serves every shape.
+@group(0) @binding(0) var<uniform> p: MatmulParams;
+@group(0) @binding(1) var<storage, read> a1: array<f32>;
+@group(0) @binding(2) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> bias: array<f32>;
+@group(0) @binding(5) var<storage, read> b1: array<f32>;
+@group(0) @binding(6) var<storage, read> b4: array<vec4f>;
+
+// ---------------------------------------------------------------------------------------------
+// Loads. Rows and columns past the matrix are clamped to the last valid one (their results are
+// never stored), so the hot loops have no divergent branches; k at or past k_end reads 0.
+
+// Flat index of A(r, k) for r < M, k < K.
+fn a_index(abase: u32, r: u32, k: u32) -> u32 {
+  if (TRANS_A) {
+    return abase + k * p.M + r;
+  }
+  return abase + r * p.K + k;
+}
+
+// Flat index of B(k, col) for k < K, col < N.
+fn b_index(bbase: u32, k: u32, col: u32) -> u32 {
+  if (TRANS_B) {
+    return bbase + col * p.K + k;
+  }
+  return bbase + k * p.N + col;
+}
+
+// (A(r, k0), …, A(r, k0 + 3)) for a valid row r.
+fn a_quad(abase: u32, r: u32, k0: u32) -> vec4f {
+  if (A_VEC && !TRANS_A) {
+    // K % 4 == 0, so k0 < K implies k0 + 3 < K.
+    return select(vec4f(0.0), a4[a_index(abase, r, min(k0, p.k_end - 4u)) / 4u], k0 < p.k_end);
+  }
+  let last_k = p.k_end - 1u;
+  return vec4f(
+    select(0.0, a1[a_index(abase, r, min(k0, last_k))], k0 < p.k_end),
+    select(0.0, a1[a_index(abase, r, min(k0 + 1u, last_k))], k0 + 1u < p.k_end),
+    select(0.0, a1[a_index(abase, r, min(k0 + 2u, last_k))], k0 + 2u < p.k_end),
+    select(0.0, a1[a_index(abase, r, min(k0 + 3u, last_k))], k0 + 3u < p.k_end),
+  );
+}
+
+// (A(r0, k), …, A(r0 + 3, k)), rows clamped.
+fn a_quad_t(abase: u32, r0: u32, k: u32) -> vec4f {
+  let kk = min(k, p.k_end - 1u);
+  if (A_VEC && TRANS_A) {
+    // M % 4 == 0: the 4 rows are contiguous at each k.
+    return select(vec4f(0.0), a4[a_index(abase, min(r0, p.M - 4u), kk) / 4u], k < p.k_end);
+  }
+  let last_r = p.M - 1u;
+  let v = vec4f(
+    a1[a_index(abase, min(r0, last_r), kk)],
+    a1[a_index(abase, min(r0 + 1u, last_r), kk)],
+    a1[a_index(abase, min(r0 + 2u, last_r), kk)],
+    a1[a_index(abase, min(r0 + 3u, last_r), kk)],
+  );
+  return select(vec4f(0.0), v, k < p.k_end);
+}
+
+// (B(k, c0), …, B(k, c0 + 3)), columns clamped.
+fn b_quad(bbase: u32, k: u32, c0: u32) -> vec4f {
+  let kk = min(k, p.k_end - 1u);
+  if (B_VEC && !TRANS_B) {
+    // N % 4 == 0: 4 columns of one k-row are one vec4.
+    return select(vec4f(0.0), b4[b_index(bbase, kk, min(c0, p.N - 4u)) / 4u], k < p.k_end);
+  }
+  let last_c = p.N - 1u;
+  let v = vec4f(
+    b1[b_index(bbase, kk, min(c0, last_c))],
+    b1[b_index(bbase, kk, min(c0 + 1u, last_c))],
+    b1[b_index(bbase, kk, min(c0 + 2u, last_c))],
+    b1[b_index(bbase, kk, min(c0 + 3u, last_c))],
+  );
+  return select(vec4f(0.0), v, k < p.k_end);
+}
+
+// (B(k0, col), …, B(k0 + 3, col)) for a valid column.
+fn b_quad_t(bbase: u32, k0: u32, col: u32) -> vec4f {
+  if (B_VEC && TRANS_B) {
+    // K % 4 == 0: a column of op(B) is contiguous over k.
+    return select(vec4f(0.0), b4[b_index(bbase, min(k0, p.k_end - 4u), col) / 4u], k0 < p.k_end);
+  }
+  let last_k = p.k_end - 1u;
+  return vec4f(
+    select(0.0, b1[b_index(bbase, min(k0, last_k), col)], k0 < p.k_end),
+    select(0.0, b1[b_index(bbase, min(k0 + 1u, last_k), col)], k0 + 1u < p.k_end),
+    select(0.0, b1[b_index(bbase, min(k0 + 2u, last_k), col)], k0 + 2u < p.k_end),
+    select(0.0, b1[b_index(bbase, min(k0 + 3u, last_k), col)], k0 + 3u < p.k_end),
+  );
+}
+
+// Y: column c = (A(r0 + c, k0), …, A(r0 + c, k0 + 3)).
+fn a_block(abase: u32, r0: u32, k0: u32) -> mat4x4f {
+  if (TRANS_A) {
+    return transpose(mat4x4f(
+      a_quad_t(abase, r0, k0),
+      a_quad_t(abase, r0, k0 + 1u),
+      a_quad_t(abase, r0, k0 + 2u),
+      a_quad_t(abase, r0, k0 + 3u),
+    ));
+  }
+  let last_r = p.M - 1u;
+  return mat4x4f(
+    a_quad(abase, min(r0, last_r), k0),
+    a_quad(abase, min(r0 + 1u, last_r), k0),
+    a_quad(abase, min(r0 + 2u, last_r), k0),
+    a_quad(abase, min(r0 + 3u, last_r), k0),
+  );
+}
+
+// X: column t = (B(k0 + t, c0), …, B(k0 + t, c0 + 3)).
+fn b_block(bbase: u32, k0: u32, c0: u32) -> mat4x4f {
+  if (TRANS_B) {
+    let last_c = p.N - 1u;
+    return transpose(mat4x4f(
+      b_quad_t(bbase, k0, min(c0, last_c)),
+      b_quad_t(bbase, k0, min(c0 + 1u, last_c)),
+      b_quad_t(bbase, k0, min(c0 + 2u, last_c)),
+      b_quad_t(bbase, k0, min(c0 + 3u, last_c)),
+    ));
+  }
+  return mat4x4f(
+    b_quad(bbase, k0, c0),
+    b_quad(bbase, k0 + 1u, c0),
+    b_quad(bbase, k0 + 2u, c0),
+    b_quad(bbase, k0 + 3u, c0),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores and tiles.
+
+// Writes row `row` of C at columns c0 .. c0 + 3 (those < N): alpha · v + b (+ C).
+fn store_row(cbase: u32, row: u32, c0: u32, b: vec4f, v: vec4f) {
+  if (row < p.M) {
+    let i = cbase + row * p.N + c0;
+    var o = v * p.alpha + b;
+    if (ACCUMULATE) {
+      let l = cbase + row * p.N + p.N - 1u;
+      o += vec4f(c[min(i, l)], c[min(i + 1u, l)], c[min(i + 2u, l)], c[min(i + 3u, l)]);
+    }
+    if (c0 < p.N) {
+      c[i] = o.x;
+    }
+    if (c0 + 1u < p.N) {
+      c[i + 1u] = o.y;
+    }
+    if (c0 + 2u < p.N) {
+      c[i + 2u] = o.z;
+    }
+    if (c0 + 3u < p.N) {
+      c[i + 3u] = o.w;
+    }
+  }
+}
+
+// Writes a 4×4 block of Cᵀ (column r = row r0 + r of C, columns c0 .. c0 + 3), skipping what
+// lies outside C. Straight-line code on purpose: loops here, with all the accumulators live
+// across them, tripled llvmpipe's compile time (and reading C back or testing flags inside the
+// per-element branches cost as much again).
+fn store_block(cbase: u32, r0: u32, c0: u32, blk: mat4x4f) {
+  var b = vec4f(0.0);
+  if ((p.flags & FLAG_BIAS) != 0u) {
+    let l = p.N - 1u;
+    b = vec4f(bias[min(c0, l)], bias[min(c0 + 1u, l)], bias[min(c0 + 2u, l)], bias[min(c0 + 3u, l)]);
+  }
+  store_row(cbase, r0, c0, b, blk[0]);
+  store_row(cbase, r0 + 1u, c0, b, blk[1]);
+  store_row(cbase, r0 + 2u, c0, b, blk[2]);
+  store_row(cbase, r0 + 3u, c0, b, blk[3]);
+}
+
+// acc[4i + j] += X_j · Y_i for the 4 row blocks i starting at r0 (indices spelled out so the
+// accumulators stay in registers).
+fn update_16x16(
+  acc: ptr<function, array<mat4x4f, 16>>,
+  x: array<mat4x4f, 4>,
+  abase: u32,
+  r0: u32,
+  k: u32,
+) {
+  let y0 = a_block(abase, r0, k);
+  let y1 = a_block(abase, r0 + 4u, k);
+  let y2 = a_block(abase, r0 + 8u, k);
+  let y3 = a_block(abase, r0 + 12u, k);
+  (*acc)[0] += x[0] * y0;
+  (*acc)[1] += x[1] * y0;
+  (*acc)[2] += x[2] * y0;
+  (*acc)[3] += x[3] * y0;
+  (*acc)[4] += x[0] * y1;
+  (*acc)[5] += x[1] * y1;
+  (*acc)[6] += x[2] * y1;
+  (*acc)[7] += x[3] * y1;
+  (*acc)[8] += x[0] * y2;
+  (*acc)[9] += x[1] * y2;
+  (*acc)[10] += x[2] * y2;
+  (*acc)[11] += x[3] * y2;
+  (*acc)[12] += x[0] * y3;
+  (*acc)[13] += x[1] * y3;
+  (*acc)[14] += x[2] * y3;
+  (*acc)[15] += x[3] * y3;
+}
+
+fn store_16x16(acc: ptr<function, array<mat4x4f, 16>>, cbase: u32, r0: u32, c0: u32) {
+  store_block(cbase, r0, c0, (*acc)[0]);
+  store_block(cbase, r0, c0 + 4u, (*acc)[1]);
+  store_block(cbase, r0, c0 + 8u, (*acc)[2]);
+  store_block(cbase, r0, c0 + 12u, (*acc)[3]);
+  store_block(cbase, r0 + 4u, c0, (*acc)[4]);
+  store_block(cbase, r0 + 4u, c0 + 4u, (*acc)[5]);
+  store_block(cbase, r0 + 4u, c0 + 8u, (*acc)[6]);
+  store_block(cbase, r0 + 4u, c0 + 12u, (*acc)[7]);
+  store_block(cbase, r0 + 8u, c0, (*acc)[8]);
+  store_block(cbase, r0 + 8u, c0 + 4u, (*acc)[9]);
+  store_block(cbase, r0 + 8u, c0 + 8u, (*acc)[10]);
+  store_block(cbase, r0 + 8u, c0 + 12u, (*acc)[11]);
+  store_block(cbase, r0 + 12u, c0, (*acc)[12]);
+  store_block(cbase, r0 + 12u, c0 + 4u, (*acc)[13]);
+  store_block(cbase, r0 + 12u, c0 + 8u, (*acc)[14]);
+  store_block(cbase, r0 + 12u, c0 + 12u, (*acc)[15]);
+}
+
+// The 32×16 tile of matmul_reg32: acc[4i + j] += X_j · Y_i for 8 row blocks i.
+fn update_32x16(
+  acc: ptr<function, array<mat4x4f, 32>>,
+  x: array<mat4x4f, 4>,
+  abase: u32,
+  r0: u32,
+  k: u32,
+) {
+  let y0 = a_block(abase, r0 + 0u, k);
+  let y1 = a_block(abase, r0 + 4u, k);
+  let y2 = a_block(abase, r0 + 8u, k);
+  let y3 = a_block(abase, r0 + 12u, k);
+  let y4 = a_block(abase, r0 + 16u, k);
+  let y5 = a_block(abase, r0 + 20u, k);
+  let y6 = a_block(abase, r0 + 24u, k);
+  let y7 = a_block(abase, r0 + 28u, k);
+  (*acc)[0] += x[0] * y0;
+  (*acc)[1] += x[1] * y0;
+  (*acc)[2] += x[2] * y0;
+  (*acc)[3] += x[3] * y0;
+  (*acc)[4] += x[0] * y1;
+  (*acc)[5] += x[1] * y1;
+  (*acc)[6] += x[2] * y1;
+  (*acc)[7] += x[3] * y1;
+  (*acc)[8] += x[0] * y2;
+  (*acc)[9] += x[1] * y2;
+  (*acc)[10] += x[2] * y2;
+  (*acc)[11] += x[3] * y2;
+  (*acc)[12] += x[0] * y3;
+  (*acc)[13] += x[1] * y3;
+  (*acc)[14] += x[2] * y3;
+  (*acc)[15] += x[3] * y3;
+  (*acc)[16] += x[0] * y4;
+  (*acc)[17] += x[1] * y4;
+  (*acc)[18] += x[2] * y4;
+  (*acc)[19] += x[3] * y4;
+  (*acc)[20] += x[0] * y5;
+  (*acc)[21] += x[1] * y5;
+  (*acc)[22] += x[2] * y5;
+  (*acc)[23] += x[3] * y5;
+  (*acc)[24] += x[0] * y6;
+  (*acc)[25] += x[1] * y6;
+  (*acc)[26] += x[2] * y6;
+  (*acc)[27] += x[3] * y6;
+  (*acc)[28] += x[0] * y7;
+  (*acc)[29] += x[1] * y7;
+  (*acc)[30] += x[2] * y7;
+  (*acc)[31] += x[3] * y7;
+}
+
+fn store_32x16(acc: ptr<function, array<mat4x4f, 32>>, cbase: u32, r0: u32, c0: u32) {
+  store_block(cbase, r0, c0, (*acc)[0]);
+  store_block(cbase, r0, c0 + 4u, (*acc)[1]);
+  store_block(cbase, r0, c0 + 8u, (*acc)[2]);
+  store_block(cbase, r0, c0 + 12u, (*acc)[3]);
+  store_block(cbase, r0 + 4u, c0, (*acc)[4]);
+  store_block(cbase, r0 + 4u, c0 + 4u, (*acc)[5]);
+  store_block(cbase, r0 + 4u, c0 + 8u, (*acc)[6]);
+  store_block(cbase, r0 + 4u, c0 + 12u, (*acc)[7]);
+  store_block(cbase, r0 + 8u, c0, (*acc)[8]);
+  store_block(cbase, r0 + 8u, c0 + 4u, (*acc)[9]);
+  store_block(cbase, r0 + 8u, c0 + 8u, (*acc)[10]);
+  store_block(cbase, r0 + 8u, c0 + 12u, (*acc)[11]);
+  store_block(cbase, r0 + 12u, c0, (*acc)[12]);
+  store_block(cbase, r0 + 12u, c0 + 4u, (*acc)[13]);
+  store_block(cbase, r0 + 12u, c0 + 8u, (*acc)[14]);
+  store_block(cbase, r0 + 12u, c0 + 12u, (*acc)[15]);
+  store_block(cbase, r0 + 16u, c0, (*acc)[16]);
+  store_block(cbase, r0 + 16u, c0 + 4u, (*acc)[17]);
+  store_block(cbase, r0 + 16u, c0 + 8u, (*acc)[18]);
+  store_block(cbase, r0 + 16u, c0 + 12u, (*acc)[19]);
+  store_block(cbase, r0 + 20u, c0, (*acc)[20]);
+  store_block(cbase, r0 + 20u, c0 + 4u, (*acc)[21]);
+  store_block(cbase, r0 + 20u, c0 + 8u, (*acc)[22]);
+  store_block(cbase, r0 + 20u, c0 + 12u, (*acc)[23]);
+  store_block(cbase, r0 + 24u, c0, (*acc)[24]);
+  store_block(cbase, r0 + 24u, c0 + 4u, (*acc)[25]);
+  store_block(cbase, r0 + 24u, c0 + 8u, (*acc)[26]);
+  store_block(cbase, r0 + 24u, c0 + 12u, (*acc)[27]);
+  store_block(cbase, r0 + 28u, c0, (*acc)[28]);
+  store_block(cbase, r0 + 28u, c0 + 4u, (*acc)[29]);
+  store_block(cbase, r0 + 28u, c0 + 8u, (*acc)[30]);
+  store_block(cbase, r0 + 28u, c0 + 12u, (*acc)[31]);
+}
+
+// Workgroup coordinates (along N, along M, batch) of a 1-D logical workgroup index.
+struct Tile {
+  bn: u32,
+  bm: u32,
+  b: u32,
+  valid: bool,
+}
+
+fn tile_of(wid: vec3u, nwg: vec3u, batches: u32) -> Tile {
+  let linear = wid.x + wid.y * nwg.x;
+  let per_batch = p.groups_n * p.groups_m;
+  return Tile(linear % p.groups_n, (linear / p.groups_n) % p.groups_m, linear / per_batch,
+    linear < per_batch * batches);
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul_reg: workgroup = threads_n × (64 / threads_n) invocations of 16×16 outputs each. (The
+// split is a uniform, not an override, so every split shares one compiled pipeline.)
+
+@compute @workgroup_size(64)
+fn matmul_reg(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let t = tile_of(wid, nwg, p.batch);
+  if (!t.valid) {
+    return;
+  }
+  let r0 = (t.bm * (64u / p.threads_n) + lid / p.threads_n) * 16u;
+  let c0 = (t.bn * p.threads_n + lid % p.threads_n) * 16u;
+  let abase = t.b * p.a_stride;
+  let bbase = t.b * p.b_stride;
+  var acc: array<mat4x4f, 16>;
+  for (var k = p.k_begin; k < p.k_end; k += 4u) {
+    let x = array(
+      b_block(bbase, k, c0),
+      b_block(bbase, k, c0 + 4u),
+      b_block(bbase, k, c0 + 8u),
+      b_block(bbase, k, c0 + 12u),
+    );
+    update_16x16(&acc, x, abase, r0, k);
+  }
+  store_16x16(&acc, t.b * p.c_stride, r0, c0);
+}
+
+// matmul_reg32: as matmul_reg with 32×16 outputs per invocation.
+
+@compute @workgroup_size(64)
+fn matmul_reg32(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let t = tile_of(wid, nwg, p.batch);
+  if (!t.valid) {
+    return;
+  }
+  let r0 = (t.bm * (64u / p.threads_n) + lid / p.threads_n) * 32u;
+  let c0 = (t.bn * p.threads_n + lid % p.threads_n) * 16u;
+  let abase = t.b * p.a_stride;
+  let bbase = t.b * p.b_stride;
+  var acc: array<mat4x4f, 32>;
+  for (var k = p.k_begin; k < p.k_end; k += 4u) {
+    let x = array(
+      b_block(bbase, k, c0),
+      b_block(bbase, k, c0 + 4u),
+      b_block(bbase, k, c0 + 8u),
+      b_block(bbase, k, c0 + 12u),
+    );
+    update_32x16(&acc, x, abase, r0, k);
+  }
+  store_32x16(&acc, t.b * p.c_stride, r0, c0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul_wg: 64×64 tiles of C per workgroup of 256, k-steps of 16 through workgroup memory.
+// Tile layouts are k-major with 4 rows (columns) per vec4, so each invocation reads its 4 rows
+// and 4 columns at one k as two vec4.
+
+var<workgroup> tile_a: array<vec4f, 256>; // [k 0..15][row quad 0..15]
+var<workgroup> tile_b: array<vec4f, 256>; // [k 0..15][column quad 0..15]
+
+// One k of the tile: rows 4·ty .. 4·ty + 3 times columns 4·tx .. 4·tx + 3.
+fn wg_step(acc: ptr<function, mat4x4f>, kk: u32, tx: u32, ty: u32) {
+  let av = tile_a[kk * 16u + ty];
+  let bv = tile_b[kk * 16u + tx];
+  (*acc)[0] += av.x * bv;
+  (*acc)[1] += av.y * bv;
+  (*acc)[2] += av.z * bv;
+  (*acc)[3] += av.w * bv;
+}
+
+@compute @workgroup_size(256)
+fn matmul_wg(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  // Uniform per workgroup, so returning keeps the barriers below in uniform control flow.
+  let t = tile_of(wid, nwg, p.batch);
+  if (!t.valid) {
+    return;
+  }
+  let tx = lid % 16u;
+  let ty = lid / 16u;
+  let m0 = t.bm * 64u;
+  let n0 = t.bn * 64u;
+  let abase = t.b * p.a_stride;
+  let bbase = t.b * p.b_stride;
+  var acc = mat4x4f();
+  for (var k0 = p.k_begin; k0 < p.k_end; k0 += 16u) {
+    // Each invocation fills one vec4 of each tile, along the operand's contiguous dimension.
+    if (TRANS_A) {
+      tile_a[lid] = a_quad_t(abase, m0 + 4u * (lid % 16u), k0 + lid / 16u);
+    } else {
+      let r = lid / 4u;
+      let kq = 4u * (lid % 4u);
+      let v = a_quad(abase, min(m0 + r, p.M - 1u), k0 + kq);
+      tile_a[kq * 16u + r / 4u][r % 4u] = v.x;
+      tile_a[(kq + 1u) * 16u + r / 4u][r % 4u] = v.y;
+      tile_a[(kq + 2u) * 16u + r / 4u][r % 4u] = v.z;
+      tile_a[(kq + 3u) * 16u + r / 4u][r % 4u] = v.w;
+    }
+    if (TRANS_B) {
+      let col = lid / 4u;
+      let kq = 4u * (lid % 4u);
+      let v = b_quad_t(bbase, k0 + kq, min(n0 + col, p.N - 1u));
+      tile_b[kq * 16u + col / 4u][col % 4u] = v.x;
+      tile_b[(kq + 1u) * 16u + col / 4u][col % 4u] = v.y;
+      tile_b[(kq + 2u) * 16u + col / 4u][col % 4u] = v.z;
+      tile_b[(kq + 3u) * 16u + col / 4u][col % 4u] = v.w;
+    } else {
+      tile_b[lid] = b_quad(bbase, k0 + lid / 16u, n0 + 4u * (lid % 16u));
+    }
+    workgroupBarrier();
+    // Spelled out: on llvmpipe every loop iteration counts against the 65 535 limit.
+    wg_step(&acc, 0u, tx, ty);
+    wg_step(&acc, 1u, tx, ty);
+    wg_step(&acc, 2u, tx, ty);
+    wg_step(&acc, 3u, tx, ty);
+    wg_step(&acc, 4u, tx, ty);
+    wg_step(&acc, 5u, tx, ty);
+    wg_step(&acc, 6u, tx, ty);
+    wg_step(&acc, 7u, tx, ty);
+    wg_step(&acc, 8u, tx, ty);
+    wg_step(&acc, 9u, tx, ty);
+    wg_step(&acc, 10u, tx, ty);
+    wg_step(&acc, 11u, tx, ty);
+    wg_step(&acc, 12u, tx, ty);
+    wg_step(&acc, 13u, tx, ty);
+    wg_step(&acc, 14u, tx, ty);
+    wg_step(&acc, 15u, tx, ty);
+    workgroupBarrier();
+  }
+  store_block(t.b * p.c_stride, m0 + 4u * ty, n0 + 4u * tx, acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul_colsum: out[j] = sum over rows i of src[i, j] for a row-major [rows, cols] matrix. A
+// workgroup of 64 sums one column: invocation t adds rows t, t + 64, t + 128, … in order (4 per
+// loop iteration: llvmpipe allows 65 535 iterations per invocation), then invocation 0 adds the
+// 64 partial sums in index order. Deterministic (no atomics); rounding grows like n/64 + 64.
+
+struct ColsumParams {
+  rows: u32,
+  cols: u32,
+}
+
+@group(0) @binding(0) var<uniform> cs_p: ColsumParams;
+@group(0) @binding(1) var<storage, read> cs_src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> cs_out: array<f32>;
+
+var<workgroup> cs_part: array<f32, 64>;
+
+fn cs_at(i: u32, j: u32) -> f32 {
+  return select(0.0, cs_src[min(i, cs_p.rows - 1u) * cs_p.cols + j], i < cs_p.rows);
+}
+
+@compute @workgroup_size(64)
+fn matmul_colsum(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  let j = wid.x + wid.y * nwg.x; // uniform per workgroup: the barrier below stays legal
+  if (j >= cs_p.cols) {
+    return;
+  }
+  var sum = 0.0;
+  for (var i = lid; i < cs_p.rows; i += 256u) {
+    sum += cs_at(i, j);
+    sum += cs_at(i + 64u, j);
+    sum += cs_at(i + 128u, j);
+    sum += cs_at(i + 192u, j);
+  }
+  cs_part[lid] = sum;
+  workgroupBarrier();
+  if (lid == 0u) {
+    var total = 0.0;
+    for (var t = 0u; t < 64u; t++) {
+      total += cs_part[t];
+    }
+    cs_out[j] = total;
+  }
+}
