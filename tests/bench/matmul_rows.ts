@@ -1,0 +1,66 @@
+/**
+ * GEMM benchmark rows: ours (`matmul`, the variant the tuner or the adapter default picks) vs
+ * TensorFlow.js WebGPU's `tf.matMul`, square f32 products of 1024 and 2048, in one process on
+ * the same adapter. Each sample records one product and syncs by reading it back: four values of
+ * ours, the whole result of tfjs (`await c.data()`, a few ms next to its ~0.5 s product); one
+ * warm-up sample, then the median of five (1024) or three (2048) samples.
+ *
+ * @module
+ */
+import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
+import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import type { Gpu } from "../../src/gpu/device.ts";
+import { Tensor } from "../../src/gpu/tensor.ts";
+import { matmul } from "../../src/ops/matmul.ts";
+import { type BenchRow, medianMs, row } from "./harness.ts";
+
+const PEER = "tfjs-webgpu 4.22.0";
+
+function randomData(n: number, seed: number): Float32Array {
+  // A small LCG: the values do not matter, only that they are finite and not all zero.
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+/** Benchmark rows `gemm 1024` and `gemm 2048` (GFLOP/s, ours vs tfjs-webgpu). */
+export async function matmulRows(gpu: Gpu): Promise<BenchRow[]> {
+  await tf.setBackend("webgpu");
+  await tf.ready();
+  const rows: BenchRow[] = [];
+  for (const n of [1024, 2048]) {
+    const runs = n >= 2048 ? 3 : 5;
+    const aData = randomData(n * n, 1);
+    const bData = randomData(n * n, 2);
+    const flops = 2 * n ** 3;
+
+    const a = Tensor.from(gpu, aData, [n, n]);
+    const b = Tensor.from(gpu, bData, [n, n]);
+    const oursMs = await medianMs(async () => {
+      const c = matmul(gpu, a, b);
+      // Reading four values syncs: the product must have finished.
+      await new Tensor(gpu, c.buffer, [4], "f32", false).read();
+      c.release();
+    }, { warmup: 1, runs });
+    a.release();
+    b.release();
+
+    const ta = tf.tensor2d(aData, [n, n]);
+    const tb = tf.tensor2d(bData, [n, n]);
+    const peerMs = await medianMs(async () => {
+      const c = tf.matMul(ta, tb);
+      await c.data();
+      c.dispose();
+    }, { warmup: 1, runs });
+    ta.dispose();
+    tb.dispose();
+
+    const gflops = (ms: number) => flops / (ms * 1e6);
+    rows.push(row(`gemm ${n}`, "GFLOP/s", gflops(oursMs), PEER, gflops(peerMs)));
+  }
+  return rows;
+}
