@@ -6,7 +6,7 @@
 // phase) and points the output grid at the phase's pixels through y_h0 / y_w0 / y_step.
 //
 // Epilogue (the eval fast path, BN already folded into w and bias): + bias[co], + residual
-// (same layout as y), ReLU, chosen by `flags` at run time so one pipeline serves every combination.
+// (same layout as y), ReLU, switched by override constants.
 //
 // Families (entry points):
 //   conv_v4_*   Cin % 4 == 0 and Cout % 4 == 0: x and w read as vec4.
@@ -44,7 +44,7 @@ struct Conv {
   k_h: u32,
   k_w: u32,
   stride: u32,
-  flags: u32, // 1: + bias, 2: + residual, 4: ReLU
+  _flags: u32, // unused (the epilogue is chosen by override constants)
   pad_h: i32,
   pad_w: i32,
   w_base: u32, // first element of the kernel inside w (backward-data phase blocks)
@@ -60,6 +60,13 @@ struct Conv {
 }
 
 override WG: u32 = 8u;
+
+// Epilogue switches. Override constants rather than uniform flags: llvmpipe runs both sides of
+// an `if` on a uniform value under a lane mask, so a disabled bias or residual would still cost
+// a (masked) per-lane load loop for every output vector.
+override HAS_BIAS: bool = false;
+override HAS_RESIDUAL: bool = false;
+override RELU: bool = false;
 
 @group(0) @binding(0) var<uniform> P: Conv;
 
@@ -93,29 +100,54 @@ fn task(wid: vec3u, nwg: vec3u, lid: u32) -> Task {
   return Task(tn, min(tm, P.tiles_m - 1u), tm < P.tiles_m);
 }
 
+// Position (n, i, j) of a GEMM row in the output grid. Tiles decode their first row with
+// divisions once and step from there: vector integer division has no SIMD instruction and costs
+// more than a 1x1 convolution's whole reduction loop when done for every pixel.
+struct Cursor {
+  n: u32,
+  i: u32,
+  j: u32,
+}
+
+fn cursor(m: u32) -> Cursor {
+  let mc = min(m, P.m - 1u);
+  let t = mc / P.out_w;
+  return Cursor(t / P.out_h, t % P.out_h, mc % P.out_w);
+}
+
+fn advance(c: Cursor) -> Cursor {
+  let wrap_j = c.j + 1u == P.out_w;
+  let i = select(c.i, c.i + 1u, wrap_j);
+  let wrap_i = i == P.out_h;
+  return Cursor(select(c.n, c.n + 1u, wrap_i), select(i, 0u, wrap_i), select(c.j + 1u, 0u, wrap_j));
+}
+
 // Four consecutive GEMM rows (output pixels): where their windows start and where they are stored.
 struct Pix4 {
   nh: vec4u, // n * in_h
   ih: vec4i, // first input row of the window
   iw: vec4i, // first input column of the window
   yo: vec4u, // element offset of the pixel's channel 0 in y
-  live: vec4<bool>,
+  live: vec4<bool>, // the row exists (rows past m read nothing and store nothing)
 }
 
-fn pix4(m0: u32, live: bool) -> Pix4 {
-  let m = vec4u(m0) + vec4u(0u, 1u, 2u, 3u);
-  let mc = min(m, vec4u(P.m - 1u));
-  let j = mc % P.out_w;
-  let t = mc / P.out_w;
-  let i = t % P.out_h;
-  let n = t / P.out_h;
+// Rows m0 .. m0 + 3; `c` holds row m0 on entry and row m0 + 4 on return.
+fn pix4(c: ptr<function, Cursor>, m0: u32, live: bool) -> Pix4 {
+  let c0 = *c;
+  let c1 = advance(c0);
+  let c2 = advance(c1);
+  let c3 = advance(c2);
+  *c = advance(c3);
+  let n = vec4u(c0.n, c1.n, c2.n, c3.n);
+  let i = vec4u(c0.i, c1.i, c2.i, c3.i);
+  let j = vec4u(c0.j, c1.j, c2.j, c3.j);
   let yo = ((n * P.y_h + P.y_h0 + i * P.y_step) * P.y_w + P.y_w0 + j * P.y_step) * P.cout;
   return Pix4(
     n * P.in_h,
     vec4i(i * P.stride) - P.pad_h,
     vec4i(j * P.stride) - P.pad_w,
     yo,
-    (m < vec4u(P.m)) & vec4<bool>(live),
+    (vec4u(m0) + vec4u(0u, 1u, 2u, 3u) < vec4u(P.m)) & vec4<bool>(live),
   );
 }
 
@@ -129,7 +161,7 @@ struct Tap4 {
 fn tap4(p: Pix4, th: u32, tw: u32, unit: u32) -> Tap4 {
   let ih = p.ih + i32(th);
   let iw = p.iw + i32(tw);
-  let ok = (ih >= vec4i(0)) & (ih < vec4i(i32(P.in_h))) & (iw >= vec4i(0)) &
+  let ok = p.live & (ih >= vec4i(0)) & (ih < vec4i(i32(P.in_h))) & (iw >= vec4i(0)) &
     (iw < vec4i(i32(P.in_w)));
   let off = ((p.nh + vec4u(ih)) * P.in_w + vec4u(iw)) * unit;
   return Tap4(select(vec4u(0u), off, ok), ok);
@@ -153,13 +185,13 @@ fn wmat(o: u32, s: u32) -> mat4x4f {
 
 fn epilogue4(v: vec4f, col4: u32, o4: u32) -> vec4f {
   var r = v;
-  if ((P.flags & 1u) != 0u) {
+  if (HAS_BIAS) {
     r += bias4[col4];
   }
-  if ((P.flags & 2u) != 0u) {
+  if (HAS_RESIDUAL) {
     r += res4[o4];
   }
-  if ((P.flags & 4u) != 0u) {
+  if (RELU) {
     r = max(r, vec4f(0.0));
   }
   return r;
@@ -296,14 +328,15 @@ fn conv_v4_r32x32(
 ) {
   let t = task(wid, nwg, lid);
   let m0 = t.tm * 32u;
-  let p0 = pix4(m0, t.live);
-  let p1 = pix4(m0 + 4u, t.live);
-  let p2 = pix4(m0 + 8u, t.live);
-  let p3 = pix4(m0 + 12u, t.live);
-  let p4 = pix4(m0 + 16u, t.live);
-  let p5 = pix4(m0 + 20u, t.live);
-  let p6 = pix4(m0 + 24u, t.live);
-  let p7 = pix4(m0 + 28u, t.live);
+  var cur = cursor(m0);
+  let p0 = pix4(&cur, m0, t.live);
+  let p1 = pix4(&cur, m0 + 4u, t.live);
+  let p2 = pix4(&cur, m0 + 8u, t.live);
+  let p3 = pix4(&cur, m0 + 12u, t.live);
+  let p4 = pix4(&cur, m0 + 16u, t.live);
+  let p5 = pix4(&cur, m0 + 20u, t.live);
+  let p6 = pix4(&cur, m0 + 24u, t.live);
+  let p7 = pix4(&cur, m0 + 28u, t.live);
   let cols = cols8(t.tn);
   let cin4 = P.cin / 4u;
   let s = P.cout / 4u;
@@ -359,10 +392,11 @@ fn conv_v4_r16x32(
 ) {
   let t = task(wid, nwg, lid);
   let m0 = t.tm * 16u;
-  let p0 = pix4(m0, t.live);
-  let p1 = pix4(m0 + 4u, t.live);
-  let p2 = pix4(m0 + 8u, t.live);
-  let p3 = pix4(m0 + 12u, t.live);
+  var cur = cursor(m0);
+  let p0 = pix4(&cur, m0, t.live);
+  let p1 = pix4(&cur, m0 + 4u, t.live);
+  let p2 = pix4(&cur, m0 + 8u, t.live);
+  let p3 = pix4(&cur, m0 + 12u, t.live);
   let cols = cols8(t.tn);
   let cin4 = P.cin / 4u;
   let s = P.cout / 4u;
@@ -402,14 +436,15 @@ fn conv_v4_r32x16(
 ) {
   let t = task(wid, nwg, lid);
   let m0 = t.tm * 32u;
-  let p0 = pix4(m0, t.live);
-  let p1 = pix4(m0 + 4u, t.live);
-  let p2 = pix4(m0 + 8u, t.live);
-  let p3 = pix4(m0 + 12u, t.live);
-  let p4 = pix4(m0 + 16u, t.live);
-  let p5 = pix4(m0 + 20u, t.live);
-  let p6 = pix4(m0 + 24u, t.live);
-  let p7 = pix4(m0 + 28u, t.live);
+  var cur = cursor(m0);
+  let p0 = pix4(&cur, m0, t.live);
+  let p1 = pix4(&cur, m0 + 4u, t.live);
+  let p2 = pix4(&cur, m0 + 8u, t.live);
+  let p3 = pix4(&cur, m0 + 12u, t.live);
+  let p4 = pix4(&cur, m0 + 16u, t.live);
+  let p5 = pix4(&cur, m0 + 20u, t.live);
+  let p6 = pix4(&cur, m0 + 24u, t.live);
+  let p7 = pix4(&cur, m0 + 28u, t.live);
   let cols = cols4(t.tn);
   let cin4 = P.cin / 4u;
   let s = P.cout / 4u;
@@ -465,10 +500,11 @@ fn conv_v4_r16x16(
 ) {
   let t = task(wid, nwg, lid);
   let m0 = t.tm * 16u;
-  let p0 = pix4(m0, t.live);
-  let p1 = pix4(m0 + 4u, t.live);
-  let p2 = pix4(m0 + 8u, t.live);
-  let p3 = pix4(m0 + 12u, t.live);
+  var cur = cursor(m0);
+  let p0 = pix4(&cur, m0, t.live);
+  let p1 = pix4(&cur, m0 + 4u, t.live);
+  let p2 = pix4(&cur, m0 + 8u, t.live);
+  let p3 = pix4(&cur, m0 + 12u, t.live);
   let cols = cols4(t.tn);
   let cin4 = P.cin / 4u;
   let s = P.cout / 4u;
@@ -512,7 +548,7 @@ struct Row4 {
 
 fn row4(p: Pix4, th: u32) -> Row4 {
   let ih = p.ih + i32(th);
-  let ok = (ih >= vec4i(0)) & (ih < vec4i(i32(P.in_h)));
+  let ok = p.live & (ih >= vec4i(0)) & (ih < vec4i(i32(P.in_h)));
   let base = (p.nh + vec4u(ih)) * P.in_w * P.cin;
   return Row4(select(vec4u(0u), base, ok), p.iw * i32(P.cin), ok);
 }
@@ -585,14 +621,15 @@ fn conv_xs_r32x32(
 ) {
   let t = task(wid, nwg, lid);
   let m0 = t.tm * 32u;
-  let p0 = pix4(m0, t.live);
-  let p1 = pix4(m0 + 4u, t.live);
-  let p2 = pix4(m0 + 8u, t.live);
-  let p3 = pix4(m0 + 12u, t.live);
-  let p4 = pix4(m0 + 16u, t.live);
-  let p5 = pix4(m0 + 20u, t.live);
-  let p6 = pix4(m0 + 24u, t.live);
-  let p7 = pix4(m0 + 28u, t.live);
+  var cur = cursor(m0);
+  let p0 = pix4(&cur, m0, t.live);
+  let p1 = pix4(&cur, m0 + 4u, t.live);
+  let p2 = pix4(&cur, m0 + 8u, t.live);
+  let p3 = pix4(&cur, m0 + 12u, t.live);
+  let p4 = pix4(&cur, m0 + 16u, t.live);
+  let p5 = pix4(&cur, m0 + 20u, t.live);
+  let p6 = pix4(&cur, m0 + 24u, t.live);
+  let p7 = pix4(&cur, m0 + 28u, t.live);
   let cols = cols8(t.tn);
   let s = P.cout / 4u;
   let run = P.k_w * P.cin;
@@ -646,10 +683,11 @@ fn conv_xs_r16x16(
 ) {
   let t = task(wid, nwg, lid);
   let m0 = t.tm * 16u;
-  let p0 = pix4(m0, t.live);
-  let p1 = pix4(m0 + 4u, t.live);
-  let p2 = pix4(m0 + 8u, t.live);
-  let p3 = pix4(m0 + 12u, t.live);
+  var cur = cursor(m0);
+  let p0 = pix4(&cur, m0, t.live);
+  let p1 = pix4(&cur, m0 + 4u, t.live);
+  let p2 = pix4(&cur, m0 + 8u, t.live);
+  let p3 = pix4(&cur, m0 + 12u, t.live);
   let cols = cols4(t.tn);
   let s = P.cout / 4u;
   let run = P.k_w * P.cin;
@@ -682,13 +720,13 @@ fn conv_xs_r16x16(
 
 fn epilogue1(v: f32, co: u32, o: u32) -> f32 {
   var r = v;
-  if ((P.flags & 1u) != 0u) {
+  if (HAS_BIAS) {
     r += bias_s[co];
   }
-  if ((P.flags & 2u) != 0u) {
+  if (HAS_RESIDUAL) {
     r += res_s[o];
   }
-  if ((P.flags & 4u) != 0u) {
+  if (RELU) {
     r = max(r, 0.0);
   }
   return r;
@@ -711,7 +749,8 @@ fn conv_scalar(
   @builtin(local_invocation_index) lid: u32,
 ) {
   let t = task(wid, nwg, lid);
-  let p = pix4(t.tm * 4u, t.live);
+  var cur = cursor(t.tm * 4u);
+  let p = pix4(&cur, t.tm * 4u, t.live);
   let co0 = t.tn * 4u;
   let cm = min(vec4u(co0) + vec4u(0u, 1u, 2u, 3u), vec4u(P.cout - 1u));
   let cok = (vec4u(co0) + vec4u(0u, 1u, 2u, 3u)) < vec4u(P.cout);
@@ -811,7 +850,8 @@ fn conv_wg64(
     }
     workgroupBarrier();
   }
-  let p = pix4(tm * WT + ty * 4u, live);
+  var cur = cursor(tm * WT + ty * 4u);
+  let p = pix4(&cur, tm * WT + ty * 4u, live);
   let co0 = tn * WT + tx * 4u;
   if (p.live.x) {
     store1(acc[0], p.yo.x, co0);

@@ -41,24 +41,22 @@ struct Repack {
 @group(0) @binding(2) var<storage, read_write> rp_out: array<f32>;
 
 // rp_out[base + ((t*t_w + u)*Cout + co)*Cin + ci] = w[th0 + S*(t_h-1-t), tw0 + S*(t_w-1-u), ci, co]
+// Grid [ceil(Cin / 64), Cout, t_h * t_w]: the workgroup id carries (co, tap), so an invocation
+// divides only once (integer division is scalarised on the software adapter).
 @compute @workgroup_size(64)
-fn repack_phase(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = (wid.x + wid.y * nwg.x) * 64u + lid;
-  if (i >= R.total) {
+fn repack_phase(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let ci = wid.x * 64u + lid;
+  if (ci >= R.cin) {
     return;
   }
-  let ci = i % R.cin;
-  let co = (i / R.cin) % R.cout;
-  let tap = i / (R.cin * R.cout);
-  let u = tap % R.t_w;
+  let co = wid.y;
+  let tap = wid.z;
   let t = tap / R.t_w;
+  let u = tap - t * R.t_w;
   let th = R.th0 + R.stride * (R.t_h - 1u - t);
   let tw = R.tw0 + R.stride * (R.t_w - 1u - u);
-  rp_out[R.base + i] = rp_w[((th * R.k_w + tw) * R.cin + ci) * R.cout + co];
+  rp_out[R.base + (tap * R.cout + co) * R.cin + ci] =
+    rp_w[((th * R.k_w + tw) * R.cin + ci) * R.cout + co];
 }
 
 // ---------------------------------------------------------------------------------------------

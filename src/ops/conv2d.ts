@@ -262,6 +262,11 @@ function recordGemm(gpu: Gpu, c: GemmCall, variant: string): void {
   const m = c.batch * c.outH * c.outW;
   if (m === 0) return;
   const fam = family(c.cin, c.cout);
+  const epilogue = {
+    HAS_BIAS: c.bias ? 1 : 0,
+    HAS_RESIDUAL: c.residual ? 1 : 0,
+    RELU: c.relu ? 1 : 0,
+  };
   let kernel: Kernel;
   let tilesM: number;
   let tilesN: number;
@@ -271,6 +276,7 @@ function recordGemm(gpu: Gpu, c: GemmCall, variant: string): void {
       file: FORWARD_FILE,
       source: forwardSource,
       entryPoint: "conv_wg64",
+      constants: epilogue,
     });
     tilesM = Math.ceil(m / 64);
     tilesN = Math.ceil(c.cout / 64);
@@ -283,13 +289,12 @@ function recordGemm(gpu: Gpu, c: GemmCall, variant: string): void {
       file: FORWARD_FILE,
       source: forwardSource,
       entryPoint,
-      constants: { WG: wg },
+      constants: { WG: wg, ...epilogue },
     });
     tilesM = Math.ceil(m / tm);
     tilesN = Math.ceil(c.cout / tn);
     workgroups = tilesN * Math.ceil(tilesM / wg);
   }
-  const flags = (c.bias ? 1 : 0) | (c.residual ? 2 : 0) | (c.relu ? 4 : 0);
   const p = new Uint32Array([
     c.batch,
     c.inH,
@@ -302,7 +307,7 @@ function recordGemm(gpu: Gpu, c: GemmCall, variant: string): void {
     c.kh,
     c.kw,
     c.stride,
-    flags,
+    0,
     c.padH >>> 0,
     c.padW >>> 0,
     c.wBase,
@@ -525,7 +530,7 @@ export function conv2dBackwardData(
       0,
       0,
     ]);
-    gpu.recorder.dispatch(repack, [w, packed], Math.ceil(total / 64), p);
+    gpu.recorder.dispatch(repack, [w, packed], [Math.ceil(cin / 64), cout, ph.tH * ph.tW], p);
   }
   for (const ph of parts) {
     recordGemm(gpu, {
