@@ -7,11 +7,12 @@
 // Why the kernels look the way they do (measured on Mesa's llvmpipe; tests/bench/NOTES.md):
 // llvmpipe runs 8 invocations per SIMD register and turns every storage-buffer load into a
 // per-invocation scalar loop with a bounds check per component, so loads, not FMAs, bound a GEMM
-// there. Each invocation therefore keeps a 16×16 block of C in registers (16 mat4x4 blocks) and
-// reads A and B as vec4 where the layout allows. A 4×4 block update is one mat4x4 product: with
-// X = 4 k-rows of op(B) as columns and Y = 4 rows of op(A) as columns (both over k), X·Y is the
-// 4×4 block of Cᵀ, whose column r is row r of the C block, ready to store. Transposed operands
-// only change how X and Y are loaded (a transpose() of a register block costs nothing).
+// there. Each invocation therefore keeps a 16×16 (or 32×16) block of C in registers, one vec4 per
+// row and 4 columns, and reads A and B as vec4 where the layout allows. Per 4 k: X_j = mat4x4
+// whose columns are 4 k-rows of op(B) at columns 4j .. 4j + 3, y = (A(r, k), …, A(r, k + 3)),
+// and row r's accumulator for columns 4j .. 4j + 3 gains X_j · y. Transposed operands only change
+// how X and y are loaded (a transpose() of a register block costs nothing: SIMD lanes are
+// invocations, so the components of a vec4 are separate registers).
 //
 // Entry points:
 //   matmul_reg     register tiles, no workgroup memory: each invocation 16×16 outputs.
@@ -218,155 +219,460 @@ fn store_row(cbase: u32, row: u32, c0: u32, b: vec4f, v: vec4f) {
   }
 }
 
-// Writes a 4×4 block of Cᵀ (column r = row r0 + r of C, columns c0 .. c0 + 3), skipping what
-// lies outside C. Straight-line code on purpose: loops here, with all the accumulators live
-// across them, tripled llvmpipe's compile time (and reading C back or testing flags inside the
-// per-element branches cost as much again).
-fn store_block(cbase: u32, r0: u32, c0: u32, blk: mat4x4f) {
+// bias[c0 .. c0 + 3] (clamped), or 0 without FLAG_BIAS.
+fn bias4(c0: u32) -> vec4f {
   var b = vec4f(0.0);
   if ((p.flags & FLAG_BIAS) != 0u) {
     let l = p.N - 1u;
     b = vec4f(bias[min(c0, l)], bias[min(c0 + 1u, l)], bias[min(c0 + 2u, l)], bias[min(c0 + 3u, l)]);
   }
+  return b;
+}
+
+// Writes a 4×4 block of Cᵀ (column r = row r0 + r of C, columns c0 .. c0 + 3), skipping what
+// lies outside C.
+fn store_block(cbase: u32, r0: u32, c0: u32, blk: mat4x4f) {
+  let b = bias4(c0);
   store_row(cbase, r0, c0, b, blk[0]);
   store_row(cbase, r0 + 1u, c0, b, blk[1]);
   store_row(cbase, r0 + 2u, c0, b, blk[2]);
   store_row(cbase, r0 + 3u, c0, b, blk[3]);
 }
 
-// acc[4i + j] += X_j · Y_i for the 4 row blocks i starting at r0 (indices spelled out so the
-// accumulators stay in registers).
+// The 16×16 tile: acc[4r + j] (row r0 + r, columns c0 + 4j .. c0 + 4j + 3) += X_j · y
+// with y = (A(r0 + r, k), …, A(r0 + r, k + 3)), taken from 4-row blocks Y (columns = rows).
+// One vec4 accumulator per row and column quad, indices spelled out so they stay in
+// registers (as mat4x4 blocks, the same arithmetic ran ~10 % slower and compiled ~1.5× longer).
 fn update_16x16(
-  acc: ptr<function, array<mat4x4f, 16>>,
+  acc: ptr<function, array<vec4f, 64>>,
   x: array<mat4x4f, 4>,
   abase: u32,
   r0: u32,
   k: u32,
 ) {
   let y0 = a_block(abase, r0, k);
+  (*acc)[0] += x[0] * y0[0];
+  (*acc)[1] += x[1] * y0[0];
+  (*acc)[2] += x[2] * y0[0];
+  (*acc)[3] += x[3] * y0[0];
+  (*acc)[4] += x[0] * y0[1];
+  (*acc)[5] += x[1] * y0[1];
+  (*acc)[6] += x[2] * y0[1];
+  (*acc)[7] += x[3] * y0[1];
+  (*acc)[8] += x[0] * y0[2];
+  (*acc)[9] += x[1] * y0[2];
+  (*acc)[10] += x[2] * y0[2];
+  (*acc)[11] += x[3] * y0[2];
+  (*acc)[12] += x[0] * y0[3];
+  (*acc)[13] += x[1] * y0[3];
+  (*acc)[14] += x[2] * y0[3];
+  (*acc)[15] += x[3] * y0[3];
   let y1 = a_block(abase, r0 + 4u, k);
+  (*acc)[16] += x[0] * y1[0];
+  (*acc)[17] += x[1] * y1[0];
+  (*acc)[18] += x[2] * y1[0];
+  (*acc)[19] += x[3] * y1[0];
+  (*acc)[20] += x[0] * y1[1];
+  (*acc)[21] += x[1] * y1[1];
+  (*acc)[22] += x[2] * y1[1];
+  (*acc)[23] += x[3] * y1[1];
+  (*acc)[24] += x[0] * y1[2];
+  (*acc)[25] += x[1] * y1[2];
+  (*acc)[26] += x[2] * y1[2];
+  (*acc)[27] += x[3] * y1[2];
+  (*acc)[28] += x[0] * y1[3];
+  (*acc)[29] += x[1] * y1[3];
+  (*acc)[30] += x[2] * y1[3];
+  (*acc)[31] += x[3] * y1[3];
   let y2 = a_block(abase, r0 + 8u, k);
+  (*acc)[32] += x[0] * y2[0];
+  (*acc)[33] += x[1] * y2[0];
+  (*acc)[34] += x[2] * y2[0];
+  (*acc)[35] += x[3] * y2[0];
+  (*acc)[36] += x[0] * y2[1];
+  (*acc)[37] += x[1] * y2[1];
+  (*acc)[38] += x[2] * y2[1];
+  (*acc)[39] += x[3] * y2[1];
+  (*acc)[40] += x[0] * y2[2];
+  (*acc)[41] += x[1] * y2[2];
+  (*acc)[42] += x[2] * y2[2];
+  (*acc)[43] += x[3] * y2[2];
+  (*acc)[44] += x[0] * y2[3];
+  (*acc)[45] += x[1] * y2[3];
+  (*acc)[46] += x[2] * y2[3];
+  (*acc)[47] += x[3] * y2[3];
   let y3 = a_block(abase, r0 + 12u, k);
-  (*acc)[0] += x[0] * y0;
-  (*acc)[1] += x[1] * y0;
-  (*acc)[2] += x[2] * y0;
-  (*acc)[3] += x[3] * y0;
-  (*acc)[4] += x[0] * y1;
-  (*acc)[5] += x[1] * y1;
-  (*acc)[6] += x[2] * y1;
-  (*acc)[7] += x[3] * y1;
-  (*acc)[8] += x[0] * y2;
-  (*acc)[9] += x[1] * y2;
-  (*acc)[10] += x[2] * y2;
-  (*acc)[11] += x[3] * y2;
-  (*acc)[12] += x[0] * y3;
-  (*acc)[13] += x[1] * y3;
-  (*acc)[14] += x[2] * y3;
-  (*acc)[15] += x[3] * y3;
+  (*acc)[48] += x[0] * y3[0];
+  (*acc)[49] += x[1] * y3[0];
+  (*acc)[50] += x[2] * y3[0];
+  (*acc)[51] += x[3] * y3[0];
+  (*acc)[52] += x[0] * y3[1];
+  (*acc)[53] += x[1] * y3[1];
+  (*acc)[54] += x[2] * y3[1];
+  (*acc)[55] += x[3] * y3[1];
+  (*acc)[56] += x[0] * y3[2];
+  (*acc)[57] += x[1] * y3[2];
+  (*acc)[58] += x[2] * y3[2];
+  (*acc)[59] += x[3] * y3[2];
+  (*acc)[60] += x[0] * y3[3];
+  (*acc)[61] += x[1] * y3[3];
+  (*acc)[62] += x[2] * y3[3];
+  (*acc)[63] += x[3] * y3[3];
 }
 
-fn store_16x16(acc: ptr<function, array<mat4x4f, 16>>, cbase: u32, r0: u32, c0: u32) {
-  store_block(cbase, r0, c0, (*acc)[0]);
-  store_block(cbase, r0, c0 + 4u, (*acc)[1]);
-  store_block(cbase, r0, c0 + 8u, (*acc)[2]);
-  store_block(cbase, r0, c0 + 12u, (*acc)[3]);
-  store_block(cbase, r0 + 4u, c0, (*acc)[4]);
-  store_block(cbase, r0 + 4u, c0 + 4u, (*acc)[5]);
-  store_block(cbase, r0 + 4u, c0 + 8u, (*acc)[6]);
-  store_block(cbase, r0 + 4u, c0 + 12u, (*acc)[7]);
-  store_block(cbase, r0 + 8u, c0, (*acc)[8]);
-  store_block(cbase, r0 + 8u, c0 + 4u, (*acc)[9]);
-  store_block(cbase, r0 + 8u, c0 + 8u, (*acc)[10]);
-  store_block(cbase, r0 + 8u, c0 + 12u, (*acc)[11]);
-  store_block(cbase, r0 + 12u, c0, (*acc)[12]);
-  store_block(cbase, r0 + 12u, c0 + 4u, (*acc)[13]);
-  store_block(cbase, r0 + 12u, c0 + 8u, (*acc)[14]);
-  store_block(cbase, r0 + 12u, c0 + 12u, (*acc)[15]);
+fn store_16x16(acc: ptr<function, array<vec4f, 64>>, cbase: u32, r0: u32, c0: u32) {
+  let b0 = bias4(c0);
+  let b1 = bias4(c0 + 4u);
+  let b2 = bias4(c0 + 8u);
+  let b3 = bias4(c0 + 12u);
+  store_row(cbase, r0, c0, b0, (*acc)[0]);
+  store_row(cbase, r0, c0 + 4u, b1, (*acc)[1]);
+  store_row(cbase, r0, c0 + 8u, b2, (*acc)[2]);
+  store_row(cbase, r0, c0 + 12u, b3, (*acc)[3]);
+  store_row(cbase, r0 + 1u, c0, b0, (*acc)[4]);
+  store_row(cbase, r0 + 1u, c0 + 4u, b1, (*acc)[5]);
+  store_row(cbase, r0 + 1u, c0 + 8u, b2, (*acc)[6]);
+  store_row(cbase, r0 + 1u, c0 + 12u, b3, (*acc)[7]);
+  store_row(cbase, r0 + 2u, c0, b0, (*acc)[8]);
+  store_row(cbase, r0 + 2u, c0 + 4u, b1, (*acc)[9]);
+  store_row(cbase, r0 + 2u, c0 + 8u, b2, (*acc)[10]);
+  store_row(cbase, r0 + 2u, c0 + 12u, b3, (*acc)[11]);
+  store_row(cbase, r0 + 3u, c0, b0, (*acc)[12]);
+  store_row(cbase, r0 + 3u, c0 + 4u, b1, (*acc)[13]);
+  store_row(cbase, r0 + 3u, c0 + 8u, b2, (*acc)[14]);
+  store_row(cbase, r0 + 3u, c0 + 12u, b3, (*acc)[15]);
+  store_row(cbase, r0 + 4u, c0, b0, (*acc)[16]);
+  store_row(cbase, r0 + 4u, c0 + 4u, b1, (*acc)[17]);
+  store_row(cbase, r0 + 4u, c0 + 8u, b2, (*acc)[18]);
+  store_row(cbase, r0 + 4u, c0 + 12u, b3, (*acc)[19]);
+  store_row(cbase, r0 + 5u, c0, b0, (*acc)[20]);
+  store_row(cbase, r0 + 5u, c0 + 4u, b1, (*acc)[21]);
+  store_row(cbase, r0 + 5u, c0 + 8u, b2, (*acc)[22]);
+  store_row(cbase, r0 + 5u, c0 + 12u, b3, (*acc)[23]);
+  store_row(cbase, r0 + 6u, c0, b0, (*acc)[24]);
+  store_row(cbase, r0 + 6u, c0 + 4u, b1, (*acc)[25]);
+  store_row(cbase, r0 + 6u, c0 + 8u, b2, (*acc)[26]);
+  store_row(cbase, r0 + 6u, c0 + 12u, b3, (*acc)[27]);
+  store_row(cbase, r0 + 7u, c0, b0, (*acc)[28]);
+  store_row(cbase, r0 + 7u, c0 + 4u, b1, (*acc)[29]);
+  store_row(cbase, r0 + 7u, c0 + 8u, b2, (*acc)[30]);
+  store_row(cbase, r0 + 7u, c0 + 12u, b3, (*acc)[31]);
+  store_row(cbase, r0 + 8u, c0, b0, (*acc)[32]);
+  store_row(cbase, r0 + 8u, c0 + 4u, b1, (*acc)[33]);
+  store_row(cbase, r0 + 8u, c0 + 8u, b2, (*acc)[34]);
+  store_row(cbase, r0 + 8u, c0 + 12u, b3, (*acc)[35]);
+  store_row(cbase, r0 + 9u, c0, b0, (*acc)[36]);
+  store_row(cbase, r0 + 9u, c0 + 4u, b1, (*acc)[37]);
+  store_row(cbase, r0 + 9u, c0 + 8u, b2, (*acc)[38]);
+  store_row(cbase, r0 + 9u, c0 + 12u, b3, (*acc)[39]);
+  store_row(cbase, r0 + 10u, c0, b0, (*acc)[40]);
+  store_row(cbase, r0 + 10u, c0 + 4u, b1, (*acc)[41]);
+  store_row(cbase, r0 + 10u, c0 + 8u, b2, (*acc)[42]);
+  store_row(cbase, r0 + 10u, c0 + 12u, b3, (*acc)[43]);
+  store_row(cbase, r0 + 11u, c0, b0, (*acc)[44]);
+  store_row(cbase, r0 + 11u, c0 + 4u, b1, (*acc)[45]);
+  store_row(cbase, r0 + 11u, c0 + 8u, b2, (*acc)[46]);
+  store_row(cbase, r0 + 11u, c0 + 12u, b3, (*acc)[47]);
+  store_row(cbase, r0 + 12u, c0, b0, (*acc)[48]);
+  store_row(cbase, r0 + 12u, c0 + 4u, b1, (*acc)[49]);
+  store_row(cbase, r0 + 12u, c0 + 8u, b2, (*acc)[50]);
+  store_row(cbase, r0 + 12u, c0 + 12u, b3, (*acc)[51]);
+  store_row(cbase, r0 + 13u, c0, b0, (*acc)[52]);
+  store_row(cbase, r0 + 13u, c0 + 4u, b1, (*acc)[53]);
+  store_row(cbase, r0 + 13u, c0 + 8u, b2, (*acc)[54]);
+  store_row(cbase, r0 + 13u, c0 + 12u, b3, (*acc)[55]);
+  store_row(cbase, r0 + 14u, c0, b0, (*acc)[56]);
+  store_row(cbase, r0 + 14u, c0 + 4u, b1, (*acc)[57]);
+  store_row(cbase, r0 + 14u, c0 + 8u, b2, (*acc)[58]);
+  store_row(cbase, r0 + 14u, c0 + 12u, b3, (*acc)[59]);
+  store_row(cbase, r0 + 15u, c0, b0, (*acc)[60]);
+  store_row(cbase, r0 + 15u, c0 + 4u, b1, (*acc)[61]);
+  store_row(cbase, r0 + 15u, c0 + 8u, b2, (*acc)[62]);
+  store_row(cbase, r0 + 15u, c0 + 12u, b3, (*acc)[63]);
 }
 
-// The 32×16 tile of matmul_reg32: acc[4i + j] += X_j · Y_i for 8 row blocks i.
+// The 32×16 tile: acc[4r + j] (row r0 + r, columns c0 + 4j .. c0 + 4j + 3) += X_j · y
+// with y = (A(r0 + r, k), …, A(r0 + r, k + 3)), taken from 4-row blocks Y (columns = rows).
+// One vec4 accumulator per row and column quad, indices spelled out so they stay in
+// registers (as mat4x4 blocks, the same arithmetic ran ~10 % slower and compiled ~1.5× longer).
 fn update_32x16(
-  acc: ptr<function, array<mat4x4f, 32>>,
+  acc: ptr<function, array<vec4f, 128>>,
   x: array<mat4x4f, 4>,
   abase: u32,
   r0: u32,
   k: u32,
 ) {
-  let y0 = a_block(abase, r0 + 0u, k);
+  let y0 = a_block(abase, r0, k);
+  (*acc)[0] += x[0] * y0[0];
+  (*acc)[1] += x[1] * y0[0];
+  (*acc)[2] += x[2] * y0[0];
+  (*acc)[3] += x[3] * y0[0];
+  (*acc)[4] += x[0] * y0[1];
+  (*acc)[5] += x[1] * y0[1];
+  (*acc)[6] += x[2] * y0[1];
+  (*acc)[7] += x[3] * y0[1];
+  (*acc)[8] += x[0] * y0[2];
+  (*acc)[9] += x[1] * y0[2];
+  (*acc)[10] += x[2] * y0[2];
+  (*acc)[11] += x[3] * y0[2];
+  (*acc)[12] += x[0] * y0[3];
+  (*acc)[13] += x[1] * y0[3];
+  (*acc)[14] += x[2] * y0[3];
+  (*acc)[15] += x[3] * y0[3];
   let y1 = a_block(abase, r0 + 4u, k);
+  (*acc)[16] += x[0] * y1[0];
+  (*acc)[17] += x[1] * y1[0];
+  (*acc)[18] += x[2] * y1[0];
+  (*acc)[19] += x[3] * y1[0];
+  (*acc)[20] += x[0] * y1[1];
+  (*acc)[21] += x[1] * y1[1];
+  (*acc)[22] += x[2] * y1[1];
+  (*acc)[23] += x[3] * y1[1];
+  (*acc)[24] += x[0] * y1[2];
+  (*acc)[25] += x[1] * y1[2];
+  (*acc)[26] += x[2] * y1[2];
+  (*acc)[27] += x[3] * y1[2];
+  (*acc)[28] += x[0] * y1[3];
+  (*acc)[29] += x[1] * y1[3];
+  (*acc)[30] += x[2] * y1[3];
+  (*acc)[31] += x[3] * y1[3];
   let y2 = a_block(abase, r0 + 8u, k);
+  (*acc)[32] += x[0] * y2[0];
+  (*acc)[33] += x[1] * y2[0];
+  (*acc)[34] += x[2] * y2[0];
+  (*acc)[35] += x[3] * y2[0];
+  (*acc)[36] += x[0] * y2[1];
+  (*acc)[37] += x[1] * y2[1];
+  (*acc)[38] += x[2] * y2[1];
+  (*acc)[39] += x[3] * y2[1];
+  (*acc)[40] += x[0] * y2[2];
+  (*acc)[41] += x[1] * y2[2];
+  (*acc)[42] += x[2] * y2[2];
+  (*acc)[43] += x[3] * y2[2];
+  (*acc)[44] += x[0] * y2[3];
+  (*acc)[45] += x[1] * y2[3];
+  (*acc)[46] += x[2] * y2[3];
+  (*acc)[47] += x[3] * y2[3];
   let y3 = a_block(abase, r0 + 12u, k);
+  (*acc)[48] += x[0] * y3[0];
+  (*acc)[49] += x[1] * y3[0];
+  (*acc)[50] += x[2] * y3[0];
+  (*acc)[51] += x[3] * y3[0];
+  (*acc)[52] += x[0] * y3[1];
+  (*acc)[53] += x[1] * y3[1];
+  (*acc)[54] += x[2] * y3[1];
+  (*acc)[55] += x[3] * y3[1];
+  (*acc)[56] += x[0] * y3[2];
+  (*acc)[57] += x[1] * y3[2];
+  (*acc)[58] += x[2] * y3[2];
+  (*acc)[59] += x[3] * y3[2];
+  (*acc)[60] += x[0] * y3[3];
+  (*acc)[61] += x[1] * y3[3];
+  (*acc)[62] += x[2] * y3[3];
+  (*acc)[63] += x[3] * y3[3];
   let y4 = a_block(abase, r0 + 16u, k);
+  (*acc)[64] += x[0] * y4[0];
+  (*acc)[65] += x[1] * y4[0];
+  (*acc)[66] += x[2] * y4[0];
+  (*acc)[67] += x[3] * y4[0];
+  (*acc)[68] += x[0] * y4[1];
+  (*acc)[69] += x[1] * y4[1];
+  (*acc)[70] += x[2] * y4[1];
+  (*acc)[71] += x[3] * y4[1];
+  (*acc)[72] += x[0] * y4[2];
+  (*acc)[73] += x[1] * y4[2];
+  (*acc)[74] += x[2] * y4[2];
+  (*acc)[75] += x[3] * y4[2];
+  (*acc)[76] += x[0] * y4[3];
+  (*acc)[77] += x[1] * y4[3];
+  (*acc)[78] += x[2] * y4[3];
+  (*acc)[79] += x[3] * y4[3];
   let y5 = a_block(abase, r0 + 20u, k);
+  (*acc)[80] += x[0] * y5[0];
+  (*acc)[81] += x[1] * y5[0];
+  (*acc)[82] += x[2] * y5[0];
+  (*acc)[83] += x[3] * y5[0];
+  (*acc)[84] += x[0] * y5[1];
+  (*acc)[85] += x[1] * y5[1];
+  (*acc)[86] += x[2] * y5[1];
+  (*acc)[87] += x[3] * y5[1];
+  (*acc)[88] += x[0] * y5[2];
+  (*acc)[89] += x[1] * y5[2];
+  (*acc)[90] += x[2] * y5[2];
+  (*acc)[91] += x[3] * y5[2];
+  (*acc)[92] += x[0] * y5[3];
+  (*acc)[93] += x[1] * y5[3];
+  (*acc)[94] += x[2] * y5[3];
+  (*acc)[95] += x[3] * y5[3];
   let y6 = a_block(abase, r0 + 24u, k);
+  (*acc)[96] += x[0] * y6[0];
+  (*acc)[97] += x[1] * y6[0];
+  (*acc)[98] += x[2] * y6[0];
+  (*acc)[99] += x[3] * y6[0];
+  (*acc)[100] += x[0] * y6[1];
+  (*acc)[101] += x[1] * y6[1];
+  (*acc)[102] += x[2] * y6[1];
+  (*acc)[103] += x[3] * y6[1];
+  (*acc)[104] += x[0] * y6[2];
+  (*acc)[105] += x[1] * y6[2];
+  (*acc)[106] += x[2] * y6[2];
+  (*acc)[107] += x[3] * y6[2];
+  (*acc)[108] += x[0] * y6[3];
+  (*acc)[109] += x[1] * y6[3];
+  (*acc)[110] += x[2] * y6[3];
+  (*acc)[111] += x[3] * y6[3];
   let y7 = a_block(abase, r0 + 28u, k);
-  (*acc)[0] += x[0] * y0;
-  (*acc)[1] += x[1] * y0;
-  (*acc)[2] += x[2] * y0;
-  (*acc)[3] += x[3] * y0;
-  (*acc)[4] += x[0] * y1;
-  (*acc)[5] += x[1] * y1;
-  (*acc)[6] += x[2] * y1;
-  (*acc)[7] += x[3] * y1;
-  (*acc)[8] += x[0] * y2;
-  (*acc)[9] += x[1] * y2;
-  (*acc)[10] += x[2] * y2;
-  (*acc)[11] += x[3] * y2;
-  (*acc)[12] += x[0] * y3;
-  (*acc)[13] += x[1] * y3;
-  (*acc)[14] += x[2] * y3;
-  (*acc)[15] += x[3] * y3;
-  (*acc)[16] += x[0] * y4;
-  (*acc)[17] += x[1] * y4;
-  (*acc)[18] += x[2] * y4;
-  (*acc)[19] += x[3] * y4;
-  (*acc)[20] += x[0] * y5;
-  (*acc)[21] += x[1] * y5;
-  (*acc)[22] += x[2] * y5;
-  (*acc)[23] += x[3] * y5;
-  (*acc)[24] += x[0] * y6;
-  (*acc)[25] += x[1] * y6;
-  (*acc)[26] += x[2] * y6;
-  (*acc)[27] += x[3] * y6;
-  (*acc)[28] += x[0] * y7;
-  (*acc)[29] += x[1] * y7;
-  (*acc)[30] += x[2] * y7;
-  (*acc)[31] += x[3] * y7;
+  (*acc)[112] += x[0] * y7[0];
+  (*acc)[113] += x[1] * y7[0];
+  (*acc)[114] += x[2] * y7[0];
+  (*acc)[115] += x[3] * y7[0];
+  (*acc)[116] += x[0] * y7[1];
+  (*acc)[117] += x[1] * y7[1];
+  (*acc)[118] += x[2] * y7[1];
+  (*acc)[119] += x[3] * y7[1];
+  (*acc)[120] += x[0] * y7[2];
+  (*acc)[121] += x[1] * y7[2];
+  (*acc)[122] += x[2] * y7[2];
+  (*acc)[123] += x[3] * y7[2];
+  (*acc)[124] += x[0] * y7[3];
+  (*acc)[125] += x[1] * y7[3];
+  (*acc)[126] += x[2] * y7[3];
+  (*acc)[127] += x[3] * y7[3];
 }
 
-fn store_32x16(acc: ptr<function, array<mat4x4f, 32>>, cbase: u32, r0: u32, c0: u32) {
-  store_block(cbase, r0, c0, (*acc)[0]);
-  store_block(cbase, r0, c0 + 4u, (*acc)[1]);
-  store_block(cbase, r0, c0 + 8u, (*acc)[2]);
-  store_block(cbase, r0, c0 + 12u, (*acc)[3]);
-  store_block(cbase, r0 + 4u, c0, (*acc)[4]);
-  store_block(cbase, r0 + 4u, c0 + 4u, (*acc)[5]);
-  store_block(cbase, r0 + 4u, c0 + 8u, (*acc)[6]);
-  store_block(cbase, r0 + 4u, c0 + 12u, (*acc)[7]);
-  store_block(cbase, r0 + 8u, c0, (*acc)[8]);
-  store_block(cbase, r0 + 8u, c0 + 4u, (*acc)[9]);
-  store_block(cbase, r0 + 8u, c0 + 8u, (*acc)[10]);
-  store_block(cbase, r0 + 8u, c0 + 12u, (*acc)[11]);
-  store_block(cbase, r0 + 12u, c0, (*acc)[12]);
-  store_block(cbase, r0 + 12u, c0 + 4u, (*acc)[13]);
-  store_block(cbase, r0 + 12u, c0 + 8u, (*acc)[14]);
-  store_block(cbase, r0 + 12u, c0 + 12u, (*acc)[15]);
-  store_block(cbase, r0 + 16u, c0, (*acc)[16]);
-  store_block(cbase, r0 + 16u, c0 + 4u, (*acc)[17]);
-  store_block(cbase, r0 + 16u, c0 + 8u, (*acc)[18]);
-  store_block(cbase, r0 + 16u, c0 + 12u, (*acc)[19]);
-  store_block(cbase, r0 + 20u, c0, (*acc)[20]);
-  store_block(cbase, r0 + 20u, c0 + 4u, (*acc)[21]);
-  store_block(cbase, r0 + 20u, c0 + 8u, (*acc)[22]);
-  store_block(cbase, r0 + 20u, c0 + 12u, (*acc)[23]);
-  store_block(cbase, r0 + 24u, c0, (*acc)[24]);
-  store_block(cbase, r0 + 24u, c0 + 4u, (*acc)[25]);
-  store_block(cbase, r0 + 24u, c0 + 8u, (*acc)[26]);
-  store_block(cbase, r0 + 24u, c0 + 12u, (*acc)[27]);
-  store_block(cbase, r0 + 28u, c0, (*acc)[28]);
-  store_block(cbase, r0 + 28u, c0 + 4u, (*acc)[29]);
-  store_block(cbase, r0 + 28u, c0 + 8u, (*acc)[30]);
-  store_block(cbase, r0 + 28u, c0 + 12u, (*acc)[31]);
+fn store_32x16(acc: ptr<function, array<vec4f, 128>>, cbase: u32, r0: u32, c0: u32) {
+  let b0 = bias4(c0);
+  let b1 = bias4(c0 + 4u);
+  let b2 = bias4(c0 + 8u);
+  let b3 = bias4(c0 + 12u);
+  store_row(cbase, r0, c0, b0, (*acc)[0]);
+  store_row(cbase, r0, c0 + 4u, b1, (*acc)[1]);
+  store_row(cbase, r0, c0 + 8u, b2, (*acc)[2]);
+  store_row(cbase, r0, c0 + 12u, b3, (*acc)[3]);
+  store_row(cbase, r0 + 1u, c0, b0, (*acc)[4]);
+  store_row(cbase, r0 + 1u, c0 + 4u, b1, (*acc)[5]);
+  store_row(cbase, r0 + 1u, c0 + 8u, b2, (*acc)[6]);
+  store_row(cbase, r0 + 1u, c0 + 12u, b3, (*acc)[7]);
+  store_row(cbase, r0 + 2u, c0, b0, (*acc)[8]);
+  store_row(cbase, r0 + 2u, c0 + 4u, b1, (*acc)[9]);
+  store_row(cbase, r0 + 2u, c0 + 8u, b2, (*acc)[10]);
+  store_row(cbase, r0 + 2u, c0 + 12u, b3, (*acc)[11]);
+  store_row(cbase, r0 + 3u, c0, b0, (*acc)[12]);
+  store_row(cbase, r0 + 3u, c0 + 4u, b1, (*acc)[13]);
+  store_row(cbase, r0 + 3u, c0 + 8u, b2, (*acc)[14]);
+  store_row(cbase, r0 + 3u, c0 + 12u, b3, (*acc)[15]);
+  store_row(cbase, r0 + 4u, c0, b0, (*acc)[16]);
+  store_row(cbase, r0 + 4u, c0 + 4u, b1, (*acc)[17]);
+  store_row(cbase, r0 + 4u, c0 + 8u, b2, (*acc)[18]);
+  store_row(cbase, r0 + 4u, c0 + 12u, b3, (*acc)[19]);
+  store_row(cbase, r0 + 5u, c0, b0, (*acc)[20]);
+  store_row(cbase, r0 + 5u, c0 + 4u, b1, (*acc)[21]);
+  store_row(cbase, r0 + 5u, c0 + 8u, b2, (*acc)[22]);
+  store_row(cbase, r0 + 5u, c0 + 12u, b3, (*acc)[23]);
+  store_row(cbase, r0 + 6u, c0, b0, (*acc)[24]);
+  store_row(cbase, r0 + 6u, c0 + 4u, b1, (*acc)[25]);
+  store_row(cbase, r0 + 6u, c0 + 8u, b2, (*acc)[26]);
+  store_row(cbase, r0 + 6u, c0 + 12u, b3, (*acc)[27]);
+  store_row(cbase, r0 + 7u, c0, b0, (*acc)[28]);
+  store_row(cbase, r0 + 7u, c0 + 4u, b1, (*acc)[29]);
+  store_row(cbase, r0 + 7u, c0 + 8u, b2, (*acc)[30]);
+  store_row(cbase, r0 + 7u, c0 + 12u, b3, (*acc)[31]);
+  store_row(cbase, r0 + 8u, c0, b0, (*acc)[32]);
+  store_row(cbase, r0 + 8u, c0 + 4u, b1, (*acc)[33]);
+  store_row(cbase, r0 + 8u, c0 + 8u, b2, (*acc)[34]);
+  store_row(cbase, r0 + 8u, c0 + 12u, b3, (*acc)[35]);
+  store_row(cbase, r0 + 9u, c0, b0, (*acc)[36]);
+  store_row(cbase, r0 + 9u, c0 + 4u, b1, (*acc)[37]);
+  store_row(cbase, r0 + 9u, c0 + 8u, b2, (*acc)[38]);
+  store_row(cbase, r0 + 9u, c0 + 12u, b3, (*acc)[39]);
+  store_row(cbase, r0 + 10u, c0, b0, (*acc)[40]);
+  store_row(cbase, r0 + 10u, c0 + 4u, b1, (*acc)[41]);
+  store_row(cbase, r0 + 10u, c0 + 8u, b2, (*acc)[42]);
+  store_row(cbase, r0 + 10u, c0 + 12u, b3, (*acc)[43]);
+  store_row(cbase, r0 + 11u, c0, b0, (*acc)[44]);
+  store_row(cbase, r0 + 11u, c0 + 4u, b1, (*acc)[45]);
+  store_row(cbase, r0 + 11u, c0 + 8u, b2, (*acc)[46]);
+  store_row(cbase, r0 + 11u, c0 + 12u, b3, (*acc)[47]);
+  store_row(cbase, r0 + 12u, c0, b0, (*acc)[48]);
+  store_row(cbase, r0 + 12u, c0 + 4u, b1, (*acc)[49]);
+  store_row(cbase, r0 + 12u, c0 + 8u, b2, (*acc)[50]);
+  store_row(cbase, r0 + 12u, c0 + 12u, b3, (*acc)[51]);
+  store_row(cbase, r0 + 13u, c0, b0, (*acc)[52]);
+  store_row(cbase, r0 + 13u, c0 + 4u, b1, (*acc)[53]);
+  store_row(cbase, r0 + 13u, c0 + 8u, b2, (*acc)[54]);
+  store_row(cbase, r0 + 13u, c0 + 12u, b3, (*acc)[55]);
+  store_row(cbase, r0 + 14u, c0, b0, (*acc)[56]);
+  store_row(cbase, r0 + 14u, c0 + 4u, b1, (*acc)[57]);
+  store_row(cbase, r0 + 14u, c0 + 8u, b2, (*acc)[58]);
+  store_row(cbase, r0 + 14u, c0 + 12u, b3, (*acc)[59]);
+  store_row(cbase, r0 + 15u, c0, b0, (*acc)[60]);
+  store_row(cbase, r0 + 15u, c0 + 4u, b1, (*acc)[61]);
+  store_row(cbase, r0 + 15u, c0 + 8u, b2, (*acc)[62]);
+  store_row(cbase, r0 + 15u, c0 + 12u, b3, (*acc)[63]);
+  store_row(cbase, r0 + 16u, c0, b0, (*acc)[64]);
+  store_row(cbase, r0 + 16u, c0 + 4u, b1, (*acc)[65]);
+  store_row(cbase, r0 + 16u, c0 + 8u, b2, (*acc)[66]);
+  store_row(cbase, r0 + 16u, c0 + 12u, b3, (*acc)[67]);
+  store_row(cbase, r0 + 17u, c0, b0, (*acc)[68]);
+  store_row(cbase, r0 + 17u, c0 + 4u, b1, (*acc)[69]);
+  store_row(cbase, r0 + 17u, c0 + 8u, b2, (*acc)[70]);
+  store_row(cbase, r0 + 17u, c0 + 12u, b3, (*acc)[71]);
+  store_row(cbase, r0 + 18u, c0, b0, (*acc)[72]);
+  store_row(cbase, r0 + 18u, c0 + 4u, b1, (*acc)[73]);
+  store_row(cbase, r0 + 18u, c0 + 8u, b2, (*acc)[74]);
+  store_row(cbase, r0 + 18u, c0 + 12u, b3, (*acc)[75]);
+  store_row(cbase, r0 + 19u, c0, b0, (*acc)[76]);
+  store_row(cbase, r0 + 19u, c0 + 4u, b1, (*acc)[77]);
+  store_row(cbase, r0 + 19u, c0 + 8u, b2, (*acc)[78]);
+  store_row(cbase, r0 + 19u, c0 + 12u, b3, (*acc)[79]);
+  store_row(cbase, r0 + 20u, c0, b0, (*acc)[80]);
+  store_row(cbase, r0 + 20u, c0 + 4u, b1, (*acc)[81]);
+  store_row(cbase, r0 + 20u, c0 + 8u, b2, (*acc)[82]);
+  store_row(cbase, r0 + 20u, c0 + 12u, b3, (*acc)[83]);
+  store_row(cbase, r0 + 21u, c0, b0, (*acc)[84]);
+  store_row(cbase, r0 + 21u, c0 + 4u, b1, (*acc)[85]);
+  store_row(cbase, r0 + 21u, c0 + 8u, b2, (*acc)[86]);
+  store_row(cbase, r0 + 21u, c0 + 12u, b3, (*acc)[87]);
+  store_row(cbase, r0 + 22u, c0, b0, (*acc)[88]);
+  store_row(cbase, r0 + 22u, c0 + 4u, b1, (*acc)[89]);
+  store_row(cbase, r0 + 22u, c0 + 8u, b2, (*acc)[90]);
+  store_row(cbase, r0 + 22u, c0 + 12u, b3, (*acc)[91]);
+  store_row(cbase, r0 + 23u, c0, b0, (*acc)[92]);
+  store_row(cbase, r0 + 23u, c0 + 4u, b1, (*acc)[93]);
+  store_row(cbase, r0 + 23u, c0 + 8u, b2, (*acc)[94]);
+  store_row(cbase, r0 + 23u, c0 + 12u, b3, (*acc)[95]);
+  store_row(cbase, r0 + 24u, c0, b0, (*acc)[96]);
+  store_row(cbase, r0 + 24u, c0 + 4u, b1, (*acc)[97]);
+  store_row(cbase, r0 + 24u, c0 + 8u, b2, (*acc)[98]);
+  store_row(cbase, r0 + 24u, c0 + 12u, b3, (*acc)[99]);
+  store_row(cbase, r0 + 25u, c0, b0, (*acc)[100]);
+  store_row(cbase, r0 + 25u, c0 + 4u, b1, (*acc)[101]);
+  store_row(cbase, r0 + 25u, c0 + 8u, b2, (*acc)[102]);
+  store_row(cbase, r0 + 25u, c0 + 12u, b3, (*acc)[103]);
+  store_row(cbase, r0 + 26u, c0, b0, (*acc)[104]);
+  store_row(cbase, r0 + 26u, c0 + 4u, b1, (*acc)[105]);
+  store_row(cbase, r0 + 26u, c0 + 8u, b2, (*acc)[106]);
+  store_row(cbase, r0 + 26u, c0 + 12u, b3, (*acc)[107]);
+  store_row(cbase, r0 + 27u, c0, b0, (*acc)[108]);
+  store_row(cbase, r0 + 27u, c0 + 4u, b1, (*acc)[109]);
+  store_row(cbase, r0 + 27u, c0 + 8u, b2, (*acc)[110]);
+  store_row(cbase, r0 + 27u, c0 + 12u, b3, (*acc)[111]);
+  store_row(cbase, r0 + 28u, c0, b0, (*acc)[112]);
+  store_row(cbase, r0 + 28u, c0 + 4u, b1, (*acc)[113]);
+  store_row(cbase, r0 + 28u, c0 + 8u, b2, (*acc)[114]);
+  store_row(cbase, r0 + 28u, c0 + 12u, b3, (*acc)[115]);
+  store_row(cbase, r0 + 29u, c0, b0, (*acc)[116]);
+  store_row(cbase, r0 + 29u, c0 + 4u, b1, (*acc)[117]);
+  store_row(cbase, r0 + 29u, c0 + 8u, b2, (*acc)[118]);
+  store_row(cbase, r0 + 29u, c0 + 12u, b3, (*acc)[119]);
+  store_row(cbase, r0 + 30u, c0, b0, (*acc)[120]);
+  store_row(cbase, r0 + 30u, c0 + 4u, b1, (*acc)[121]);
+  store_row(cbase, r0 + 30u, c0 + 8u, b2, (*acc)[122]);
+  store_row(cbase, r0 + 30u, c0 + 12u, b3, (*acc)[123]);
+  store_row(cbase, r0 + 31u, c0, b0, (*acc)[124]);
+  store_row(cbase, r0 + 31u, c0 + 4u, b1, (*acc)[125]);
+  store_row(cbase, r0 + 31u, c0 + 8u, b2, (*acc)[126]);
+  store_row(cbase, r0 + 31u, c0 + 12u, b3, (*acc)[127]);
 }
 
 // Workgroup coordinates (along N, along M, batch) of a 1-D logical workgroup index.
@@ -402,7 +708,7 @@ fn matmul_reg(
   let c0 = (t.bn * p.threads_n + lid % p.threads_n) * 16u;
   let abase = t.b * p.a_stride;
   let bbase = t.b * p.b_stride;
-  var acc: array<mat4x4f, 16>;
+  var acc: array<vec4f, 64>;
   for (var k = p.k_begin; k < p.k_end; k += 4u) {
     let x = array(
       b_block(bbase, k, c0),
@@ -431,7 +737,7 @@ fn matmul_reg32(
   let c0 = (t.bn * p.threads_n + lid % p.threads_n) * 16u;
   let abase = t.b * p.a_stride;
   let bbase = t.b * p.b_stride;
-  var acc: array<mat4x4f, 32>;
+  var acc: array<vec4f, 128>;
   for (var k = p.k_begin; k < p.k_end; k += 4u) {
     let x = array(
       b_block(bbase, k, c0),
