@@ -183,10 +183,10 @@ fn wmat(o: u32, s: u32) -> mat4x4f {
   return mat4x4f(w4[o], w4[o + s], w4[o + 2u * s], w4[o + 3u * s]);
 }
 
-fn epilogue4(v: vec4f, col4: u32, o4: u32) -> vec4f {
+fn epilogue4(v: vec4f, b: vec4f, o4: u32) -> vec4f {
   var r = v;
   if (HAS_BIAS) {
-    r += bias4[col4];
+    r += b;
   }
   if (HAS_RESIDUAL) {
     r += res4[o4];
@@ -203,17 +203,21 @@ fn store4(a: mat4x4f, p: Pix4, col4: u32) {
     return;
   }
   let o = p.yo / vec4u(4u) + vec4u(col4);
+  var b = vec4f(0.0);
+  if (HAS_BIAS) {
+    b = bias4[col4];
+  }
   if (p.live.x) {
-    y4[o.x] = epilogue4(a[0], col4, o.x);
+    y4[o.x] = epilogue4(a[0], b, o.x);
   }
   if (p.live.y) {
-    y4[o.y] = epilogue4(a[1], col4, o.y);
+    y4[o.y] = epilogue4(a[1], b, o.y);
   }
   if (p.live.z) {
-    y4[o.z] = epilogue4(a[2], col4, o.z);
+    y4[o.z] = epilogue4(a[2], b, o.z);
   }
   if (p.live.w) {
-    y4[o.w] = epilogue4(a[3], col4, o.w);
+    y4[o.w] = epilogue4(a[3], b, o.w);
   }
 }
 
@@ -373,14 +377,40 @@ fn conv_v4_r32x32(
       }
     }
   }
-  store8(a0, p0, t.tn);
-  store8(a1, p1, t.tn);
-  store8(a2, p2, t.tn);
-  store8(a3, p3, t.tn);
-  store8(a4, p4, t.tn);
-  store8(a5, p5, t.tn);
-  store8(a6, p6, t.tn);
-  store8(a7, p7, t.tn);
+  // One loop over the pixel groups: unrolled, the epilogue's loads made LLVM compile for 20 s.
+  for (var g = 0u; g < 8u; g++) {
+    var a = a0;
+    var p = p0;
+    if (g == 1u) {
+      a = a1;
+      p = p1;
+    }
+    if (g == 2u) {
+      a = a2;
+      p = p2;
+    }
+    if (g == 3u) {
+      a = a3;
+      p = p3;
+    }
+    if (g == 4u) {
+      a = a4;
+      p = p4;
+    }
+    if (g == 5u) {
+      a = a5;
+      p = p5;
+    }
+    if (g == 6u) {
+      a = a6;
+      p = p6;
+    }
+    if (g == 7u) {
+      a = a7;
+      p = p7;
+    }
+    store8(a, p, t.tn);
+  }
 }
 
 // 16 pixels x 32 channels per invocation.
@@ -421,10 +451,24 @@ fn conv_v4_r16x32(
       }
     }
   }
-  store8(a0, p0, t.tn);
-  store8(a1, p1, t.tn);
-  store8(a2, p2, t.tn);
-  store8(a3, p3, t.tn);
+  // One loop over the pixel groups: unrolled, the epilogue's loads made LLVM compile for 20 s.
+  for (var g = 0u; g < 4u; g++) {
+    var a = a0;
+    var p = p0;
+    if (g == 1u) {
+      a = a1;
+      p = p1;
+    }
+    if (g == 2u) {
+      a = a2;
+      p = p2;
+    }
+    if (g == 3u) {
+      a = a3;
+      p = p3;
+    }
+    store8(a, p, t.tn);
+  }
 }
 
 // 32 pixels x 16 channels per invocation.
@@ -481,14 +525,40 @@ fn conv_v4_r32x16(
       }
     }
   }
-  store4x4(a0, p0, t.tn);
-  store4x4(a1, p1, t.tn);
-  store4x4(a2, p2, t.tn);
-  store4x4(a3, p3, t.tn);
-  store4x4(a4, p4, t.tn);
-  store4x4(a5, p5, t.tn);
-  store4x4(a6, p6, t.tn);
-  store4x4(a7, p7, t.tn);
+  // One loop over the pixel groups: unrolled, the epilogue's loads made LLVM compile for 20 s.
+  for (var g = 0u; g < 8u; g++) {
+    var a = a0;
+    var p = p0;
+    if (g == 1u) {
+      a = a1;
+      p = p1;
+    }
+    if (g == 2u) {
+      a = a2;
+      p = p2;
+    }
+    if (g == 3u) {
+      a = a3;
+      p = p3;
+    }
+    if (g == 4u) {
+      a = a4;
+      p = p4;
+    }
+    if (g == 5u) {
+      a = a5;
+      p = p5;
+    }
+    if (g == 6u) {
+      a = a6;
+      p = p6;
+    }
+    if (g == 7u) {
+      a = a7;
+      p = p7;
+    }
+    store4x4(a, p, t.tn);
+  }
 }
 
 // 16 pixels x 16 channels per invocation (small layers: more invocations).
@@ -529,10 +599,24 @@ fn conv_v4_r16x16(
       }
     }
   }
-  store4x4(a0, p0, t.tn);
-  store4x4(a1, p1, t.tn);
-  store4x4(a2, p2, t.tn);
-  store4x4(a3, p3, t.tn);
+  // One loop over the pixel groups: unrolled, the epilogue's loads made LLVM compile for 20 s.
+  for (var g = 0u; g < 4u; g++) {
+    var a = a0;
+    var p = p0;
+    if (g == 1u) {
+      a = a1;
+      p = p1;
+    }
+    if (g == 2u) {
+      a = a2;
+      p = p2;
+    }
+    if (g == 3u) {
+      a = a3;
+      p = p3;
+    }
+    store4x4(a, p, t.tn);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,14 +748,40 @@ fn conv_xs_r32x32(
       o += s;
     }
   }
-  store8(a0, p0, t.tn);
-  store8(a1, p1, t.tn);
-  store8(a2, p2, t.tn);
-  store8(a3, p3, t.tn);
-  store8(a4, p4, t.tn);
-  store8(a5, p5, t.tn);
-  store8(a6, p6, t.tn);
-  store8(a7, p7, t.tn);
+  // One loop over the pixel groups: unrolled, the epilogue's loads made LLVM compile for 20 s.
+  for (var g = 0u; g < 8u; g++) {
+    var a = a0;
+    var p = p0;
+    if (g == 1u) {
+      a = a1;
+      p = p1;
+    }
+    if (g == 2u) {
+      a = a2;
+      p = p2;
+    }
+    if (g == 3u) {
+      a = a3;
+      p = p3;
+    }
+    if (g == 4u) {
+      a = a4;
+      p = p4;
+    }
+    if (g == 5u) {
+      a = a5;
+      p = p5;
+    }
+    if (g == 6u) {
+      a = a6;
+      p = p6;
+    }
+    if (g == 7u) {
+      a = a7;
+      p = p7;
+    }
+    store8(a, p, t.tn);
+  }
 }
 
 // 16 pixels x 16 channels per invocation.
@@ -709,10 +819,24 @@ fn conv_xs_r16x16(
       o += s;
     }
   }
-  store4x4(a0, p0, t.tn);
-  store4x4(a1, p1, t.tn);
-  store4x4(a2, p2, t.tn);
-  store4x4(a3, p3, t.tn);
+  // One loop over the pixel groups: unrolled, the epilogue's loads made LLVM compile for 20 s.
+  for (var g = 0u; g < 4u; g++) {
+    var a = a0;
+    var p = p0;
+    if (g == 1u) {
+      a = a1;
+      p = p1;
+    }
+    if (g == 2u) {
+      a = a2;
+      p = p2;
+    }
+    if (g == 3u) {
+      a = a3;
+      p = p3;
+    }
+    store4x4(a, p, t.tn);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -74,7 +74,11 @@ export interface Conv2dBackwardFilterOptions {
   pad?: Size2;
   /** Kernel variant (see {@link conv2dVariants}); default: the tuner's choice. */
   variant?: string;
-  /** Number of split-K chunks of the pixel range (default: chosen from the shape, capped). */
+  /**
+   * Number of split-K chunks of the pixel range (default: chosen from the shape). Capped so the
+   * partial sums never exceed the largest of x, dy and dw; raised where llvmpipe's loop limit
+   * needs more chunks.
+   */
   splits?: number;
   /** Write into this tensor (shape [kH, kW, Cin, Cout]) instead of a new one. */
   out?: Tensor;
@@ -208,6 +212,21 @@ function registerTilesByDefault(gpu: Gpu): boolean {
     /llvmpipe|lavapipe|swiftshader|software/i.test(gpu.summary.description);
 }
 
+/**
+ * Whether the adapter stops a loop after 65 535 iterations per invocation (llvmpipe's loop
+ * limiter counts all loops of an invocation together and ends them silently). Ops keep every
+ * kernel's per-invocation iteration count below it there, or throw.
+ */
+function loopLimited(gpu: Gpu): boolean {
+  return registerTilesByDefault(gpu);
+}
+
+/** Iterations one invocation may run on a loop-limited adapter (with a safety margin). */
+const MAX_LOOP_ITERATIONS = 60000;
+
+/** Output pixels one backward-filter invocation may visit there (both variants stay far below). */
+const MAX_PIXELS_PER_INVOCATION = 16384;
+
 /** Invocations per workgroup of the register-tile kernels: one SIMD group on llvmpipe. */
 function registerWorkgroup(gpu: Gpu): number {
   return registerTilesByDefault(gpu) ? 8 : 64;
@@ -262,6 +281,19 @@ function recordGemm(gpu: Gpu, c: GemmCall, variant: string): void {
   const m = c.batch * c.outH * c.outW;
   if (m === 0) return;
   const fam = family(c.cin, c.cout);
+  // Loop iterations per invocation: the reduction loop plus one per filter tap (or row).
+  const kTotal = c.kh * c.kw * c.cin;
+  const iterations = variant === "wg64"
+    ? Math.ceil(kTotal / 16) * 20
+    : fam === "v4"
+    ? kTotal / 4 + c.kh * c.kw
+    : kTotal + c.kh;
+  if (loopLimited(gpu) && iterations > MAX_LOOP_ITERATIONS) {
+    throw new RangeError(
+      `conv2d: a reduction over ${kTotal} terms (kernel ${c.kh}×${c.kw}, ${c.cin} channels) ` +
+        `exceeds this adapter's loop limit (${MAX_LOOP_ITERATIONS} iterations per invocation)`,
+    );
+  }
   const epilogue = {
     HAS_BIAS: c.bias ? 1 : 0,
     HAS_RESIDUAL: c.residual ? 1 : 0,
@@ -616,7 +648,7 @@ export function conv2dBackwardFilter(
   const [tilesK, tilesN, ciTiles] = wgradTiles(variant, fam, g);
   const rows = g.n * g.outH;
   // Splits: enough tasks to keep every core busy, never a partial buffer larger than the
-  // largest of x, dy and dw.
+  // largest of x, dy and dw, and on loop-limited adapters few enough pixels per invocation.
   const maxSplits = Math.max(1, Math.floor(Math.max(x.size, dy.size, dwSize) / dwSize));
   const registers = variant !== "wg64";
   const wantTasks = registers ? 256 : 128;
@@ -624,8 +656,20 @@ export function conv2dBackwardFilter(
   if (!Number.isInteger(splits) || splits < 1) {
     throw new RangeError(`${op}: splits must be an integer ≥ 1, got ${options.splits}`);
   }
-  splits = Math.min(splits, maxSplits, rows);
-  const rowsPerSplit = Math.ceil(rows / splits);
+  let rowsPerSplit = Math.ceil(rows / Math.min(splits, maxSplits, rows));
+  if (loopLimited(gpu)) {
+    const maxRows = Math.max(1, Math.floor(MAX_PIXELS_PER_INVOCATION / g.outW));
+    if (rowsPerSplit > maxRows) {
+      rowsPerSplit = maxRows;
+      if (Math.ceil(rows / rowsPerSplit) > maxSplits) {
+        throw new RangeError(
+          `${op}: ${rows * g.outW} output pixels need ${Math.ceil(rows / rowsPerSplit)} ` +
+            `split-K chunks on this adapter (≤ ${MAX_PIXELS_PER_INVOCATION} pixels per ` +
+            `invocation), but partial sums may use at most ${maxSplits}× the size of dw`,
+        );
+      }
+    }
+  }
   splits = Math.ceil(rows / rowsPerSplit);
 
   const tasks = splits * tilesK * tilesN;

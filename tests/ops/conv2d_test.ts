@@ -223,6 +223,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "conv2dBackwardFilter() sums more pixels than one invocation may loop over on llvmpipe",
+  ...GPU_TEST,
+  async fn() {
+    // 90 000 output pixels: llvmpipe ends any invocation's loops silently after 65 535
+    // iterations, so the op must split the pixel range even when asked for one split.
+    const gpu = await testGpu();
+    const rng = testRng("conv2d long reduction");
+    const c: Case = { x: [1, 300, 300, 4], k: 1, cout: 4, stride: 1, pad: 0 };
+    const t = inputs(gpu, rng, c);
+    const expected = conv2dBackwardFilterRef(t.xData, t.dyData, t.rc);
+    for (const variant of conv2dVariants("backwardFilter", 4, 4)) {
+      const dw = conv2dBackwardFilter(gpu, t.x, t.dy, { kernelSize: 1, variant, splits: 1 });
+      // f32 sums of up to ~16k products per chunk: allow 1e-5 (seen: ~7e-7).
+      assertRelClose(await dw.read(), expected, TOL, variant);
+      dw.release();
+    }
+    t.release();
+  },
+});
+
+Deno.test({
   name: "conv2dBackwardFilter() is bit-identical from run to run",
   ...GPU_TEST,
   async fn() {
