@@ -22,6 +22,16 @@ export { CommandRecorder, splitWorkgroups } from "./src/gpu/recorder.ts";
 export { Tuner } from "./src/gpu/autotune.ts";
 
 // Ops (WGSL kernels)
+export { columnSum, matmul, matmulTune, type MatmulVariant } from "./src/ops/matmul.ts";
+export { linearBackward, linearForward } from "./src/ops/linear.ts";
+export {
+  conv2dBackwardData,
+  conv2dBackwardFilter,
+  conv2dForward,
+  conv2dTune,
+  conv2dVariants,
+} from "./src/ops/conv2d.ts";
+export { foldBatchNorm, hwioToOihw, oihwToHwio } from "./src/ops/fold_batchnorm.ts";
 export { add, addRelu, axpby, fill, poison, relu, reluBackward } from "./src/ops/elementwise.ts";
 export {
   batchNorm2dBackward,

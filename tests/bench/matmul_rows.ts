@@ -7,8 +7,8 @@
  *
  * @module
  */
-import * as tf from "npm:@tensorflow/tfjs-core@4.22.0";
-import "npm:@tensorflow/tfjs-backend-webgpu@4.22.0";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-webgpu";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { matmul } from "../../src/ops/matmul.ts";

@@ -43,8 +43,10 @@ Deno.test({
       }
       const out = await gpu.recorder.read(params.flatMap((p) => [p.param, p.momentum]));
       sizes.forEach((n, i) => {
-        assertRelClose(out[2 * i], ref[i].param, 1e-6, `${what}: param ${i} (n=${n})`);
-        assertRelClose(out[2 * i + 1], ref[i].buf!, 1e-6, `${what}: buffer ${i} (n=${n})`);
+        // f32 state over five steps: a one-element tensor whose update cancels can reach
+        // ~2e-6 relative error, so the kernels' common 1e-5 bound is used.
+        assertRelClose(out[2 * i], ref[i].param, 1e-5, `${what}: param ${i} (n=${n})`);
+        assertRelClose(out[2 * i + 1], ref[i].buf!, 1e-5, `${what}: buffer ${i} (n=${n})`);
       });
       for (const p of params) for (const t of [p.param, p.grad, p.momentum]) t.release();
     }
