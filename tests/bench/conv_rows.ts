@@ -14,9 +14,8 @@ import "@tensorflow/tfjs-backend-webgpu";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "../../src/ops/conv2d.ts";
-import { type BenchRow, medianMs, row } from "./harness.ts";
-
-const PEER = "tfjs-webgpu 4.22.0";
+import { Rng } from "../../src/util/rng.ts";
+import { type BenchRow, medianMs, row, TFJS_PEER } from "./harness.ts";
 
 type Kind = "fwd" | "bwd-data" | "bwd-filter";
 
@@ -54,17 +53,6 @@ export function convRowName(l: Layer): string {
   return `conv ${l.kind} ${k} ${l.cin}->${l.cout} b${BATCH} ${l.size}x${l.size}`;
 }
 
-function randomData(n: number, seed: number): Float32Array {
-  // A small LCG: the values do not matter, only that they are finite and not all zero.
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
-
 /** Benchmark rows for the convolution ops (GFLOP/s, ours vs tfjs-webgpu). */
 export async function convRows(gpu: Gpu): Promise<BenchRow[]> {
   await tf.setBackend("webgpu");
@@ -78,9 +66,9 @@ export async function convRows(gpu: Gpu): Promise<BenchRow[]> {
     const dyShape = [BATCH, out, out, l.cout];
     const flops = 2 * BATCH * out * out * l.cout * l.k * l.k * l.cin;
     const reps = Math.max(1, Math.min(8, Math.round(1e9 / flops)));
-    const xData = randomData(xShape.reduce((a, b) => a * b), 1);
-    const wData = randomData(wShape.reduce((a, b) => a * b), 2);
-    const dyData = randomData(dyShape.reduce((a, b) => a * b), 3);
+    const xData = new Rng(1).uniformArray(xShape.reduce((a, b) => a * b), -0.5, 0.5);
+    const wData = new Rng(2).uniformArray(wShape.reduce((a, b) => a * b), -0.5, 0.5);
+    const dyData = new Rng(3).uniformArray(dyShape.reduce((a, b) => a * b), -0.5, 0.5);
 
     // Ours.
     const x = Tensor.from(gpu, xData, xShape);
@@ -148,7 +136,7 @@ export async function convRows(gpu: Gpu): Promise<BenchRow[]> {
     tdy.dispose();
 
     const gflops = (ms: number) => flops * reps / (ms * 1e6);
-    rows.push(row(convRowName(l), "GFLOP/s", gflops(oursMs), PEER, gflops(peerMs)));
+    rows.push(row(convRowName(l), "GFLOP/s", gflops(oursMs), TFJS_PEER, gflops(peerMs)));
   }
   return rows;
 }

@@ -6,6 +6,9 @@
  */
 import { writeJsonAtomic } from "../../src/io/atomic.ts";
 
+/** The peer every kernel row is compared with (same adapter, same process). */
+export const TFJS_PEER = "tfjs-webgpu 4.22.0";
+
 /** One benchmark row (DESIGN.md schema). */
 export interface BenchRow {
   name: string;

@@ -12,20 +12,8 @@ import "@tensorflow/tfjs-backend-webgpu";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { matmul } from "../../src/ops/matmul.ts";
-import { type BenchRow, medianMs, row } from "./harness.ts";
-
-const PEER = "tfjs-webgpu 4.22.0";
-
-function randomData(n: number, seed: number): Float32Array {
-  // A small LCG: the values do not matter, only that they are finite and not all zero.
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+import { Rng } from "../../src/util/rng.ts";
+import { type BenchRow, medianMs, row, TFJS_PEER } from "./harness.ts";
 
 /** Benchmark rows `gemm 1024` and `gemm 2048` (GFLOP/s, ours vs tfjs-webgpu). */
 export async function matmulRows(gpu: Gpu): Promise<BenchRow[]> {
@@ -34,8 +22,8 @@ export async function matmulRows(gpu: Gpu): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   for (const n of [1024, 2048]) {
     const runs = n >= 2048 ? 3 : 5;
-    const aData = randomData(n * n, 1);
-    const bData = randomData(n * n, 2);
+    const aData = new Rng(1).uniformArray(n * n, -0.5, 0.5);
+    const bData = new Rng(2).uniformArray(n * n, -0.5, 0.5);
     const flops = 2 * n ** 3;
 
     const a = Tensor.from(gpu, aData, [n, n]);
@@ -60,7 +48,7 @@ export async function matmulRows(gpu: Gpu): Promise<BenchRow[]> {
     tb.dispose();
 
     const gflops = (ms: number) => flops / (ms * 1e6);
-    rows.push(row(`gemm ${n}`, "GFLOP/s", gflops(oursMs), PEER, gflops(peerMs)));
+    rows.push(row(`gemm ${n}`, "GFLOP/s", gflops(oursMs), TFJS_PEER, gflops(peerMs)));
   }
   return rows;
 }

@@ -7,10 +7,9 @@ import {
   type BatchNormParams,
   releaseSaved,
 } from "../../src/ops/batchnorm.ts";
-import { poison } from "../../src/ops/elementwise.ts";
 import type { Rng } from "../../src/util/rng.ts";
 import { assert, assertArrayEqual, assertRelClose } from "../util/assert.ts";
-import { GPU_TEST, testGpu } from "../util/gpu.ts";
+import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
 import {
   type Nhwc,
@@ -23,22 +22,6 @@ import { numericGradient } from "./elementwise_reference.ts";
 
 const EPS = 1e-5;
 const TOL = 1e-5;
-
-/**
- * Makes the next pool allocations of these element counts NaN-filled buffers: allocates
- * `copies` tensors per size, poisons them and gives them back (the pool reuses them first).
- */
-function poisonPool(gpu: Gpu, sizes: number[], copies = 3): void {
-  const held: Tensor[] = [];
-  for (const n of sizes) {
-    for (let k = 0; k < copies; k++) {
-      const t = Tensor.empty(gpu, [n]);
-      poison(gpu, t);
-      held.push(t);
-    }
-  }
-  for (const t of held.reverse()) t.release();
-}
 
 /** Activations with a per-channel offset and scale, like a conv output. */
 function activations(rng: Rng, s: Nhwc, offset = 2): Float32Array {

@@ -1,24 +1,10 @@
-import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { add, addRelu, axpby, poison, relu, reluBackward } from "../../src/ops/elementwise.ts";
+import { add, addRelu, axpby, relu, reluBackward } from "../../src/ops/elementwise.ts";
 import type { Rng } from "../../src/util/rng.ts";
 import { assert, assertArrayEqual, assertRelClose } from "../util/assert.ts";
-import { GPU_TEST, testGpu } from "../util/gpu.ts";
+import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
 import { numericGradient, refAdd, refRelu, refReluBackward } from "./elementwise_reference.ts";
-
-/** Makes the next pool allocations of these element counts NaN-filled buffers. */
-function poisonPool(gpu: Gpu, sizes: number[], copies = 3): void {
-  const held: Tensor[] = [];
-  for (const n of sizes) {
-    for (let k = 0; k < copies; k++) {
-      const t = Tensor.empty(gpu, [n]);
-      poison(gpu, t);
-      held.push(t);
-    }
-  }
-  for (const t of held.reverse()) t.release();
-}
 
 /** Normal values with some exact zeros, where the ReLU's gradient convention matters. */
 function withZeros(rng: Rng, n: number): Float32Array {

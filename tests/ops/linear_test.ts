@@ -1,10 +1,9 @@
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { poison } from "../../src/ops/elementwise.ts";
 import { linearBackward, linearForward } from "../../src/ops/linear.ts";
 import type { Rng } from "../../src/util/rng.ts";
 import { assert, assertRejects, assertRelClose } from "../util/assert.ts";
-import { GPU_TEST, testGpu } from "../util/gpu.ts";
+import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
 import { numericGradient } from "./elementwise_reference.ts";
 import { linearBackwardRef, linearForwardRef } from "./matmul_reference.ts";
@@ -14,19 +13,6 @@ const TOL = 1e-5;
 function randomTensor(gpu: Gpu, rng: Rng, shape: number[]): [Tensor, Float32Array] {
   const data = rng.uniformArray(shape.reduce((a, b) => a * b, 1));
   return [Tensor.from(gpu, data, shape), data];
-}
-
-/** Makes the next pool allocations of these element counts NaN-filled buffers. */
-function poisonPool(gpu: Gpu, sizes: number[], copies = 2): void {
-  const held: Tensor[] = [];
-  for (const n of sizes) {
-    for (let k = 0; k < copies; k++) {
-      const t = Tensor.empty(gpu, [n]);
-      poison(gpu, t);
-      held.push(t);
-    }
-  }
-  for (const t of held.reverse()) t.release();
 }
 
 // [n, in, out]: odd sizes, one row, and a layer shaped like a projection head.

@@ -1,25 +1,10 @@
-import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { poison } from "../../src/ops/elementwise.ts";
 import { l2NormalizeBackward, l2NormalizeForward } from "../../src/ops/normalize.ts";
 import { assert, assertRelClose } from "../util/assert.ts";
-import { GPU_TEST, testGpu } from "../util/gpu.ts";
+import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
 import { numericGradient } from "./elementwise_reference.ts";
 import { refL2Normalize, refL2NormalizeBackward } from "./normalize_reference.ts";
-
-/** Makes the next pool allocations of these element counts NaN-filled buffers. */
-function poisonPool(gpu: Gpu, sizes: number[], copies = 3): void {
-  const held: Tensor[] = [];
-  for (const n of sizes) {
-    for (let k = 0; k < copies; k++) {
-      const t = Tensor.empty(gpu, [n]);
-      poison(gpu, t);
-      held.push(t);
-    }
-  }
-  for (const t of held.reverse()) t.release();
-}
 
 // [rows, dim]: odd sizes, MoCo's 256×128 features, the 2048-d backbone, and more rows than one
 // grid dimension holds (a 2-D grid of workgroups).

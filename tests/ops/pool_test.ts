@@ -1,6 +1,4 @@
-import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { poison } from "../../src/ops/elementwise.ts";
 import {
   globalAvgPoolBackward,
   globalAvgPoolForward,
@@ -11,7 +9,7 @@ import {
 } from "../../src/ops/pool.ts";
 import type { Rng } from "../../src/util/rng.ts";
 import { assert, assertArrayEqual, assertRelClose } from "../util/assert.ts";
-import { GPU_TEST, testGpu } from "../util/gpu.ts";
+import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
 import { numericGradient } from "./elementwise_reference.ts";
 import {
@@ -22,19 +20,6 @@ import {
   refMaxPool,
   refMaxPoolBackward,
 } from "./pool_reference.ts";
-
-/** Makes the next pool allocations of these element counts NaN-filled buffers. */
-function poisonPool(gpu: Gpu, sizes: number[], copies = 3): void {
-  const held: Tensor[] = [];
-  for (const n of sizes) {
-    for (let k = 0; k < copies; k++) {
-      const t = Tensor.empty(gpu, [n]);
-      poison(gpu, t);
-      held.push(t);
-    }
-  }
-  for (const t of held.reverse()) t.release();
-}
 
 function optionsOf(g: PoolGeom): MaxPoolOptions {
   return { kernel: [g.kh, g.kw], stride: [g.sh, g.sw], padding: [g.ph, g.pw] };

@@ -4,6 +4,8 @@
  * @module
  */
 import { type Gpu, openGpu } from "../../src/gpu/device.ts";
+import { Tensor } from "../../src/gpu/tensor.ts";
+import { poison } from "../../src/ops/elementwise.ts";
 
 let shared: Promise<Gpu> | undefined;
 
@@ -14,3 +16,20 @@ export function testGpu(): Promise<Gpu> {
 
 /** Options for GPU tests: the device and its pipelines live for the whole file. */
 export const GPU_TEST = { sanitizeResources: false, sanitizeOps: false } as const;
+
+/**
+ * Makes the next pool allocations of these element counts NaN-filled buffers: allocates `copies`
+ * tensors per size, poisons them and gives them back (the pool hands them out first), so an op
+ * that allocates its own outputs is caught if it leaves an element unwritten.
+ */
+export function poisonPool(gpu: Gpu, sizes: readonly number[], copies = 3): void {
+  const held: Tensor[] = [];
+  for (const n of sizes) {
+    for (let k = 0; k < copies; k++) {
+      const t = Tensor.empty(gpu, [n]);
+      poison(gpu, t);
+      held.push(t);
+    }
+  }
+  for (const t of held.reverse()) t.release();
+}
