@@ -33,8 +33,6 @@
  *
  * @module
  */
-import { rename } from "node:fs/promises";
-import { dirname } from "node:path";
 import { DataError } from "../util/errors.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import {
@@ -55,14 +53,7 @@ import {
   type PyValue,
   unpickle,
 } from "./pickle.ts";
-import {
-  buildZip,
-  type ByteSource,
-  bytesSource,
-  concatChunks,
-  fileSource,
-  ZipReader,
-} from "./zip.ts";
+import { buildZip, type ByteSource, bytesSource, fileSource, ZipReader } from "./zip.ts";
 
 /** Tensor element types that checkpoints hold. */
 export type TorchDType =
@@ -903,9 +894,6 @@ export function encodeTorchCheckpoint(
   ], { align: 64, forceZip64: options.forceZip64 });
 }
 
-// Above this size the file is streamed to the temp file instead of being concatenated first.
-const CONCAT_LIMIT = 256 * 1024 * 1024;
-
 /**
  * Writes `value` as a PyTorch zip checkpoint at `path`, atomically (temp file + rename).
  *
@@ -919,28 +907,7 @@ export async function writeTorchCheckpoint(
   value: PyInput,
   options: TorchWriteOptions = {},
 ): Promise<void> {
-  const chunks = encodeTorchCheckpoint(value, options);
-  let total = 0;
-  for (const c of chunks) total += c.length;
-  if (total <= CONCAT_LIMIT) return writeFileAtomic(path, concatChunks(chunks));
-  // Same temp-then-rename scheme as writeFileAtomic, without holding a second copy in memory.
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    const f = await Deno.open(temp, { write: true, create: true, truncate: true });
-    try {
-      for (const c of chunks) {
-        let done = 0;
-        while (done < c.length) done += await f.write(c.subarray(done));
-      }
-    } finally {
-      f.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
+  await writeFileAtomic(path, encodeTorchCheckpoint(value, options));
 }
 
 /** Row-major strides of `shape`. */
