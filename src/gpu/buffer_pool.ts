@@ -101,11 +101,6 @@ export class BufferPool {
     this.#freeBytes = 0;
   }
 
-  /** Destroys free buffers; live buffers are destroyed by the device's destruction. */
-  destroyAll(): void {
-    this.trim();
-  }
-
   #create(size: number, label: string): GPUBuffer {
     this.#created++;
     return this.device.createBuffer({ size, usage: POOLED_USAGE, label });

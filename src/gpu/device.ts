@@ -141,7 +141,7 @@ export class Gpu {
   /** Releases all pooled memory and destroys the device. */
   destroy(): void {
     this.#destroyed = true;
-    this.pool.destroyAll();
+    this.pool.trim(); // live buffers go with the device
     this.recorder.destroy();
     this.device.destroy();
   }
