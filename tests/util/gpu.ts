@@ -9,9 +9,15 @@ import { poison } from "../../src/ops/elementwise.ts";
 
 let shared: Promise<Gpu> | undefined;
 
-/** The test file's shared GPU. */
+/**
+ * The test file's shared GPU. It is destroyed when the file's module unloads, so devices do not
+ * pile up until process exit (tearing down many live llvmpipe devices at exit has crashed).
+ */
 export function testGpu(): Promise<Gpu> {
-  return shared ??= openGpu();
+  return shared ??= openGpu().then((gpu) => {
+    globalThis.addEventListener("unload", () => gpu.destroy());
+    return gpu;
+  });
 }
 
 /** Options for GPU tests: the device and its pipelines live for the whole file. */
