@@ -24,8 +24,11 @@ Deno.test("Progress prints done/total, rate and ETA from an injected clock", () 
 });
 
 Deno.test("formatDuration() uses h/m/s and rejects nonsense", () => {
-  assert(formatDuration(5) === "5s");
-  assert(formatDuration(185) === "3m05s");
-  assert(formatDuration(3725) === "1h02m");
-  assert(formatDuration(Infinity) === "?");
+  assert(formatDuration(5) === "5s", `formatDuration(5) = ${formatDuration(5)}`);
+  assert(formatDuration(185) === "3m05s", `formatDuration(185) = ${formatDuration(185)}`);
+  assert(formatDuration(3725) === "1h02m", `formatDuration(3725) = ${formatDuration(3725)}`);
+  assert(
+    formatDuration(Infinity) === "?",
+    `formatDuration(Infinity) = ${formatDuration(Infinity)}`,
+  );
 });
