@@ -1,0 +1,303 @@
+/**
+ * Feature extraction for evaluation: images → the standard preprocessing (Resize → CenterCrop →
+ * ToTensor → Normalize, SPEC §1.1, on the CPU with the Pillow-exact resize) → a network on the
+ * GPU → float32 features [n, D] on the CPU.
+ *
+ * Overlap. The CPU decodes and preprocesses batch i + 1 while the GPU runs batch i: the GPU work of
+ * a batch is submitted together with its readback, and the decode of the next batch starts before
+ * the readback is awaited, so the event loop interleaves both. There is one readback (one sync)
+ * per batch.
+ *
+ * @module
+ */
+import { type Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import { centerCrop } from "../image/crop.ts";
+import type { RgbImage } from "../image/image.ts";
+import { resizeShortSide } from "../image/resize.ts";
+import { toNormalizedTensor } from "../image/to_tensor.ts";
+import type { ImageDataset } from "../data/dataset.ts";
+import { DataError } from "../util/errors.ts";
+import { Progress } from "../util/progress.ts";
+
+/**
+ * What evaluation needs from a network (the contract `src/models/feature_extractor.ts`
+ * implements): a forward pass from normalised NHWC images to pooled features.
+ */
+export interface FeatureExtractor {
+  /** Model name as given on the command line (e.g. `default`, `default+ventral`). */
+  readonly name: string;
+  /** The layer features come from (`backbone` = pooled last stage). */
+  readonly featureLayer: string;
+  /** Feature dimension D. */
+  readonly dim: number;
+  /** Stable key of the weights (checkpoint sha256s, seed for `random`): changes with the model. */
+  readonly contentKey: string;
+  /** Files the weights came from (for result records). */
+  readonly files?: readonly string[];
+  /** Records the forward pass of `input` [N, H, W, 3] (f32, normalised) → [N, dim]. */
+  extract(input: Tensor): Tensor | Promise<Tensor>;
+  /** Frees the weights. */
+  release(): void;
+}
+
+/** The standard evaluation preprocessing of SPEC §1.1. */
+export interface Preprocessing {
+  /** Short side after the resize (`--resize`). */
+  resize: number;
+  /** Side of the centre crop (`--crop-size`). */
+  cropSize: number;
+}
+
+/** `Resize(resize) → CenterCrop(cropSize)` on an 8-bit image (Pillow-exact). */
+export function resizeAndCrop(img: RgbImage, p: Preprocessing): RgbImage {
+  return centerCrop(resizeShortSide(img, p.resize), p.cropSize);
+}
+
+/**
+ * The full standard transform into `out` at `offset` (HWC float32, `cropSize²·3` values), or into a
+ * new array: Resize → CenterCrop → ToTensor → Normalize(ImageNet).
+ */
+export function preprocessImage(
+  img: RgbImage,
+  p: Preprocessing,
+  out?: Float32Array,
+  offset = 0,
+): Float32Array {
+  return toNormalizedTensor(resizeAndCrop(img, p), { layout: "HWC", out, offset });
+}
+
+/** What to do with an image that cannot be decoded. */
+export type BadImagePolicy = "skip" | "fail";
+
+/** Options of {@link extractFeatures}. */
+export interface ExtractOptions {
+  /** Images per forward pass (`--batch-size`). */
+  batchSize: number;
+  /** Resize / crop sizes. */
+  preprocessing: Preprocessing;
+  /** Dataset indices to use, in this order (default: all, in dataset order). */
+  indices?: readonly number[];
+  /** `fail` (default): a bad image is a DataError naming it; `skip`: warn and leave it out. */
+  onBadImage?: BadImagePolicy;
+  /** Label of the progress line on stderr; `false` silences it. Default: the dataset name. */
+  progress?: string | false;
+  /** Sink for warnings (default stderr). */
+  warn?: (line: string) => void;
+}
+
+/** An image that was left out, and why. */
+export interface SkippedImage {
+  index: number;
+  source: string;
+  reason: string;
+}
+
+/** Features of a dataset (or of a subset of it). */
+export interface ExtractedFeatures {
+  /** Row-major [rows, dim] float32. */
+  features: Float32Array;
+  rows: number;
+  dim: number;
+  /** Dataset index of each row (differs from the requested order only by skipped images). */
+  indices: Int32Array;
+  /** Images left out under `onBadImage: "skip"`. */
+  skipped: SkippedImage[];
+}
+
+/**
+ * Runs `model` over normalised HWC images [n, size, size, 3] in chunks of `batchSize`, returning
+ * float32 features [n, dim]. One readback per chunk.
+ */
+export async function featuresOfTensors(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  data: Float32Array,
+  n: number,
+  size: number,
+  batchSize = n,
+): Promise<Float32Array> {
+  const per = size * size * 3;
+  if (data.length !== n * per) {
+    throw new RangeError(`featuresOfTensors: ${data.length} values are not [${n}, ${size}², 3]`);
+  }
+  const out = new Float32Array(n * model.dim);
+  for (let r0 = 0; r0 < n; r0 += Math.max(1, batchSize)) {
+    const rows = Math.min(Math.max(1, batchSize), n - r0);
+    const feats = await forward(gpu, model, data.subarray(r0 * per, (r0 + rows) * per), rows, size);
+    out.set(feats, r0 * model.dim);
+  }
+  return out;
+}
+
+/**
+ * Features of already cropped 8-bit views (e.g. the synthetic transform views, all
+ * `size × size`): ToTensor → Normalize, then the network.
+ */
+export function featuresOfViews(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  views: readonly RgbImage[],
+  batchSize = views.length,
+): Promise<Float32Array> {
+  if (views.length === 0) return Promise.resolve(new Float32Array(0));
+  const size = views[0].width;
+  const per = size * size * 3;
+  const data = new Float32Array(views.length * per);
+  views.forEach((v, i) => {
+    if (v.width !== size || v.height !== size) {
+      throw new RangeError(
+        `featuresOfViews: view ${i} is ${v.width}×${v.height}, expected ${size}×${size}`,
+      );
+    }
+    toNormalizedTensor(v, { layout: "HWC", out: data, offset: i * per });
+  });
+  return featuresOfTensors(gpu, model, data, views.length, size, batchSize);
+}
+
+async function forward(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  data: Float32Array,
+  rows: number,
+  size: number,
+): Promise<Float32Array> {
+  const input = Tensor.from(gpu, data, [rows, size, size, 3], "eval input");
+  try {
+    const out = await model.extract(input);
+    try {
+      checkOutput(model, out, rows);
+      const [values] = await gpu.recorder.read([out]);
+      return values as Float32Array;
+    } finally {
+      out.release();
+    }
+  } finally {
+    input.release();
+  }
+}
+
+function checkOutput(model: FeatureExtractor, out: Tensor, rows: number): void {
+  if (out.shape.length !== 2 || out.shape[0] !== rows || out.shape[1] !== model.dim) {
+    throw new Error(
+      `model ${model.name} returned features [${out.shape}], expected [${rows}, ${model.dim}]`,
+    );
+  }
+}
+
+interface DecodedBatch {
+  data: Float32Array;
+  kept: number[];
+  skipped: SkippedImage[];
+}
+
+async function decodeBatch(
+  dataset: ImageDataset,
+  indices: readonly number[],
+  p: Preprocessing,
+  policy: BadImagePolicy,
+): Promise<DecodedBatch> {
+  const per = p.cropSize * p.cropSize * 3;
+  const images = await Promise.all(indices.map(async (index) => {
+    try {
+      return { index, img: await dataset.image(index) };
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+      if (policy === "fail") {
+        throw new DataError(
+          `${(error as Error).message} (image ${index} of ${dataset.name}; ` +
+            `--on-bad-image skip leaves such files out)`,
+        );
+      }
+      return { index, error: (error as Error).message };
+    }
+  }));
+  const kept: number[] = [];
+  const skipped: SkippedImage[] = [];
+  const ok = images.filter((x) => "img" in x);
+  const data = new Float32Array(ok.length * per);
+  for (const item of images) {
+    if ("img" in item && item.img) {
+      preprocessImage(item.img, p, data, kept.length * per);
+      kept.push(item.index);
+    } else {
+      skipped.push({
+        index: item.index,
+        source: dataset.describe(item.index),
+        reason: (item as { error: string }).error,
+      });
+    }
+  }
+  return { data, kept, skipped };
+}
+
+/**
+ * Features of the images of `dataset` (all, or `options.indices` in that order) through the
+ * standard preprocessing and `model`. CPU decoding of the next batch overlaps the GPU work of the
+ * current one; progress (images/s, ETA) goes to stderr.
+ *
+ * @throws DataError for an undecodable image under `onBadImage: "fail"` (naming the file)
+ * @example
+ * ```ts
+ * const { features, rows, dim } = await extractFeatures(gpu, model, dataset, {
+ *   batchSize: 64, preprocessing: { resize: 224, cropSize: 224 },
+ * });
+ * ```
+ */
+export async function extractFeatures(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  dataset: ImageDataset,
+  options: ExtractOptions,
+): Promise<ExtractedFeatures> {
+  const order = options.indices ?? Array.from({ length: dataset.length }, (_, i) => i);
+  for (const i of order) {
+    if (!Number.isInteger(i) || i < 0 || i >= dataset.length) {
+      throw new RangeError(`extractFeatures: index ${i} outside [0, ${dataset.length})`);
+    }
+  }
+  const bs = options.batchSize;
+  if (!Number.isInteger(bs) || bs < 1) {
+    throw new RangeError(`extractFeatures: batch size must be a positive integer, got ${bs}`);
+  }
+  const policy = options.onBadImage ?? "fail";
+  const warn = options.warn ?? ((line: string) => console.error(line));
+  const p = options.preprocessing;
+  const dim = model.dim;
+  const out = new Float32Array(order.length * dim);
+  const kept: number[] = [];
+  const skipped: SkippedImage[] = [];
+  const progress = options.progress === false
+    ? undefined
+    : new Progress(options.progress ?? `features ${dataset.name}`, order.length, { unit: "img" });
+  const batches = Math.ceil(order.length / bs);
+  const slice = (b: number) => order.slice(b * bs, Math.min((b + 1) * bs, order.length));
+  let next: Promise<DecodedBatch> | undefined = batches > 0
+    ? decodeBatch(dataset, slice(0), p, policy)
+    : undefined;
+  for (let b = 0; b < batches; b++) {
+    const batch: DecodedBatch = await next!;
+    let pending: Promise<Float32Array> | undefined;
+    if (batch.kept.length > 0) {
+      pending = forward(gpu, model, batch.data, batch.kept.length, p.cropSize);
+    }
+    next = b + 1 < batches ? decodeBatch(dataset, slice(b + 1), p, policy) : undefined;
+    // A failing decode of the next batch must not become an unhandled rejection while we wait.
+    next?.catch(() => {});
+    if (pending) out.set(await pending, kept.length * dim);
+    kept.push(...batch.kept);
+    for (const s of batch.skipped) {
+      warn(`warning: skipped ${s.source}: ${s.reason}`);
+      skipped.push(s);
+    }
+    progress?.advance(batch.kept.length + batch.skipped.length);
+  }
+  progress?.done();
+  return {
+    features: kept.length === order.length ? out : out.slice(0, kept.length * dim),
+    rows: kept.length,
+    dim,
+    indices: Int32Array.from(kept),
+    skipped,
+  };
+}
