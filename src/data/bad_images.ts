@@ -1,0 +1,83 @@
+/**
+ * What to do with an image file that cannot be decoded (`--on-bad-image`): fail with the file's
+ * name (default, as the original, whose loader raised), or skip it, remember why, and report the
+ * skipped files at the end of the run.
+ *
+ * @module
+ */
+import { loadImage } from "../image/decode.ts";
+import type { RgbImage } from "../image/image.ts";
+import { DataError, UsageError } from "../util/errors.ts";
+
+/** `fail`: the first unreadable image stops the run; `skip`: it is left out and logged. */
+export type BadImagePolicy = "skip" | "fail";
+
+/** The accepted `--on-bad-image` values. */
+export const BAD_IMAGE_POLICIES: readonly BadImagePolicy[] = ["fail", "skip"];
+
+/** `value` as a policy, or a UsageError naming `flag`. */
+export function parseBadImagePolicy(value: string, flag = "--on-bad-image"): BadImagePolicy {
+  if ((BAD_IMAGE_POLICIES as readonly string[]).includes(value)) return value as BadImagePolicy;
+  throw new UsageError(`${flag}: '${value}' is not one of ${BAD_IMAGE_POLICIES.join(", ")}`);
+}
+
+/** One skipped file. */
+export interface SkippedImage {
+  /** The file. */
+  readonly path: string;
+  /** Why it could not be used (the decoder's message, without the repeated path). */
+  readonly reason: string;
+}
+
+/** The files skipped during a run, for the end-of-run report and the results record. */
+export class BadImageLog {
+  readonly #skipped: SkippedImage[] = [];
+
+  /** Skipped files in the order they were met. */
+  get skipped(): readonly SkippedImage[] {
+    return this.#skipped;
+  }
+
+  /** Remembers that `path` was skipped because of `error`. */
+  record(path: string, error: unknown): void {
+    let reason = error instanceof Error ? error.message : String(error);
+    if (reason.startsWith(`${path}: `)) reason = reason.slice(path.length + 2);
+    this.#skipped.push({ path, reason });
+  }
+
+  /**
+   * One line when nothing was skipped, else a count and one indented line per file (the first
+   * `limit`, then how many more).
+   */
+  summary(limit = 20): string {
+    const n = this.#skipped.length;
+    if (n === 0) return "no unreadable images";
+    const lines = [`skipped ${n} unreadable image${n === 1 ? "" : "s"}:`];
+    for (const s of this.#skipped.slice(0, limit)) lines.push(`  ${s.path}: ${s.reason}`);
+    if (n > limit) lines.push(`  … and ${n - limit} more`);
+    return lines.join("\n");
+  }
+}
+
+/**
+ * Decodes `path` (see `loadImage`). When the file is missing, truncated, corrupt or of an
+ * unsupported format: with `skip`, records it in `log` and resolves to undefined; with `fail`,
+ * rejects with a DataError naming the file and the `--on-bad-image skip` way out. Errors that
+ * are not about the file (e.g. the image library failing to load) always propagate.
+ */
+export async function decodeOrSkip(
+  path: string,
+  policy: BadImagePolicy,
+  log: BadImageLog,
+): Promise<RgbImage | undefined> {
+  try {
+    return await loadImage(path);
+  } catch (error) {
+    if (!(error instanceof DataError)) throw error;
+    if (policy === "skip") {
+      log.record(path, error);
+      return undefined;
+    }
+    throw new DataError(`${error.message} (use --on-bad-image skip to leave such files out)`);
+  }
+}
