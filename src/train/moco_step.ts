@@ -25,16 +25,19 @@ import { checkBnGroups, type ShufflePermutation, shuffleRows } from "./shuffle_b
 
 /** What the step needs of an encoder (ResNet in src/models/resnet.ts has this shape). */
 export interface TrainableEncoder {
-  /** Train-mode forward (batch-statistics BN per group, running stats updated); saves activations. */
-  forwardTrain(x: Tensor, options?: { bnGroups?: number }): Tensor;
+  /**
+   * Train-mode forward (batch-statistics BN per group, running stats updated). With `keepTape`
+   * false (the key encoder) it keeps no activations for a backward pass.
+   */
+  forwardTrain(x: Tensor, options?: { bnGroups?: number; keepTape?: boolean }): Tensor;
   /** Accumulates parameter gradients from dL/d(output) and frees the saved activations. */
   backward(dy: Tensor): void;
   /** Parameters in PyTorch's `named_parameters()` order. */
   parameters(): TrainParameter[];
   /** Records zeroing every parameter gradient. */
   zeroGrad(): void;
-  /** Frees activations saved by a forward that will get no backward (the key encoder). */
-  releaseActivations?(): void;
+  /** Tells the model its parameters changed outside its own ops (the EMA), if it caches. */
+  invalidateFolded?(): void;
 }
 
 /** The MoCo state a step reads and updates (src/models/moco.ts's MoCo has this shape). */
@@ -124,9 +127,9 @@ export function recordMocoStep(
     );
   }
   emaUpdate(gpu, paramsK.map((p) => p.value), paramsQ.map((p) => p.value), options.keyMomentum);
+  encoderK.invalidateFolded?.();
   const xkShuffled = shuffleRows(gpu, xk, options.shuffle.perm);
-  const outK = encoderK.forwardTrain(xkShuffled, groups);
-  encoderK.releaseActivations?.();
+  const outK = encoderK.forwardTrain(xkShuffled, { ...groups, keepTape: false });
   xkShuffled.release();
   const kShuffled = l2NormalizeForward(gpu, outK);
   outK.release();

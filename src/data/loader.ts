@@ -1,0 +1,148 @@
+/**
+ * Mini-batches for training: a seeded per-epoch shuffle with `drop_last` (SPEC §2.2), images
+ * decoded concurrently (sharp decodes on its own thread pool, so several decodes in flight keep
+ * the CPU cores busy without blocking the event loop), and the next batch prepared while the
+ * caller works on the current one (prefetch depth 1). Each batch reports how long the caller
+ * waited for it, so the training log can separate data-wait from compute time.
+ *
+ * @module
+ */
+import type { RgbImage } from "../image/image.ts";
+import { DataError } from "../util/errors.ts";
+import { Rng } from "../util/rng.ts";
+import type { ImageDataset } from "./dataset.ts";
+
+/** Options of {@link BatchLoader}. */
+export interface BatchLoaderOptions<T> {
+  /** Images per batch. */
+  batchSize: number;
+  /** Seed of the per-epoch shuffle (combined with the epoch, like DistributedSampler). */
+  seed: number;
+  /** Shuffle each epoch (default true). */
+  shuffle?: boolean;
+  /** Drop the last incomplete batch (default true, as main_moco.py). */
+  dropLast?: boolean;
+  /** Decodes in flight at once (default 8). */
+  concurrency?: number;
+  /**
+   * Turns decoded images into what the consumer needs (e.g. the two augmented views on the GPU).
+   * Called in batch order, one batch at a time, so a generator drawn inside stays deterministic.
+   */
+  prepare: (images: RgbImage[], batch: BatchInfo) => Promise<T>;
+  /** Frees a prepared batch the consumer never received (it stopped early). */
+  dispose?: (value: T) => void;
+}
+
+/** Where a batch sits in its epoch. */
+export interface BatchInfo {
+  /** 0-based epoch. */
+  epoch: number;
+  /** 0-based batch index within the epoch. */
+  index: number;
+  /** Dataset indices of the batch's images. */
+  indices: readonly number[];
+}
+
+/** One prepared batch and how long the consumer waited for it. */
+export interface LoadedBatch<T> extends BatchInfo {
+  value: T;
+  /** Milliseconds between asking for this batch and getting it (0 when prefetch kept up). */
+  waitMs: number;
+}
+
+/**
+ * The order of one epoch: a permutation of 0…n−1 from a generator seeded by (seed, epoch), or
+ * the identity without shuffling. The same (seed, epoch) always gives the same order, so a
+ * resumed run sees the batches an uninterrupted one would have.
+ */
+export function epochOrder(n: number, seed: number, epoch: number, shuffle = true): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  if (!shuffle) return order;
+  const rng = new Rng(((seed >>> 0) ^ Math.imul(epoch + 1, 0x9e3779b1)) >>> 0);
+  return rng.shuffle(order);
+}
+
+/** Maps `fn` over `items` with at most `limit` calls in flight; results keep the input order. */
+export async function mapConcurrent<A, B>(
+  items: readonly A[],
+  limit: number,
+  fn: (item: A, i: number) => Promise<B>,
+): Promise<B[]> {
+  const out = new Array<B>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
+
+/** Batches of a dataset with decode concurrency and one batch of prefetch. */
+export class BatchLoader<T> {
+  readonly batchSize: number;
+  readonly #options: BatchLoaderOptions<T>;
+
+  /**
+   * @throws DataError when the dataset has fewer images than one batch (with `dropLast`), or is
+   *   empty.
+   */
+  constructor(readonly dataset: ImageDataset, options: BatchLoaderOptions<T>) {
+    const b = options.batchSize;
+    if (!Number.isInteger(b) || b < 1) throw new RangeError(`batch size must be ≥ 1, got ${b}`);
+    if (dataset.length === 0) throw new DataError(`${dataset.name}: the dataset has no images`);
+    if ((options.dropLast ?? true) && dataset.length < b) {
+      throw new DataError(
+        `${dataset.name}: ${dataset.length} image(s) do not fill one batch of ${b} ` +
+          `(the last incomplete batch is dropped)`,
+      );
+    }
+    this.batchSize = b;
+    this.#options = options;
+  }
+
+  /** Batches per epoch. */
+  get batchesPerEpoch(): number {
+    const n = this.dataset.length;
+    return (this.#options.dropLast ?? true)
+      ? Math.floor(n / this.batchSize)
+      : Math.ceil(n / this.batchSize);
+  }
+
+  /**
+   * The batches of `epoch`, starting at batch `from` (default 0). The next batch is decoded and
+   * prepared while the consumer handles the current one. A failed decode rejects with the
+   * dataset's `DataError` (naming the file) when its batch is reached.
+   */
+  async *epoch(epoch: number, from = 0): AsyncGenerator<LoadedBatch<T>> {
+    const o = this.#options;
+    const order = epochOrder(this.dataset.length, o.seed, epoch, o.shuffle ?? true);
+    const count = this.batchesPerEpoch;
+    const load = (index: number): Promise<LoadedBatch<T>> => {
+      const indices = order.slice(index * this.batchSize, (index + 1) * this.batchSize);
+      const info = { epoch, index, indices };
+      return mapConcurrent(indices, o.concurrency ?? 8, (i) => this.dataset.image(i))
+        .then((images) => o.prepare(images, info))
+        .then((value) => ({ ...info, value, waitMs: 0 }));
+    };
+    let pending: Promise<LoadedBatch<T>> | undefined;
+    const settle = (p: Promise<LoadedBatch<T>>) => p.catch(() => undefined);
+    try {
+      for (let index = from; index < count; index++) {
+        const started = performance.now();
+        const current = await (pending ?? load(index));
+        current.waitMs = performance.now() - started;
+        pending = index + 1 < count ? load(index + 1) : undefined;
+        yield current;
+      }
+    } finally {
+      // A consumer that stops early must not leave an unhandled rejection behind.
+      if (pending) {
+        const dispose = o.dispose;
+        settle(pending).then((b) => b && dispose?.(b.value));
+      }
+    }
+  }
+}

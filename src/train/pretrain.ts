@@ -1,0 +1,410 @@
+/**
+ * The MoCo v2 pretraining loop of `main_moco.py` on one WebGPU device (SPEC §2): per epoch, set
+ * the learning rate, shuffle the images (seeded by epoch), decode and augment two views per image
+ * while the previous step runs, record one MoCo step per batch, log loss / acc@1 / acc@5 every
+ * `printFreq` steps (the only readbacks), and save a checkpoint in the original's layout after
+ * every epoch. `resume` restores weights, momentum buffers, queue, pointer, epoch and the seed
+ * from which every random draw of the run derives, so an interrupted run (even `kill -9`)
+ * continues exactly as an uninterrupted one.
+ *
+ * The model, the augmentations and the dataset come in through {@link PretrainDeps} so the loop
+ * can be driven by the real ResNet/MoCo, policies and ImageFolder (scripts/main_moco.ts) or by
+ * small stand-ins in tests.
+ *
+ * @module
+ */
+import { BatchLoader } from "../data/loader.ts";
+import type { ImageDataset } from "../data/dataset.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import type { RgbImage } from "../image/image.ts";
+import type { StateDict } from "../io/torch_checkpoint.ts";
+import { DataError, UsageError } from "../util/errors.ts";
+import { formatDuration } from "../util/progress.ts";
+import { Rng } from "../util/rng.ts";
+import {
+  checkpointFileName,
+  loadTrainingCheckpoint,
+  saveTrainingCheckpoint,
+  type TrainState,
+} from "./checkpoint.ts";
+import { checkTrainingFits } from "./limits.ts";
+import { type MocoTrainable, recordMocoStep } from "./moco_step.ts";
+import { MomentumSgd } from "./optimizer.ts";
+import { learningRate } from "./schedule.ts";
+import { randomPermutation } from "./shuffle_bn.ts";
+
+/** The augmentation policies of SPEC §2.3 (`--model`). */
+export type AugmentPolicy = "default" | "ventral" | "dorsal";
+
+/** The policies, for flag validation. */
+export const AUGMENT_POLICIES: readonly AugmentPolicy[] = ["default", "ventral", "dorsal"];
+
+/** Two independently augmented, normalised NHWC views [N, size, size, 3] of a batch. */
+export interface TwoViews {
+  q: Tensor;
+  k: Tensor;
+}
+
+/** Makes the two views of a batch on the GPU (src/transforms/augment.ts's `augmentBatch`). */
+export type AugmentFn = (
+  gpu: Gpu,
+  images: RgbImage[],
+  policy: AugmentPolicy,
+  rng: Rng,
+  options: { size: number },
+) => Promise<TwoViews>;
+
+/** What the loop needs of a MoCo model (src/models/moco.ts's MoCo has this shape). */
+export interface MocoModel extends MocoTrainable {
+  /** `encoder_q.*`, `encoder_k.*`, `queue`, `queue_ptr` in PyTorch layout (no `module.`). */
+  stateDict(): Promise<StateDict>;
+  /** Replaces every weight, buffer, the queue and its pointer. */
+  loadStateDict(sd: StateDict, source: string): void;
+  release(): void;
+}
+
+/** The architecture part of a MoCo model. */
+export interface MocoSpec {
+  arch: string;
+  /** Narrow networks for tests; default 64. */
+  baseWidth?: number;
+  dim: number;
+  queueSize: number;
+  mlp: boolean;
+}
+
+/** Dependencies of {@link pretrain}. */
+export interface PretrainDeps {
+  /** Opens `<data>/<split>` (ImageFolder). */
+  openDataset: (root: string) => Promise<ImageDataset>;
+  augment: AugmentFn;
+  /** A freshly initialised MoCo model (weights and queue drawn from `rng`). */
+  createMoco: (gpu: Gpu, spec: MocoSpec, rng: Rng) => MocoModel;
+  /** Where log lines go (default: stdout). */
+  log?: (line: string) => void;
+}
+
+/** Settings of a run; the flags of `main_moco.py` (SPEC §7.1) plus ours. */
+export interface PretrainConfig {
+  /** Dataset root (positional `data`); images come from `<data>/<split>`. */
+  data: string;
+  split: string;
+  /** `--model`: augmentation policy and checkpoint name. */
+  model: AugmentPolicy;
+  arch: string;
+  /** Narrow networks (tests, benchmarks); default 64. */
+  baseWidth?: number;
+  epochs: number;
+  startEpoch: number;
+  batchSize: number;
+  lr: number;
+  milestones: readonly number[];
+  cos: boolean;
+  momentum: number;
+  weightDecay: number;
+  printFreq: number;
+  /** Checkpoint to resume from ('' or undefined: none). */
+  resume?: string;
+  /** Run seed; drawn at random (and stored in checkpoints) when undefined. */
+  seed?: number;
+  mocoDim: number;
+  mocoK: number;
+  mocoM: number;
+  mocoT: number;
+  mlp: boolean;
+  /** Emulated GPUs for shuffle-BN (`--bn-groups`, 8). */
+  bnGroups: number;
+  /** View side (224). */
+  imageSize: number;
+  /** Where checkpoints go (the original: the working directory). */
+  outDir: string;
+  /** Faithful checkpoint names (`_0000.pth.tar` for non-w3 runs, SPEC §9.1). */
+  faithfulNames?: boolean;
+  /** Decodes in flight (`-j/--workers`). */
+  workers: number;
+  /** Stop each epoch after this many steps (benchmarks, smoke tests); default: all. */
+  maxStepsPerEpoch?: number;
+}
+
+/** One logged step. */
+export interface StepLog {
+  epoch: number;
+  step: number;
+  globalStep: number;
+  loss: number;
+  acc1: number;
+  acc5: number;
+}
+
+/** What {@link pretrain} returns. */
+export interface PretrainSummary {
+  /** Logged steps (every `printFreq`, and the last step of each epoch). */
+  logs: StepLog[];
+  /** Checkpoint files written, in order. */
+  checkpoints: string[];
+  /** Optimiser steps taken in this process. */
+  steps: number;
+  /** Wall seconds waiting for data vs the rest. */
+  dataWaitSeconds: number;
+  totalSeconds: number;
+  /** Image pairs per second over the whole run in this process. */
+  pairsPerSecond: number;
+  seed: number;
+}
+
+/** Checks a configuration before anything is allocated; `UsageError` names the flag. */
+export function validatePretrainConfig(c: PretrainConfig): void {
+  if (!AUGMENT_POLICIES.includes(c.model)) {
+    throw new UsageError(
+      `--model: '${c.model}' is not one of ${AUGMENT_POLICIES.join(", ")} (it selects the ` +
+        `augmentation policy)`,
+    );
+  }
+  const positive: [string, number][] = [
+    ["--batch-size", c.batchSize],
+    ["--epochs", c.epochs],
+    ["--moco-dim", c.mocoDim],
+    ["--moco-k", c.mocoK],
+    ["--bn-groups", c.bnGroups],
+    ["--print-freq", c.printFreq],
+    ["--workers", c.workers],
+  ];
+  for (const [flag, v] of positive) {
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer`);
+  }
+  if (!Number.isInteger(c.startEpoch) || c.startEpoch < 0) {
+    throw new UsageError(`--start-epoch must be a non-negative integer, got ${c.startEpoch}`);
+  }
+  if (c.mocoK % c.batchSize !== 0) {
+    throw new UsageError(
+      `--batch-size ${c.batchSize} must divide --moco-k ${c.mocoK} (the queue is filled in ` +
+        `whole batches)`,
+    );
+  }
+  if (c.batchSize % c.bnGroups !== 0) {
+    throw new UsageError(`--bn-groups ${c.bnGroups} must divide --batch-size ${c.batchSize}`);
+  }
+  if (!(c.mocoT > 0)) throw new UsageError(`--moco-t must be positive, got ${c.mocoT}`);
+  if (!(c.mocoM >= 0 && c.mocoM <= 1)) {
+    throw new UsageError(`--moco-m must be in [0, 1], got ${c.mocoM}`);
+  }
+  if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
+}
+
+/** A 32-bit seed for one stream of one batch, from the run seed (splitmix-style mixing). */
+export function batchSeed(seed: number, epoch: number, index: number, stream: number): number {
+  let h = (seed >>> 0) ^ 0x243f6a88;
+  for (const v of [epoch, index, stream]) {
+    h = Math.imul(h ^ (v >>> 0), 0x9e3779b1) >>> 0;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b) >>> 0;
+    h ^= h >>> 13;
+  }
+  return h >>> 0;
+}
+
+const STREAM_AUGMENT = 1;
+const STREAM_SHUFFLE_BN = 2;
+
+/**
+ * Runs (or resumes) MoCo v2 pretraining and returns the logged steps and timings.
+ *
+ * @throws UsageError for bad settings or a model too large for the adapter; DataError for a
+ *   missing/empty data folder, an unreadable image or checkpoint.
+ */
+export async function pretrain(
+  gpu: Gpu,
+  config: PretrainConfig,
+  deps: PretrainDeps,
+): Promise<PretrainSummary> {
+  validatePretrainConfig(config);
+  const log = deps.log ?? ((line: string) => console.log(line));
+  const spec: MocoSpec = {
+    arch: config.arch,
+    baseWidth: config.baseWidth,
+    dim: config.mocoDim,
+    queueSize: config.mocoK,
+    mlp: config.mlp,
+  };
+  checkTrainingFits({
+    arch: config.arch,
+    baseWidth: config.baseWidth,
+    batch: config.batchSize,
+    imageSize: config.imageSize,
+    dim: config.mocoDim,
+    queueSize: config.mocoK,
+    mlp: config.mlp,
+  }, gpu.device.limits);
+
+  const root = `${config.data.replace(/\/+$/, "")}/${config.split}`;
+  const dataset = await deps.openDataset(root);
+  if (dataset.length < config.batchSize) {
+    throw new DataError(
+      `${root}: ${dataset.length} image(s) do not fill one batch of ${config.batchSize}`,
+    );
+  }
+
+  const resumed = config.resume ? await loadTrainingCheckpoint(config.resume) : undefined;
+  if (resumed) checkResumable(resumed.arch, resumed.trainState, config);
+  const seed = resumed?.trainState?.seed ?? config.seed ??
+    crypto.getRandomValues(new Uint32Array(1))[0];
+  const rng = new Rng(seed);
+  const moco = deps.createMoco(gpu, spec, rng);
+  const sgd = new MomentumSgd(gpu, moco.encoderQ.parameters(), {
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+  });
+  let startEpoch = config.startEpoch;
+  let globalStep = 0;
+  if (resumed) {
+    moco.loadStateDict(resumed.stateDict, config.resume!);
+    if (resumed.optimizer) sgd.loadStateDict(resumed.optimizer, config.resume!);
+    startEpoch = resumed.epoch;
+    globalStep = resumed.trainState?.globalStep ?? 0;
+    if (resumed.trainState) rng.setState(resumed.trainState.rng);
+    log(`=> resumed '${config.resume}' (epoch ${resumed.epoch}, step ${globalStep})`);
+  }
+
+  const loader = new BatchLoader(dataset, {
+    batchSize: config.batchSize,
+    seed,
+    concurrency: config.workers,
+    prepare: (images, info) =>
+      deps.augment(
+        gpu,
+        images,
+        config.model,
+        new Rng(batchSeed(seed, info.epoch, info.index, STREAM_AUGMENT)),
+        { size: config.imageSize },
+      ),
+    dispose: (views) => {
+      views.q.release();
+      views.k.release();
+    },
+  });
+  const perEpoch = Math.min(loader.batchesPerEpoch, config.maxStepsPerEpoch ?? Infinity);
+  const totalSteps = perEpoch * Math.max(0, config.epochs - startEpoch);
+  log(
+    `=> ${dataset.length} images in ${root}, ${perEpoch} steps per epoch of ${config.batchSize}` +
+      ` pairs, epochs ${startEpoch}…${config.epochs - 1}, seed ${seed}`,
+  );
+
+  const schedule = {
+    baseLr: config.lr,
+    epochs: config.epochs,
+    cos: config.cos,
+    milestones: config.milestones,
+  };
+  const logs: StepLog[] = [];
+  const checkpoints: string[] = [];
+  const t0 = performance.now();
+  let waitMs = 0;
+  let steps = 0;
+  let windowStart = t0;
+  let windowWait = 0;
+  let windowSteps = 0;
+  try {
+    for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+      const lr = learningRate(epoch, schedule);
+      let index = 0;
+      for await (const batch of loader.epoch(epoch)) {
+        if (index >= perEpoch) break;
+        waitMs += batch.waitMs;
+        windowWait += batch.waitMs;
+        const { q: xq, k: xk } = batch.value;
+        const shuffleRng = new Rng(batchSeed(seed, epoch, index, STREAM_SHUFFLE_BN));
+        const result = recordMocoStep(gpu, moco, sgd, xq, xk, {
+          lr,
+          temperature: config.mocoT,
+          keyMomentum: config.mocoM,
+          bnGroups: config.bnGroups,
+          shuffle: randomPermutation(shuffleRng, config.batchSize),
+        });
+        xq.release();
+        xk.release();
+        index++;
+        steps++;
+        globalStep++;
+        windowSteps++;
+        const last = index === perEpoch;
+        if (index % config.printFreq === 0 || last) {
+          const [lossData, correctData] = await gpu.recorder.read([result.loss, result.correct]);
+          const now = performance.now();
+          const entry: StepLog = {
+            epoch,
+            step: index - 1,
+            globalStep,
+            loss: lossData[0],
+            acc1: (100 * correctData[0]) / config.batchSize,
+            acc5: (100 * correctData[1]) / config.batchSize,
+          };
+          logs.push(entry);
+          const windowSec = (now - windowStart) / 1000;
+          const rate = (windowSteps * config.batchSize) / windowSec;
+          const done = steps / totalSteps;
+          const eta = done > 0 ? ((now - t0) / 1000) * (1 - done) / done : NaN;
+          log(
+            `Epoch: [${epoch}][${index}/${perEpoch}] lr ${lr.toExponential(3)} ` +
+              `loss ${entry.loss.toFixed(4)} acc@1 ${entry.acc1.toFixed(2)} ` +
+              `acc@5 ${entry.acc5.toFixed(2)} | ${rate.toFixed(2)} pairs/s, data wait ` +
+              `${(windowWait / 1000).toFixed(2)} s of ${windowSec.toFixed(2)} s, ETA ` +
+              formatDuration(eta),
+          );
+          windowStart = now;
+          windowWait = 0;
+          windowSteps = 0;
+        } else {
+          gpu.recorder.flush();
+        }
+        result.loss.release();
+        result.correct.release();
+      }
+      const file = `${config.outDir.replace(/\/+$/, "")}/${
+        checkpointFileName(config.model, config.arch, epoch, config.faithfulNames)
+      }`;
+      const trainState: TrainState = {
+        seed,
+        rng: rng.getState(),
+        globalStep,
+        policy: config.model,
+        bnGroups: config.bnGroups,
+        batchSize: config.batchSize,
+      };
+      await saveTrainingCheckpoint(file, {
+        epoch: epoch + 1,
+        arch: config.arch,
+        mocoState: await moco.stateDict(),
+        optimizer: await sgd.stateDict(lr, 2 * moco.encoderQ.parameters().length),
+        trainState,
+      });
+      checkpoints.push(file);
+      log(`=> saved ${file}`);
+    }
+  } finally {
+    sgd.release();
+    moco.release();
+  }
+  const totalSeconds = (performance.now() - t0) / 1000;
+  return {
+    logs,
+    checkpoints,
+    steps,
+    dataWaitSeconds: waitMs / 1000,
+    totalSeconds,
+    pairsPerSecond: (steps * config.batchSize) / totalSeconds,
+    seed,
+  };
+}
+
+function checkResumable(arch: string, state: TrainState | undefined, c: PretrainConfig): void {
+  if (arch !== c.arch) {
+    throw new UsageError(`--resume: the checkpoint is a ${arch}, but --arch is ${c.arch}`);
+  }
+  if (state && state.batchSize !== c.batchSize) {
+    throw new UsageError(
+      `--resume: the checkpoint was trained with --batch-size ${state.batchSize}, not ` +
+        `${c.batchSize}`,
+    );
+  }
+}

@@ -1,0 +1,116 @@
+import type { ImageDataset } from "../../src/data/dataset.ts";
+import { BatchLoader, epochOrder, mapConcurrent } from "../../src/data/loader.ts";
+import { createImage, type RgbImage } from "../../src/image/image.ts";
+import { DataError } from "../../src/util/errors.ts";
+import { assert, assertArrayEqual } from "../util/assert.ts";
+import { testRng } from "../util/seed.ts";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A dataset whose image i is a 1×1 image with red = i, decoded after `delayMs`. */
+function fakeDataset(length: number, delayMs = 0, failAt = -1) {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const ds: ImageDataset & { maxInFlight: () => number } = {
+    name: "fake",
+    length,
+    contentKey: "fake",
+    async image(i: number): Promise<RgbImage> {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await sleep(delayMs);
+      inFlight--;
+      if (i === failAt) throw new DataError(`fake/${i}.png: cannot decode`);
+      const img = createImage(1, 1);
+      img.data[0] = i;
+      return img;
+    },
+    describe: (i: number) => `fake/${i}.png`,
+    maxInFlight: () => maxInFlight,
+  };
+  return ds;
+}
+
+Deno.test("epochOrder() is a seeded permutation per (seed, epoch), identity without shuffle", () => {
+  const rng = testRng("order");
+  const seed = rng.nextUint32();
+  const a = epochOrder(50, seed, 3);
+  assertArrayEqual(a, epochOrder(50, seed, 3), "same seed and epoch");
+  assert(a.join() !== epochOrder(50, seed, 4).join(), "another epoch reorders");
+  assertArrayEqual([...a].sort((x, y) => x - y), [...Array(50).keys()], "a permutation");
+  assertArrayEqual(epochOrder(5, seed, 0, false), [0, 1, 2, 3, 4], "no shuffle");
+});
+
+Deno.test("mapConcurrent() keeps order and never exceeds its limit", async () => {
+  const ds = fakeDataset(20, 5);
+  const out = await mapConcurrent([...Array(20).keys()], 3, (i) => ds.image(i));
+  assertArrayEqual(out.map((img) => img.data[0]), [...Array(20).keys()], "order");
+  assert(ds.maxInFlight() === 3, `max in flight ${ds.maxInFlight()}`);
+});
+
+Deno.test("BatchLoader drops the last batch, covers each image once per epoch, and prefetches", async () => {
+  const ds = fakeDataset(23, 10);
+  const prepared: number[] = [];
+  const loader = new BatchLoader(ds, {
+    batchSize: 5,
+    seed: 7,
+    concurrency: 5,
+    prepare: (images, info) => {
+      prepared.push(info.index);
+      return Promise.resolve(images.map((img) => img.data[0]));
+    },
+  });
+  assert(loader.batchesPerEpoch === 4, "23 images in batches of 5 with drop_last: 4 batches");
+  const seen: number[] = [];
+  const waits: number[] = [];
+  for await (const batch of loader.epoch(2)) {
+    assertArrayEqual(batch.value, batch.indices, `batch ${batch.index} holds its images`);
+    seen.push(...batch.value);
+    waits.push(batch.waitMs);
+    // While the consumer "computes", the next batch is already being decoded and prepared.
+    await sleep(60);
+    if (batch.index + 1 < 4) {
+      assert(prepared.includes(batch.index + 1), `batch ${batch.index + 1} was prefetched`);
+    }
+  }
+  assert(new Set(seen).size === 20, "20 distinct images");
+  assertArrayEqual(seen, epochOrder(23, 7, 2).slice(0, 20), "the epoch's order");
+  // The first batch is waited for (~10 ms decode); later ones were ready before they were asked.
+  assert(waits[0] >= 5, `first wait ${waits[0]} ms`);
+  assert(waits.slice(1).every((w) => w < 5), `later waits ${waits.map((w) => w.toFixed(1))}`);
+});
+
+Deno.test("BatchLoader refuses an empty or too small dataset and reports a bad image", async () => {
+  const expectThrow = (fn: () => unknown, re: RegExp) => {
+    try {
+      fn();
+    } catch (e) {
+      assert(e instanceof DataError && re.test(e.message), `got ${(e as Error).message}`);
+      return;
+    }
+    throw new Error(`no error for ${re}`);
+  };
+  const prepare = (images: RgbImage[]) => Promise.resolve(images.length);
+  expectThrow(
+    () => new BatchLoader(fakeDataset(0), { batchSize: 4, seed: 0, prepare }),
+    /no images/,
+  );
+  expectThrow(
+    () => new BatchLoader(fakeDataset(3), { batchSize: 4, seed: 0, prepare }),
+    /3 image\(s\) do not fill one batch of 4/,
+  );
+  const loader = new BatchLoader(fakeDataset(8, 1, 6), {
+    batchSize: 2,
+    seed: 0,
+    shuffle: false,
+    prepare,
+  });
+  let message = "";
+  let batches = 0;
+  try {
+    for await (const _ of loader.epoch(0)) batches++;
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert(batches === 3 && /fake\/6.png: cannot decode/.test(message), `${batches}: ${message}`);
+});
