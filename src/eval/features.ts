@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type Gpu } from "../gpu/device.ts";
+import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { centerCrop } from "../image/crop.ts";
 import type { RgbImage } from "../image/image.ts";

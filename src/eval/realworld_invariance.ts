@@ -1,0 +1,136 @@
+/**
+ * Real-world invariance (SPEC §4.1): for each group of views of one object or scene (lighting,
+ * viewpoint, colour temperature, exposure, blur, stereo …), the mean pairwise cosine similarity
+ * and the mean pairwise Mahalanobis distance of the whitened features. A group runs through the
+ * network as one batch (chunked by `batchSize` when large).
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { loadImage } from "../image/decode.ts";
+import type { RgbImage } from "../image/image.ts";
+import type { GroupedDataset } from "../data/dataset.ts";
+import { DataError } from "../util/errors.ts";
+import { Progress } from "../util/progress.ts";
+import {
+  type BadImagePolicy,
+  type FeatureExtractor,
+  featuresOfTensors,
+  preprocessImage,
+  type Preprocessing,
+  type SkippedImage,
+} from "./features.ts";
+import { groupMetrics, mean, type Whitener } from "./whitening.ts";
+
+/** Options of {@link realworldInvariance}. */
+export interface RealworldInvarianceOptions {
+  /** Resize / crop (SPEC §7.3: 224 / 224). */
+  preprocessing: Preprocessing;
+  /** Whitening statistics (ImageNet val, SPEC §9 item 26b). */
+  whitener: Whitener;
+  /** Largest forward batch (default 256). */
+  batchSize?: number;
+  /** Leave self-similarities out of S (intended alternative; default false = the original). */
+  excludeDiagonal?: boolean;
+  /** `fail` (default) or `skip` undecodable images. */
+  onBadImage?: BadImagePolicy;
+  /** Progress label (default "groups"); false silences it. */
+  progress?: string | false;
+  /** Image reader (default `loadImage`). */
+  read?: (path: string) => Promise<RgbImage>;
+  /** Warning sink (default stderr). */
+  warn?: (line: string) => void;
+}
+
+/** Result of {@link realworldInvariance}. */
+export interface RealworldInvarianceResult {
+  /** [groups] mean pairwise similarity. */
+  similarity: Float64Array;
+  /** [groups] mean pairwise distance (NaN for one-view groups). */
+  distance: Float64Array;
+  /** Views per group actually used. */
+  groupSizes: Int32Array;
+  /** Plain means over groups (NaN if any group is NaN, as the original). */
+  summary: { distance: number; similarity: number };
+  skipped: SkippedImage[];
+}
+
+/**
+ * Runs the real-world invariance evaluation of `model` over the groups of `dataset`.
+ *
+ * @throws DataError for an empty group (the original crashes there) or an undecodable image
+ *   under the `fail` policy
+ */
+export async function realworldInvariance(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  dataset: GroupedDataset,
+  options: RealworldInvarianceOptions,
+): Promise<RealworldInvarianceResult> {
+  const d = model.dim;
+  if (options.whitener.dim !== d) {
+    throw new DataError(
+      `the statistics have dimension ${options.whitener.dim} but model ${model.name} gives ${d}`,
+    );
+  }
+  const read = options.read ?? loadImage;
+  const policy = options.onBadImage ?? "fail";
+  const warn = options.warn ?? ((l: string) => console.error(l));
+  const p = options.preprocessing;
+  const per = p.cropSize * p.cropSize * 3;
+  const groups = dataset.groups;
+  const similarity = new Float64Array(groups.length);
+  const distance = new Float64Array(groups.length);
+  const groupSizes = new Int32Array(groups.length);
+  const skipped: SkippedImage[] = [];
+  const progress = options.progress === false
+    ? undefined
+    : new Progress(options.progress ?? `groups ${dataset.name}`, groups.length, { unit: "grp" });
+
+  const decodeGroup = async (g: number) => {
+    const paths = groups[g].paths;
+    const images = await Promise.all(paths.map(async (path, i) => {
+      try {
+        return await read(path);
+      } catch (error) {
+        if (!(error instanceof DataError) || policy === "fail") throw error;
+        skipped.push({ index: i, source: path, reason: (error as Error).message });
+        warn(`warning: skipped ${path}: ${(error as Error).message}`);
+        return undefined;
+      }
+    }));
+    const ok = images.filter((x): x is RgbImage => x !== undefined);
+    const data = new Float32Array(ok.length * per);
+    ok.forEach((img, i) => preprocessImage(img, p, data, i * per));
+    return { data, n: ok.length };
+  };
+
+  let next = groups.length > 0 ? decodeGroup(0) : undefined;
+  for (let g = 0; g < groups.length; g++) {
+    const { data, n } = await next!;
+    if (n === 0) {
+      throw new DataError(
+        `group ${g} (${groups[g].name}) of ${dataset.name} under ${dataset.root} has no images`,
+      );
+    }
+    const pending = featuresOfTensors(gpu, model, data, n, p.cropSize, options.batchSize ?? 256);
+    next = g + 1 < groups.length ? decodeGroup(g + 1) : undefined;
+    next?.catch(() => {});
+    const feats = await pending;
+    const m = groupMetrics(options.whitener.whiten(feats, n), n, d, {
+      excludeDiagonal: options.excludeDiagonal,
+    });
+    similarity[g] = m.similarity;
+    distance[g] = m.distance;
+    groupSizes[g] = n;
+    progress?.advance();
+  }
+  progress?.done();
+  return {
+    similarity,
+    distance,
+    groupSizes,
+    summary: { distance: mean(distance), similarity: mean(similarity) },
+    skipped,
+  };
+}

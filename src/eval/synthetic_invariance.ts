@@ -1,0 +1,169 @@
+/**
+ * Synthetic invariance (SPEC §3): for each sampled image, the features of k parametric views are
+ * compared with the clean view's, in the space whitened by the feature statistics: cosine
+ * similarity and Mahalanobis distance per (image, view), then NaN-skipping means over images give
+ * the per-view curves S_k and L_k, and their plain means the two summary numbers the original
+ * prints.
+ *
+ * The views come from a caller-supplied function (the transform family's grid applied by
+ * `src/transforms/functional.ts`), so this module is independent of how they are made. The clean
+ * view and the k views of one image run through the network together (chunked by `batchSize`);
+ * the next image is decoded while the current one is on the GPU.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { RgbImage } from "../image/image.ts";
+import type { ImageDataset } from "../data/dataset.ts";
+import { DataError } from "../util/errors.ts";
+import { NumpyLegacyRandom } from "../util/mt19937.ts";
+import { Progress } from "../util/progress.ts";
+import {
+  type BadImagePolicy,
+  type FeatureExtractor,
+  featuresOfViews,
+  type Preprocessing,
+  resizeAndCrop,
+  type SkippedImage,
+} from "./features.ts";
+import { mean, nanMeanColumns, viewMetrics, type Whitener } from "./whitening.ts";
+
+/**
+ * The evaluated image indices: `np.random.seed(seed); np.random.choice(n, size)` (numpy legacy,
+ * with replacement), bit-exact (SPEC §3.2).
+ */
+export function sampleImageIndices(n: number, size: number, seed = 0): number[] {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`cannot sample from ${n} images`);
+  if (!Number.isInteger(size) || size < 0) throw new RangeError(`bad sample size ${size}`);
+  return new NumpyLegacyRandom(seed).choice(n, size);
+}
+
+/** Makes the k transformed, cropped views of one original-resolution image. */
+export type ViewFn = (img: RgbImage, index: number) => Promise<RgbImage[]>;
+
+/** Options of {@link syntheticInvariance}. */
+export interface SyntheticInvarianceOptions {
+  /** Dataset indices of the evaluated images (duplicates allowed, as the original). */
+  indices: readonly number[];
+  /** The view maker (k views per image, each cropSize × cropSize). */
+  views: ViewFn;
+  /** Preprocessing of the clean view (Resize(r) → CenterCrop(c)). */
+  preprocessing: Preprocessing;
+  /** Whitening statistics. */
+  whitener: Whitener;
+  /** Images per forward pass (default: clean + all views at once). */
+  batchSize?: number;
+  /** `fail` (default) or `skip` undecodable images. */
+  onBadImage?: BadImagePolicy;
+  /** Progress label (default "synthetic"); false silences it. */
+  progress?: string | false;
+  /** Warning sink (default stderr). */
+  warn?: (line: string) => void;
+}
+
+/** Result of {@link syntheticInvariance}. */
+export interface SyntheticInvarianceResult {
+  /** Views per image. */
+  k: number;
+  /** Images evaluated (rows of the per-image matrices). */
+  images: number;
+  /** [images, k] float32 similarity (the original's S). */
+  similarityPerImage: Float32Array;
+  /** [images, k] float32 distance (the original's L). */
+  distancePerImage: Float32Array;
+  /** [k] nanmean over images of S. */
+  similarity: Float64Array;
+  /** [k] nanmean over images of L. */
+  distance: Float64Array;
+  /** Plain means over k of the two curves (the printed summary). */
+  summary: { distance: number; similarity: number };
+  /** Images left out under `onBadImage: "skip"`. */
+  skipped: SkippedImage[];
+}
+
+/**
+ * Runs the synthetic invariance evaluation of `model` on `dataset`.
+ *
+ * @throws DataError when a view function returns a different number of views than for the first
+ *   image, or (policy `fail`) an image cannot be decoded
+ */
+export async function syntheticInvariance(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  dataset: ImageDataset,
+  options: SyntheticInvarianceOptions,
+): Promise<SyntheticInvarianceResult> {
+  const { indices, whitener } = options;
+  const d = model.dim;
+  if (whitener.dim !== d) {
+    throw new DataError(
+      `the statistics have dimension ${whitener.dim} but model ${model.name} gives ${d} features`,
+    );
+  }
+  const warn = options.warn ?? ((l: string) => console.error(l));
+  const policy = options.onBadImage ?? "fail";
+  const progress = options.progress === false
+    ? undefined
+    : new Progress(options.progress ?? "synthetic", indices.length, { unit: "img" });
+  const sims: Float64Array[] = [];
+  const dists: Float64Array[] = [];
+  const skipped: SkippedImage[] = [];
+  let k = -1;
+  const load = async (index: number): Promise<RgbImage | SkippedImage> => {
+    try {
+      return await dataset.image(index);
+    } catch (error) {
+      if (!(error instanceof DataError) || policy === "fail") throw error;
+      return { index, source: dataset.describe(index), reason: (error as Error).message };
+    }
+  };
+  let next: Promise<RgbImage | SkippedImage> | undefined = indices.length > 0
+    ? load(indices[0])
+    : undefined;
+  for (let i = 0; i < indices.length; i++) {
+    const item = await next!;
+    next = i + 1 < indices.length ? load(indices[i + 1]) : undefined;
+    next?.catch(() => {});
+    if ("reason" in item) {
+      warn(`warning: skipped ${item.source}: ${item.reason}`);
+      skipped.push(item);
+      progress?.advance();
+      continue;
+    }
+    const views = await options.views(item, indices[i]);
+    if (k < 0) k = views.length;
+    if (views.length !== k || k === 0) {
+      throw new DataError(
+        `the transform produced ${views.length} views for image ${indices[i]}, expected ${k} ` +
+          `(check --k against the transform's grid)`,
+      );
+    }
+    const clean = resizeAndCrop(item, options.preprocessing);
+    const feats = await featuresOfViews(gpu, model, [clean, ...views], options.batchSize ?? k + 1);
+    const m = viewMetrics(whitener.whiten(feats, k + 1), k, d);
+    sims.push(m.similarity);
+    dists.push(m.distance);
+    progress?.advance();
+  }
+  progress?.done();
+  const rows = sims.length;
+  const kk = Math.max(k, 0);
+  const similarityPerImage = new Float32Array(rows * kk);
+  const distancePerImage = new Float32Array(rows * kk);
+  for (let r = 0; r < rows; r++) {
+    similarityPerImage.set(sims[r], r * kk);
+    distancePerImage.set(dists[r], r * kk);
+  }
+  const similarity = nanMeanColumns(similarityPerImage, rows, kk);
+  const distance = nanMeanColumns(distancePerImage, rows, kk);
+  return {
+    k: kk,
+    images: rows,
+    similarityPerImage,
+    distancePerImage,
+    similarity,
+    distance,
+    summary: { distance: mean(distance), similarity: mean(similarity) },
+    skipped,
+  };
+}
