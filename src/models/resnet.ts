@@ -364,6 +364,30 @@ export class ResNet {
     });
   }
 
+  /**
+   * A deep copy on the same GPU: same config, parameters, buffers and batch counts (the values
+   * are copied on the GPU, recorded into the current command encoder). Gradients start at zero.
+   */
+  clone(): ResNet {
+    const copy = new ResNet(this.gpu, this.config, {
+      conv: (c) => new Float32Array(c.kernel * c.kernel * c.cin * c.cout),
+      bn: () => ({}),
+      linear: (l) => ({
+        weight: new Float32Array(l.outFeatures * l.inFeatures),
+        bias: new Float32Array(l.outFeatures),
+      }),
+    });
+    const recorder = this.gpu.recorder;
+    const mine = this.parameters();
+    copy.parameters().forEach((p, i) => recorder.copy(mine[i].value, p.value, p.value.byteSize));
+    const myBuffers = this.buffers();
+    copy.buffers().forEach((b, i) => {
+      if (b.value) recorder.copy(myBuffers[i].value!, b.value, b.value.byteSize);
+      else b.count = myBuffers[i].count;
+    });
+    return copy;
+  }
+
   /** Channels of the pooled output of `layer` (`backbone` = layer4). */
   featureDim(layer: FeatureLayer = "backbone"): number {
     return this.#stageChannels[stageCount(layer) - 1];
