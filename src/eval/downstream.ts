@@ -64,7 +64,7 @@ export interface DownstreamOptions {
   metric: DownstreamMetric;
   /** `--cv-folds`. */
   folds: number;
-  shuffler: Shuffler;
+  shuffler: number | Shuffler;
   /** wd values in visiting order (default: the grid for model string "default"). */
   grid?: readonly number[];
   /** Re-draw folds for each wd (the original). Default false. */

@@ -22,10 +22,25 @@ import { r2Score } from "../linalg/metrics.ts";
 import { StandardScaler } from "../linalg/standard_scaler.ts";
 import { Progress } from "../util/progress.ts";
 
-/** `np.logspace(0, -4, 5)`. */
-export const KRR_ALPHAS: readonly number[] = [1, 0.1, 0.01, 0.001, 0.0001];
-/** `np.logspace(-5, 2, 8)`. */
-export const KRR_GAMMAS: readonly number[] = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10, 100];
+/** `np.logspace(0, -4, 5)`, bit-exact (numpy's values are one ulp off some powers of ten). */
+export const KRR_ALPHAS: readonly number[] = [
+  1,
+  0.09999999999999999,
+  0.01,
+  0.001,
+  9.999999999999999e-5,
+];
+/** `np.logspace(-5, 2, 8)`, bit-exact. */
+export const KRR_GAMMAS: readonly number[] = [
+  9.999999999999999e-6,
+  9.999999999999999e-5,
+  0.001,
+  0.01,
+  0.09999999999999999,
+  1,
+  10,
+  100,
+];
 
 /**
  * Samples the original draws from a split (SPEC §5.3): `int(4096·c / batch)` batches with c = 5
@@ -53,7 +68,7 @@ export interface KernelRidgeSearchOptions {
   /** Number of CV folds (`--cv-folds`). */
   folds: number;
   /** Source of the fold shuffles. */
-  shuffler: Shuffler;
+  shuffler: number | Shuffler;
   /** Re-draw the folds for every candidate (the original's behaviour). Default false. */
   refoldPerCandidate?: boolean;
   alphas?: readonly number[];
