@@ -1,0 +1,606 @@
+/**
+ * The MoCo v2 augmentation policies of the pretraining script (SPEC §2.3), seeded and batched on
+ * the GPU, producing the query and key views of every image:
+ *
+ * | policy    | pipeline (per view, independent draws)                                          |
+ * |-----------|---------------------------------------------------------------------------------|
+ * | `default` | RandomResizedCrop(224, 0.2–1) → ColorJitter(.4,.4,.4,.1) p .8 → Grayscale p .2 → GaussianBlur σ∈[.1,2] p .5 → HFlip p .5 |
+ * | `ventral` | RandomResizedCrop → HFlip (spatial only)                                         |
+ * | `dorsal`  | ColorJitter p .8 → Grayscale p .2 → GaussianBlur p .5 on the full image → Resize(224) → CenterCrop(224) (appearance only) |
+ *
+ * then ToTensor + Normalize(ImageNet) into NHWC float32. Every op has the Pillow / torchvision
+ * semantics of the original: torchvision's RandomResizedCrop sampling (10 tries, log-ratio,
+ * central fallback), Pillow's antialiased bilinear resize (fixed point), the ImageEnhance blends
+ * and HSV hue shift in a random order (color.ts), Pillow's luma, Pillow's extended-box
+ * GaussianBlur (MoCo's `ImageFilter.GaussianBlur(radius=σ)`), and a mirror.
+ *
+ * The randomness is split from the pixels: {@link drawAugmentParams} draws one view's parameters
+ * from an {@link Rng} (in torchvision's draw order, float32 where torch draws float32), and
+ * {@link renderViews} / {@link applyAugmentParams} apply fixed parameters. The horizontal flip is
+ * applied while resizing: every later op is per-pixel or mirror-symmetric (the box blur), so
+ * the result equals flipping last.
+ *
+ * @module
+ */
+import source from "../../kernels/augment.wgsl" with { type: "text" };
+import type { Gpu } from "../gpu/device.ts";
+import { Tensor } from "../gpu/tensor.ts";
+import type { RgbImage } from "../image/image.ts";
+import { roundHalfEven } from "../image/image.ts";
+import { shortSideSize } from "../image/resize.ts";
+import { IMAGENET_MEAN, IMAGENET_STD, normalizationTable } from "../image/to_tensor.ts";
+import type { Rng } from "../util/rng.ts";
+import {
+  allocImages,
+  boxBlurParams,
+  type ColorOp,
+  type PackedImages,
+  pixelGridX,
+  readImages,
+  recordColorOps,
+  uploadImages,
+} from "./color.ts";
+
+const FILE = "augment.wgsl";
+
+/** The policies of `main_moco.py --model`. */
+export type AugmentPolicy = "default" | "ventral" | "dorsal";
+
+const POLICIES: readonly AugmentPolicy[] = ["default", "ventral", "dorsal"];
+
+/** Whether `name` is one of the three policies. */
+export function isAugmentPolicy(name: string): name is AugmentPolicy {
+  return (POLICIES as readonly string[]).includes(name);
+}
+
+/** Options of the policies. */
+export interface AugmentOptions {
+  /** Output side (default 224). */
+  size?: number;
+  /** RandomResizedCrop area range (default [0.2, 1]). */
+  scale?: [number, number];
+}
+
+/** A crop box in source pixels (torchvision's i, j, h, w). */
+export interface CropBox {
+  top: number;
+  left: number;
+  height: number;
+  width: number;
+}
+
+/** ColorJitter's draw: the order of the four ops (0 brightness, 1 contrast, 2 saturation, 3 hue). */
+export interface JitterParams {
+  order: number[];
+  brightness: number;
+  contrast: number;
+  saturation: number;
+  hue: number;
+}
+
+/** Every random choice of one view. */
+export interface ViewParams {
+  /** RandomResizedCrop box; null means Resize(size) + CenterCrop(size) after the colour ops. */
+  crop: CropBox | null;
+  /** ColorJitter factors and order, or null when RandomApply skipped it. */
+  jitter: JitterParams | null;
+  /** RandomGrayscale fired. */
+  grayscale: boolean;
+  /** Pillow GaussianBlur radius σ, or null when RandomApply skipped it. */
+  blur: number | null;
+  /** RandomHorizontalFlip fired. */
+  flip: boolean;
+}
+
+const RATIO: [number, number] = [3 / 4, 4 / 3];
+
+/** A float32 uniform draw in [lo, hi), as `torch.empty(1).uniform_(lo, hi)`. */
+function uniform32(rng: Rng, lo: number, hi: number): number {
+  return Math.fround(
+    Math.fround(lo) + Math.fround(Math.fround(hi - lo) * Math.fround(rng.uniform())),
+  );
+}
+
+/**
+ * torchvision's `RandomResizedCrop.get_params` for a `width × height` image: up to 10 tries of
+ * area ~ U(scale)·A and log-aspect ~ U(ln 3/4, ln 4/3), w = round(√(t·a)), h = round(√(t/a))
+ * (half to even), accepted if it fits, with top/left uniform; else the central fallback crop
+ * clamped to the ratio range.
+ */
+export function randomResizedCropBox(
+  rng: Rng,
+  width: number,
+  height: number,
+  scale: readonly [number, number] = [0.2, 1],
+): CropBox {
+  const area = width * height;
+  const logLo = Math.fround(Math.log(Math.fround(RATIO[0])));
+  const logHi = Math.fround(Math.log(Math.fround(RATIO[1])));
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const target = area * uniform32(rng, scale[0], scale[1]);
+    const aspect = Math.fround(Math.exp(uniform32(rng, logLo, logHi)));
+    const w = roundHalfEven(Math.sqrt(target * aspect));
+    const h = roundHalfEven(Math.sqrt(target / aspect));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      const top = rng.int(height - h + 1);
+      const left = rng.int(width - w + 1);
+      return { top, left, height: h, width: w };
+    }
+  }
+  const inRatio = width / height;
+  let w = width;
+  let h = height;
+  if (inRatio < Math.min(...RATIO)) {
+    h = roundHalfEven(w / Math.min(...RATIO));
+  } else if (inRatio > Math.max(...RATIO)) {
+    w = roundHalfEven(h * Math.max(...RATIO));
+  }
+  return {
+    top: Math.floor((height - h) / 2),
+    left: Math.floor((width - w) / 2),
+    height: h,
+    width: w,
+  };
+}
+
+/** ColorJitter(0.4, 0.4, 0.4, 0.1).get_params: a permutation, then b, c, s ~ U[.6,1.4], h ~ U[−.1,.1]. */
+function drawJitter(rng: Rng): JitterParams {
+  const order = rng.shuffle([0, 1, 2, 3]);
+  return {
+    order,
+    brightness: uniform32(rng, 0.6, 1.4),
+    contrast: uniform32(rng, 0.6, 1.4),
+    saturation: uniform32(rng, 0.6, 1.4),
+    hue: uniform32(rng, -0.1, 0.1),
+  };
+}
+
+/**
+ * Draws one view's parameters for `policy` on a `width × height` image, in the order the
+ * torchvision Compose draws them (crop, jitter gate + params, grayscale, blur gate + σ, flip).
+ */
+export function drawAugmentParams(
+  policy: AugmentPolicy,
+  rng: Rng,
+  width: number,
+  height: number,
+  options: AugmentOptions = {},
+): ViewParams {
+  if (!isAugmentPolicy(policy)) {
+    throw new RangeError(`unknown augmentation policy "${policy}" (default, ventral, dorsal)`);
+  }
+  const scale = options.scale ?? [0.2, 1];
+  if (!(scale[0] > 0 && scale[0] <= scale[1] && scale[1] <= 1)) {
+    throw new RangeError(`crop scale must satisfy 0 < lo <= hi <= 1, got [${scale}]`);
+  }
+  const p: ViewParams = { crop: null, jitter: null, grayscale: false, blur: null, flip: false };
+  if (policy !== "dorsal") p.crop = randomResizedCropBox(rng, width, height, scale);
+  if (policy !== "ventral") {
+    if (rng.uniform() < 0.8) p.jitter = drawJitter(rng);
+    p.grayscale = rng.uniform() < 0.2;
+    if (rng.uniform() < 0.5) p.blur = rng.range(0.1, 2.0);
+  }
+  if (policy !== "dorsal") p.flip = rng.uniform() < 0.5;
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resize coefficients (Pillow Resample.c, bilinear)
+
+const PRECISION_BITS = 22;
+
+/** Pillow's fixed-point triangle-filter taps for resampling `inSize` → `outSize` pixels. */
+function axisTaps(inSize: number, outSize: number): {
+  ksize: number;
+  first: Int32Array;
+  count: Int32Array;
+  weights: Int32Array;
+} {
+  const scale = inSize / outSize;
+  const filterScale = scale < 1 ? 1 : scale;
+  const support = filterScale;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const first = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Int32Array(outSize * ksize);
+  const k = new Float64Array(ksize);
+  const one = 1 << PRECISION_BITS;
+  for (let xx = 0; xx < outSize; xx++) {
+    const center = (xx + 0.5) * scale;
+    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
+    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
+    let sum = 0;
+    for (let x = 0; x < xmax; x++) {
+      const t = Math.abs((x + xmin - center + 0.5) / filterScale);
+      k[x] = t < 1 ? 1 - t : 0;
+      sum += k[x];
+    }
+    for (let x = 0; x < xmax; x++) {
+      const w = sum !== 0 ? k[x] / sum : k[x];
+      weights[xx * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * one) : Math.trunc(0.5 + w * one);
+    }
+    first[xx] = xmin;
+    count[xx] = xmax;
+  }
+  return { ksize, first, count, weights };
+}
+
+/** How one view is resized: crop box in the source, resized size, window offset and size. */
+interface ResizePlan {
+  source: number;
+  box: CropBox;
+  resizedWidth: number;
+  resizedHeight: number;
+  windowLeft: number;
+  windowTop: number;
+  size: number;
+  flip: boolean;
+}
+
+/** Appends one axis' taps for the window [start, start + size) to `coef`; returns its offset. */
+function pushAxis(
+  coef: number[],
+  inSize: number,
+  outSize: number,
+  start: number,
+  size: number,
+): { offset: number; ksize: number } {
+  const t = axisTaps(inSize, outSize);
+  const offset = coef.length;
+  for (let i = 0; i < size; i++) coef.push(t.first[start + i], t.count[start + i]);
+  for (let i = 0; i < size; i++) {
+    for (let j = 0; j < t.ksize; j++) coef.push(t.weights[(start + i) * t.ksize + j]);
+  }
+  return { offset, ksize: t.ksize };
+}
+
+/** Records crop + Pillow bilinear resize + window (+ mirror) for each plan; size × size outputs. */
+function recordResize(gpu: Gpu, src: PackedImages, plans: readonly ResizePlan[]): PackedImages {
+  const n = plans.length;
+  const size = plans[0].size;
+  const coef: number[] = [];
+  const hViews = new Uint32Array(12 * n);
+  const vViews = new Uint32Array(8 * n);
+  let interTotal = 0;
+  const dst = allocImages(gpu, plans.map(() => size), plans.map(() => size), "resized views");
+  let maxRows = 0;
+  plans.forEach((p, v) => {
+    const h = pushAxis(coef, p.box.width, p.resizedWidth, p.windowLeft, size);
+    const vert = pushAxis(coef, p.box.height, p.resizedHeight, p.windowTop, size);
+    hViews.set([
+      src.offsets[p.source],
+      src.widths[p.source],
+      p.box.left,
+      p.box.top,
+      p.box.height,
+      size,
+      interTotal,
+      h.offset,
+      h.ksize,
+      0,
+      0,
+      0,
+    ], 12 * v);
+    vViews.set(
+      [interTotal, size, size, dst.offsets[v], vert.offset, vert.ksize, p.flip ? 1 : 0, 0],
+      8 * v,
+    );
+    interTotal += p.box.height * size;
+    maxRows = Math.max(maxRows, p.box.height);
+  });
+  const coefT = Tensor.from(gpu, Int32Array.from(coef), undefined, "resize taps");
+  const hT = Tensor.from(gpu, hViews, undefined, "resize h views");
+  const vT = Tensor.from(gpu, vViews, undefined, "resize v views");
+  const inter = Tensor.empty(gpu, [Math.max(1, interTotal)], "u32", "resize inter");
+  const params = new Uint32Array([n, 0, 0, 0]);
+  gpu.recorder.dispatch(
+    gpu.kernels.get({ file: FILE, source, entryPoint: "resize_h" }),
+    [hT, coefT, src.tensor, inter],
+    [pixelGridX(maxRows * size), n, 1],
+    params,
+  );
+  gpu.recorder.dispatch(
+    gpu.kernels.get({ file: FILE, source, entryPoint: "resize_v" }),
+    [vT, coefT, inter, dst.tensor],
+    [pixelGridX(size * size), n, 1],
+    params,
+  );
+  for (const t of [coefT, hT, vT, inter]) t.release();
+  return dst;
+}
+
+/**
+ * Records Pillow's `GaussianBlur(σ)` per view (σ, or null = unchanged) on a packed batch whose
+ * views are used in order; returns a new batch (the caller releases it).
+ */
+export function recordPillowBlur(
+  gpu: Gpu,
+  src: PackedImages,
+  sigmas: readonly (number | null)[],
+): PackedImages {
+  const n = sigmas.length;
+  const table = new Uint32Array(8 * n);
+  sigmas.forEach((s, v) => {
+    const p = s === null ? { radius: 0, ww: 0, fw: 0 } : boxBlurParams(s);
+    table.set([
+      src.offsets[v],
+      src.widths[v],
+      src.heights[v],
+      s === null ? 0 : 1,
+      p.radius,
+      p.ww,
+      p.fw,
+      0,
+    ], 8 * v);
+  });
+  const views = Tensor.from(gpu, table, undefined, "blur views");
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "box_blur" });
+  const maxPixels = Math.max(...src.widths.map((w, i) => w * src.heights[i]));
+  // src → A → B → A → B → A → B: three horizontal passes, then three vertical ones.
+  const a = allocImages(gpu, src.widths, src.heights, "box blur");
+  const b = allocImages(gpu, src.widths, src.heights, "box blur");
+  for (let pass = 0; pass < 6; pass++) {
+    const from = pass === 0 ? src : pass % 2 === 1 ? a : b;
+    const to = pass % 2 === 0 ? a : b;
+    gpu.recorder.dispatch(
+      kernel,
+      [views, from.tensor, to.tensor],
+      [pixelGridX(maxPixels), n, 1],
+      new Uint32Array([n, pass < 3 ? 0 : 1, 0, 0]),
+    );
+  }
+  views.release();
+  a.tensor.release();
+  return b;
+}
+
+const JITTER_KINDS = ["brightness", "contrast", "color", "hue"] as const;
+
+function jitterOp(p: ViewParams, step: number): ColorOp {
+  if (!p.jitter) return { kind: "copy" };
+  const id = p.jitter.order[step];
+  const kind = JITTER_KINDS[id];
+  if (kind === "hue") return { kind, hue: p.jitter.hue };
+  const factor = id === 0
+    ? p.jitter.brightness
+    : id === 1
+    ? p.jitter.contrast
+    : p.jitter.saturation;
+  return { kind, factor };
+}
+
+function checkJitter(j: JitterParams): void {
+  const sorted = [...j.order].sort();
+  if (j.order.length !== 4 || sorted.some((v, i) => v !== i)) {
+    throw new RangeError(`jitter order must be a permutation of 0..3, got [${j.order}]`);
+  }
+}
+
+/** Records the colour stage (jitter steps, grayscale, blur) on `src`, one output per view. */
+function recordAppearance(
+  gpu: Gpu,
+  src: PackedImages,
+  views: readonly ViewParams[],
+  sources: readonly number[],
+): PackedImages {
+  let cur = src;
+  let srcMap: readonly number[] = sources;
+  const step = (ops: ColorOp[]) => {
+    const next = recordColorOps(gpu, cur, ops, srcMap);
+    if (cur !== src) cur.tensor.release();
+    cur = next;
+    srcMap = views.map((_, i) => i);
+  };
+  for (let s = 0; s < 4; s++) {
+    if (views.some((v) => v.jitter)) step(views.map((v) => jitterOp(v, s)));
+  }
+  if (views.some((v) => v.grayscale) || cur === src) {
+    step(views.map((v) => ({ kind: v.grayscale ? "grayscale" : "copy" })));
+  }
+  if (views.some((v) => v.blur !== null)) {
+    const blurred = recordPillowBlur(gpu, cur, views.map((v) => v.blur));
+    cur.tensor.release();
+    cur = blurred;
+  }
+  return cur;
+}
+
+function checkView(p: ViewParams, img: RgbImage, size: number): void {
+  if (p.crop) {
+    const { top, left, height, width } = p.crop;
+    const ok = [top, left, height, width].every(Number.isInteger) && top >= 0 && left >= 0 &&
+      height > 0 && width > 0 && top + height <= img.height && left + width <= img.width;
+    if (!ok) {
+      throw new RangeError(
+        `crop box ${JSON.stringify(p.crop)} does not fit a ${img.width}x${img.height} image`,
+      );
+    }
+  }
+  if (p.jitter) checkJitter(p.jitter);
+  if (p.blur !== null && !(p.blur >= 0 && Number.isFinite(p.blur))) {
+    throw new RangeError(`blur radius must be finite and >= 0, got ${p.blur}`);
+  }
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError(`output size must be a positive integer, got ${size}`);
+  }
+}
+
+/**
+ * Records the uint8 views for fixed parameters: view v is image `sources[v]` under `views[v]`.
+ * All views must share the same mode: all with a crop (default, ventral) or all without
+ * (dorsal). Returns size × size packed images (the caller releases them).
+ */
+export function recordViews(
+  gpu: Gpu,
+  src: PackedImages,
+  images: readonly RgbImage[],
+  views: readonly ViewParams[],
+  sources: readonly number[],
+  size: number,
+): PackedImages {
+  if (views.length === 0) throw new RangeError("no views to render");
+  if (views.length !== sources.length) {
+    throw new RangeError(`${views.length} views but ${sources.length} source indices`);
+  }
+  views.forEach((p, v) => checkView(p, images[sources[v]], size));
+  const cropFirst = views[0].crop !== null;
+  if (views.some((p) => (p.crop !== null) !== cropFirst)) {
+    throw new RangeError("views with and without a crop box cannot share one batch");
+  }
+  if (cropFirst) {
+    const plans = views.map((p, v): ResizePlan => ({
+      source: sources[v],
+      box: p.crop!,
+      resizedWidth: size,
+      resizedHeight: size,
+      windowLeft: 0,
+      windowTop: 0,
+      size,
+      flip: p.flip,
+    }));
+    const resized = recordResize(gpu, src, plans);
+    const out = recordAppearance(gpu, resized, views, views.map((_, i) => i));
+    if (out !== resized) resized.tensor.release();
+    return out;
+  }
+  const full = recordAppearance(gpu, src, views, sources);
+  const plans = views.map((p, v): ResizePlan => {
+    const img = images[sources[v]];
+    const [rw, rh] = shortSideSize(img.width, img.height, size);
+    return {
+      source: v,
+      box: { top: 0, left: 0, width: img.width, height: img.height },
+      resizedWidth: rw,
+      resizedHeight: rh,
+      windowLeft: roundHalfEven((rw - size) / 2),
+      windowTop: roundHalfEven((rh - size) / 2),
+      size,
+      flip: p.flip,
+    };
+  });
+  const out = recordResize(gpu, full, plans);
+  if (full !== src) full.tensor.release();
+  return out;
+}
+
+/**
+ * The uint8 result (before ToTensor) of fixed parameters: view v is image `sources[v]` under
+ * `views[v]`, `size × size`. One upload and one readback.
+ */
+export async function renderViews(
+  gpu: Gpu,
+  images: readonly RgbImage[],
+  views: readonly ViewParams[],
+  sources: readonly number[],
+  size = 224,
+): Promise<RgbImage[]> {
+  checkImages(images);
+  const src = uploadImages(gpu, images);
+  try {
+    const out = recordViews(gpu, src, images, views, sources, size);
+    try {
+      return (await readImages(gpu, [out]))[0];
+    } finally {
+      out.tensor.release();
+    }
+  } finally {
+    src.tensor.release();
+  }
+}
+
+const lutCache = new WeakMap<Gpu, Tensor>();
+
+/** Records ToTensor + Normalize(ImageNet) of views [first, first + count) into NHWC float32. */
+function recordNormalize(gpu: Gpu, views: PackedImages, first: number, count: number): Tensor {
+  let lut = lutCache.get(gpu);
+  if (!lut) {
+    lut = Tensor.from(gpu, normalizationTable(IMAGENET_MEAN, IMAGENET_STD), undefined, "norm lut");
+    lutCache.set(gpu, lut);
+  }
+  const size = views.widths[0];
+  const table = new Uint32Array(4 * views.offsets.length);
+  views.offsets.forEach((o, i) => (table[4 * i] = o));
+  const t = Tensor.from(gpu, table, undefined, "normalize views");
+  const out = Tensor.empty(gpu, [count, size, size, 3], "f32", "augmented views");
+  gpu.recorder.dispatch(
+    gpu.kernels.get({ file: FILE, source, entryPoint: "normalize" }),
+    [t, lut, views.tensor, out],
+    [pixelGridX(size * size), count, 1],
+    new Uint32Array([count, size, first, 0]),
+  );
+  t.release();
+  return out;
+}
+
+function checkImages(images: readonly RgbImage[]): void {
+  images.forEach((img, i) => {
+    if (!(img.width >= 1 && img.height >= 1)) {
+      throw new RangeError(`image ${i} is empty (${img.width}x${img.height})`);
+    }
+    if (img.data.length !== img.width * img.height * 3) {
+      throw new RangeError(
+        `image ${i} has ${img.data.length} bytes for ${img.width}x${img.height}`,
+      );
+    }
+  });
+}
+
+/**
+ * Applies fixed parameters: `q[i]` and `k[i]` are the views of `images[i]`. Returns NHWC float32
+ * tensors [N, size, size, 3], normalised with the ImageNet mean/std (the caller releases them).
+ * Records everything into the current encoder; nothing is read back.
+ */
+export function applyAugmentParams(
+  gpu: Gpu,
+  images: readonly RgbImage[],
+  q: readonly ViewParams[],
+  k: readonly ViewParams[],
+  size = 224,
+): { q: Tensor; k: Tensor } {
+  checkImages(images);
+  if (q.length !== images.length || k.length !== images.length) {
+    throw new RangeError(`need one q and one k view per image (${images.length})`);
+  }
+  const src = uploadImages(gpu, images);
+  const views = [...q, ...k];
+  const sources = views.map((_, v) => v % images.length);
+  const n = images.length;
+  const rendered = recordViews(gpu, src, images, views, sources, size);
+  const out = { q: recordNormalize(gpu, rendered, 0, n), k: recordNormalize(gpu, rendered, n, n) };
+  rendered.tensor.release();
+  src.tensor.release();
+  return out;
+}
+
+/**
+ * MoCo's TwoCropsTransform over a batch: for each image, draws the query then the key view's
+ * parameters from `rng` (so a run is reproducible from the seed) and renders both on the GPU.
+ * Returns NHWC float32 [N, size, size, 3] tensors `q` and `k` (ImageNet-normalised, ready for the
+ * ResNet; the caller releases them). Nothing is read back.
+ */
+export function augmentBatch(
+  gpu: Gpu,
+  images: readonly RgbImage[],
+  policy: AugmentPolicy,
+  rng: Rng,
+  options: AugmentOptions = {},
+): Promise<{ q: Tensor; k: Tensor }> {
+  if (!isAugmentPolicy(policy)) {
+    return Promise.reject(
+      new RangeError(`unknown augmentation policy "${policy}" (default, ventral, dorsal)`),
+    );
+  }
+  if (images.length === 0) return Promise.reject(new RangeError("augmentBatch: no images"));
+  try {
+    checkImages(images);
+    const q: ViewParams[] = [];
+    const k: ViewParams[] = [];
+    for (const img of images) {
+      q.push(drawAugmentParams(policy, rng, img.width, img.height, options));
+      k.push(drawAugmentParams(policy, rng, img.width, img.height, options));
+    }
+    return Promise.resolve(applyAugmentParams(gpu, images, q, k, options.size ?? 224));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
