@@ -149,11 +149,11 @@ fn shade(s: Scene, base: u32, x: vec3f, cam: vec3f) -> vec3f {
   let l = normalize(light_pos - x);
   // The spotlight aims at the world origin; its soft cone always contains the object.
   let spot_dir = normalize(-light_pos);
-  let cone = smoothstep(0.80, 0.95, dot(-l, spot_dir));
+  let cone = smoothstep(0.6, 0.85, dot(-l, spot_dir));
   let diffuse = max(dot(n, l), 0.0) * cone;
   let hv = normalize(l + v);
   let specular = select(0.0, pow(max(dot(n, hv), 0.0), 40.0), diffuse > 0.0) * cone;
-  let ambient = vec3f(0.16);
+  let ambient = vec3f(0.1);
   return albedo * stripe * (ambient + 0.95 * diffuse * light_col) + 0.45 * specular * light_col;
 }
 

@@ -450,7 +450,7 @@ export function worldGroups(
   }
   const groups: ImageGroup[] = viewLists.map((views, g) => ({
     name: kind === "illumination"
-      ? `${(g % objects) + 1}c${Math.floor(g / objects) + 1}`
+      ? `${(g % objects) + 1}_c${Math.floor(g / objects) + 1}`
       : kind === "coil"
       ? `obj${g + 1}`
       : `${g + 1}`,

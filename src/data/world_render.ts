@@ -8,16 +8,16 @@
  *
  * | index | latent | world quantity |
  * | --- | --- | --- |
- * | 0 | object x | x = 0.45·l₀ (increasing moves the object **right** in the image) |
- * | 1 | object y | y = 0.45·l₁ (increasing moves the object **up** in the image) |
+ * | 0 | object x | x = 0.33·l₀ (increasing moves the object **right** in the image) |
+ * | 1 | object y | y = 0.33·l₁ (increasing moves the object **up** in the image) |
  * | 2 | object z | z = 0.8·l₂ (increasing moves it **towards the camera**: it looks bigger) |
  * | 3, 4, 5 | rotation α, β, γ | angles π·l about x, y, z; R = R_z(γ)·R_y(β)·R_x(α) |
- * | 6 | spotlight position | angle θ = (π/2)·l₆ on a circle of radius 4 at height 2.5: light at (4 sin θ, 2.5, 4 cos θ); increasing lights the object from further **right** |
+ * | 6 | spotlight position | angle θ = (π/2)·l₆ on a circle of radius 4 at height 1.5: light at (4 sin θ, 1.5, 4 cos θ); increasing lights the object from further **right** |
  * | 7 | object hue | h = (l₇ + 1)/2 ∈ [0, 1]; albedo = HSV(h, 0.75, 0.9) |
  * | 8 | spotlight hue | h = (l₈ + 1)/2; light colour = HSV(h, 0.55, 1) |
  * | 9 | background hue | h = (l₉ + 1)/2; background = HSV(h, 0.55, 0.5), slightly darker at the bottom |
  *
- * The camera is a pinhole at (0, 0, 6) looking down −z with a 30° vertical field of view; every
+ * The camera is a pinhole at (0, 0, 6) looking down −z with a 27° vertical field of view; every
  * object fits in a sphere of radius 0.9 around its position, so for latents in [-1, 1] the object
  * stays inside the frame. Colours are linear RGB inside the shader and stored with gamma 1/2.2.
  *
@@ -80,12 +80,12 @@ export interface Scene {
 export const CAMERA = {
   /** Camera position on the z axis. */
   z: 6,
-  /** tan of half the vertical field of view (30°). */
-  tanHalf: Math.tan((15 * Math.PI) / 180),
+  /** tan of half the vertical field of view (27°). */
+  tanHalf: Math.tan((13.5 * Math.PI) / 180),
   /** Radius of the sphere around the object position that contains every class. */
   bound: 0.9,
   /** World units per unit of the x / y position latents. */
-  xyScale: 0.45,
+  xyScale: 0.33,
   /** World units per unit of the z position latent. */
   zScale: 0.8,
 } as const;
@@ -165,7 +165,7 @@ export function objectPosition(latents: ArrayLike<number>): [number, number, num
 /** The spotlight's world position for latent 6. */
 export function spotlightPosition(latents: ArrayLike<number>): [number, number, number] {
   const theta = (Math.PI / 2) * latents[6];
-  return [4 * Math.sin(theta), 2.5, 4 * Math.cos(theta)];
+  return [4 * Math.sin(theta), 1.5, 4 * Math.cos(theta)];
 }
 
 /** HSV (all in [0, 1]) to display RGB in [0, 1]. */
