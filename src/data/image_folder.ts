@@ -58,26 +58,26 @@ async function scan(dir: string): Promise<Listing> {
 /**
  * Files of `classDir` in the order of `sorted(os.walk(classDir, followlinks=True))` with each
  * folder's file names sorted: folders are ordered by their full path string, so `a/b` comes
- * after `a-x` ('/' > '-') although a depth-first walk would visit it first. Folders reached
- * again through a link cycle are skipped (os.walk would loop forever).
+ * after `a-x` ('/' > '-') although a depth-first walk would visit it first. A linked folder
+ * that leads back to one of its own ancestors is not entered again (os.walk would loop forever);
+ * the same folder reached through two different links is listed twice, as os.walk does.
  */
 async function walkSorted(classDir: string): Promise<string[]> {
-  const visited = new Set<string>();
   const folders: { path: string; files: string[] }[] = [];
-  const visit = async (dir: string): Promise<void> => {
+  const visit = async (dir: string, ancestors: ReadonlySet<string>): Promise<void> => {
     let real: string;
     try {
       real = await Deno.realPath(dir);
     } catch {
       real = dir;
     }
-    if (visited.has(real)) return;
-    visited.add(real);
+    if (ancestors.has(real)) return;
     const { dirs, files } = await scan(dir);
     folders.push({ path: dir, files });
-    for (const d of dirs) await visit(`${dir}/${d}`);
+    const inner = new Set(ancestors).add(real);
+    for (const d of dirs) await visit(`${dir}/${d}`, inner);
   };
-  await visit(classDir);
+  await visit(classDir, new Set());
   folders.sort((a, b) => comparePythonStrings(a.path, b.path));
   const out: string[] = [];
   for (const f of folders) {

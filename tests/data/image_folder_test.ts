@@ -48,13 +48,19 @@ Deno.test("imageFolder() follows linked class folders and keys content by file s
   await withTempDir(async (dir) => {
     await writeImages(dir, ["elsewhere/k.png", "data/a/1.png"]);
     await Deno.symlink(`${dir}/elsewhere`, `${dir}/data/b`);
+    // Two links to one folder are walked twice (as os.walk does); a link back to an ancestor
+    // is not entered (os.walk would recurse until the path is too long).
+    await Deno.symlink(`${dir}/elsewhere`, `${dir}/data/a/dup1`);
+    await Deno.symlink(`${dir}/elsewhere`, `${dir}/data/a/dup2`);
+    await Deno.symlink(`${dir}/data/a`, `${dir}/data/a/loop`);
     const ds = await imageFolder(`${dir}/data/`, { name: "tiny" });
     assertSame(ds.classes, ["a", "b"], "linked folder is a class");
-    assertSame(
-      ds.paths.map((p) => p.slice(dir.length + 1)),
-      ["data/a/1.png", "data/b/k.png"],
-      "paths",
-    );
+    assertSame(ds.paths.map((p) => p.slice(dir.length + 1)), [
+      "data/a/1.png",
+      "data/a/dup1/k.png",
+      "data/a/dup2/k.png",
+      "data/b/k.png",
+    ], "paths");
     assert(ds.name === "tiny", "explicit name");
     const before = ds.contentKey;
     await writeImages(dir, ["data/a/2.png"]);
