@@ -25,7 +25,8 @@
 import sharp from "sharp";
 import type { Gpu } from "../gpu/device.ts";
 import type { RgbImage } from "../image/image.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { encodeNpy } from "../io/npy.ts";
 import { DataError } from "../util/errors.ts";
 import { stableKey } from "../util/hash.ts";
 import { Progress } from "../util/progress.ts";
@@ -128,30 +129,6 @@ export function sceneKey(scene: Scene, resolution: number): string {
   });
 }
 
-/**
- * A float64 little-endian `.npy` file (format version 1.0: magic, version, header length, the
- * header dict padded with spaces to a multiple of 64 bytes and ending in a newline, then the
- * C-order data).
- */
-export function encodeNpyFloat64(data: Float64Array, shape: readonly number[]): Uint8Array {
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (size !== data.length) {
-    throw new RangeError(`encodeNpyFloat64: ${data.length} values do not fill shape [${shape}]`);
-  }
-  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
-  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': ${shapeText}, }`;
-  const prefix = 10; // magic (6) + version (2) + header length (2)
-  const total = Math.ceil((prefix + header.length + 1) / 64) * 64;
-  header = header.padEnd(total - prefix - 1, " ") + "\n";
-  const out = new Uint8Array(total + data.length * 8);
-  out.set([0x93, ...new TextEncoder().encode("NUMPY"), 1, 0], 0);
-  new DataView(out.buffer).setUint16(8, header.length, true);
-  out.set(new TextEncoder().encode(header), prefix);
-  const view = new DataView(out.buffer, total);
-  for (let i = 0; i < data.length; i++) view.setFloat64(8 * i, data[i], true);
-  return out;
-}
-
 /** PNG bytes of an RGB image (sharp / libvips, default compression). */
 export async function encodePng(img: RgbImage): Promise<Uint8Array> {
   const buffer = await sharp(img.data, {
@@ -223,7 +200,7 @@ function planLayout(gpu: Gpu, layout: WorldLayout, o: Required<WorldExportOption
           );
           dataFiles.push({
             path: `${prefix}latents_${c}.npy`,
-            bytes: encodeNpyFloat64(rows, [perClass, LATENT_DIM]),
+            bytes: encodeNpy(rows, [perClass, LATENT_DIM], "<f8"),
           });
         }
       }
@@ -270,6 +247,15 @@ async function readManifest(path: string): Promise<Manifest> {
     throw new DataError(
       `${path} is corrupt (${(e as Error).message}); delete it to re-render everything`,
     );
+  }
+}
+
+/** Atomic write whose failure (permissions, a file in the way, a full disk) names the path. */
+async function writeChecked(path: string, data: Uint8Array | string): Promise<void> {
+  try {
+    await writeFileAtomic(path, data);
+  } catch (e) {
+    throw new DataError(`cannot write ${path}: ${(e as Error).message}`);
   }
 }
 
@@ -359,13 +345,15 @@ export async function exportWorld(
     const rendered = await renderer.render(batch.map((b) => b.scene));
     renderMs += performance.now() - t0;
     const pngs = await Promise.all(rendered.map(encodePng));
-    await Promise.all(batch.map((b, i) => writeFileAtomic(`${root}/${b.path}`, pngs[i])));
+    await Promise.all(batch.map((b, i) => writeChecked(`${root}/${b.path}`, pngs[i])));
     for (const b of batch) manifest.files[b.path] = b.key;
-    await writeJsonAtomic(manifestPath, manifest);
+    await writeChecked(manifestPath, JSON.stringify(manifest, null, 1) + "\n");
     progress.advance(batch.length);
   }
-  if (removed > 0 || todo.length === 0) await writeJsonAtomic(manifestPath, manifest);
-  for (const f of plan.dataFiles) await writeFileAtomic(`${root}/${f.path}`, f.bytes);
+  if (removed > 0 || todo.length === 0) {
+    await writeChecked(manifestPath, JSON.stringify(manifest, null, 1) + "\n");
+  }
+  for (const f of plan.dataFiles) await writeChecked(`${root}/${f.path}`, f.bytes);
   progress.done(`(${skipped} up to date${removed ? `, ${removed} stale removed` : ""})`);
   return {
     layout,
