@@ -56,7 +56,7 @@ export function alotLayout(root: string): string {
  * - viewpoint, 6·N groups: group g holds texture g mod N + 1, every file without an `i` in its
  *   name whose first character after the first `l` is the group's light (4 cameras × 4 rotations
  *   = 16 images). Light = `ALOT_LIGHTS[g div N]`; with `faithful`, `ALOT_LIGHTS[(g mod N) mod 6]`.
- * - illumination, 4·N groups: t = g mod N + 1, camera = (g mod 4N) div N + 1, rotation =
+ * - illumination, 16·N groups: t = g mod N + 1, camera = (g mod 4N) div N + 1, rotation =
  *   (g div 4N)·60; files of texture t whose part after the first `_` has the camera digit as its
  *   second character, whose rotation (integer after the first `r` up to `.`, 0 without `r`)
  *   matches, and without `i` in the name: lights 1–5 and 8, 6 images.
