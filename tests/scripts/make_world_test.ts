@@ -2,6 +2,7 @@
  * make_world: every layout with the exact file names the loaders expect, read back with the real
  * loaders; the manifest's skip / re-render / stale-file rules; the command line's errors.
  */
+import { loadCausal3DIdent } from "../../src/data/causal3dident.ts";
 import { imageFolder } from "../../src/data/image_folder.ts";
 import { loadRealWorld } from "../../src/data/realworld.ts";
 import {
@@ -162,6 +163,10 @@ Deno.test(
         );
         const i = 5 * n + 1;
         assertArrayEqual((await loadImage(folderDs.paths[i])).data, (await world.image(i)).data);
+        const loaded = await loadCausal3DIdent(dir, split);
+        assert(loaded.length === 7 * n && loaded.latentDim === 10, `loader: ${loaded.length} rows`);
+        assertArrayEqual(loaded.latents, world.latents, `${folder}: loader latents`);
+        assertArrayEqual(loaded.classes, world.classes, `${folder}: loader classes`);
       }
     });
   },
