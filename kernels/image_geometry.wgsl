@@ -219,7 +219,7 @@ fn deform_grid_field(
 // Pass 2 (deform_faithful): blur along y, then for each of the 4 bilinear neighbours of
 // (x + dx, y + dy) the warped image's value (a bilinear sample of the source at M·q, rounded to
 // uint8 as OpenCV's warpAffine stores it), then the bilinear blend of those 4.
-// fa_kern per view: 17 weights then M (inverse affine, 6 values): 23 floats, padded to 24.
+// fa_kern per view: 17 weights, M (inverse affine, 6 values), the view's index: 24 floats.
 
 const TAPS: i32 = 17;
 const KERNEL_STRIDE: u32 = 24u;
@@ -262,12 +262,14 @@ fn noise_rows(
   let p = i - v * pixels;
   let y = p / w;
   let x = i32(p - y * w);
+  // The view's index in the whole call (not in this batch), so batching does not change it.
+  let key = u32(nr_kern[v * KERNEL_STRIDE + 23u]);
   var acc = vec2f(0.0);
   for (var k = 0; k < TAPS; k++) {
     let sx = u32(reflect101(x + k - TAPS / 2, i32(w)));
     let q = y * w + sx;
     let g = nr_kern[v * KERNEL_STRIDE + u32(k)];
-    acc += g * vec2f(noise(nr_dims.seed, v, 0u, q), noise(nr_dims.seed, v, 1u, q));
+    acc += g * vec2f(noise(nr_dims.seed, key, 0u, q), noise(nr_dims.seed, key, 1u, q));
   }
   nr_out[i] = acc;
 }
