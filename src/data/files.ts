@@ -6,6 +6,7 @@
  */
 import { DataError } from "../util/errors.ts";
 import { sha256Hex } from "../util/hash.ts";
+import { comparePythonStrings } from "./python_glob.ts";
 
 /** Image extensions torchvision's ImageFolder accepts (lower case, with the dot). */
 export const IMAGE_EXTENSIONS: readonly string[] = [
@@ -51,9 +52,9 @@ export async function requireFile(path: string, expected: string): Promise<void>
   if (!info.isFile) throw new DataError(`${path} is not a file; expected ${expected}`);
 }
 
-/** Byte-wise (Python `sorted`) order of strings, unlike `localeCompare`. */
+/** Python `sorted` order of strings (code points, not UTF-16 units or locale). */
 export function compareCodePoints(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return comparePythonStrings(a, b);
 }
 
 /** Entries of a directory, split into sorted file and folder names (Python `sorted` order). */
@@ -76,18 +77,21 @@ export async function listDirectory(
 }
 
 /**
- * All files under `root` (recursively, following torchvision's sorted walk) whose names end with
- * one of `extensions`; paths are joined with `/`.
+ * All files under `root` whose names end with one of `extensions`, in torchvision's order:
+ * `sorted(os.walk(root))` sorts the visited folders by their whole path string (so `sub-2/`
+ * precedes `sub/deep/`, since "-" < "/"), then files by name within each folder. Paths are
+ * joined with `/`.
  */
 export async function walkFiles(root: string, extensions: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
+  const folders: { dir: string; files: string[] }[] = [];
   const visit = async (dir: string): Promise<void> => {
     const { files, dirs } = await listDirectory(dir);
-    for (const f of files) if (hasExtension(f, extensions)) out.push(`${dir}/${f}`);
+    folders.push({ dir, files: files.filter((f) => hasExtension(f, extensions)) });
     for (const d of dirs) await visit(`${dir}/${d}`);
   };
   await visit(root.replace(/\/+$/, ""));
-  return out;
+  folders.sort((a, b) => comparePythonStrings(a.dir, b.dir));
+  return folders.flatMap(({ dir, files }) => files.map((f) => `${dir}/${f}`));
 }
 
 /**

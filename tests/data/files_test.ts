@@ -13,14 +13,27 @@ Deno.test("walkFiles() lists image files in Python's sorted order and content ke
   try {
     await Deno.mkdir(`${root}/b`, { recursive: true });
     await Deno.mkdir(`${root}/B`, { recursive: true });
-    for (const p of ["b/z.JPG", "b/a.png", "B/x.bmp", "top.jpeg", "notes.txt"]) {
+    await Deno.mkdir(`${root}/b/deep`, { recursive: true });
+    await Deno.mkdir(`${root}/b-2`, { recursive: true });
+    const names = [
+      "b/z.JPG",
+      "b/a.png",
+      "B/x.bmp",
+      "top.jpeg",
+      "notes.txt",
+      "b/deep/d.png",
+      "b-2/c.png",
+    ];
+    for (const p of names) {
       await Deno.writeTextFile(`${root}/${p}`, p);
     }
     const files = await walkFiles(root, IMAGE_EXTENSIONS);
     const rel = files.map((f) => f.slice(root.length + 1));
-    // Upper case sorts before lower case in code-point order; files before sub-folders.
+    // sorted(os.walk()): folders by whole path ("b-2" < "b/deep" since "-" < "/"), upper case
+    // before lower case, files by name within a folder.
+    const expected = ["top.jpeg", "B/x.bmp", "b/a.png", "b/z.JPG", "b-2/c.png", "b/deep/d.png"];
     assert(
-      JSON.stringify(rel) === JSON.stringify(["top.jpeg", "B/x.bmp", "b/a.png", "b/z.JPG"]),
+      JSON.stringify(rel) === JSON.stringify(expected),
       `order: ${rel}`,
     );
     assert(!hasExtension("a.txt", IMAGE_EXTENSIONS), "txt is not an image");
