@@ -23,6 +23,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { RgbImage } from "../image/image.ts";
+import { DataError } from "../util/errors.ts";
 import { sha256Hex, stableKey } from "../util/hash.ts";
 import { Rng } from "../util/rng.ts";
 import type { GroupedDataset, ImageGroup, SupervisedDataset, TargetKind } from "./dataset.ts";
@@ -91,8 +92,10 @@ export interface WorldDataset extends SupervisedDataset {
   readonly resolution: number;
   /** One scene per image, in dataset order (class-major). */
   readonly scenes: readonly Scene[];
-  /** Class index per image. */
+  /** Class index per image (as `Causal3DIdentDataset.classes`). */
   readonly classes: Int32Array;
+  /** Class names by index: {@link WORLD_CLASSES}. */
+  readonly classNames: readonly string[];
   /** Row-major [length, 10] latents. */
   readonly latents: Float64Array;
   /**
@@ -138,6 +141,7 @@ class RenderedView implements WorldDataset {
   readonly numClasses?: number;
   readonly targets: Float64Array;
   readonly classes: Int32Array;
+  readonly classNames: readonly string[] = WORLD_CLASSES;
   readonly latents: Float64Array;
   readonly paths: readonly string[];
   readonly #renderer: WorldRenderer;
@@ -340,9 +344,20 @@ export interface WorldGroupedDataset extends GroupedDataset {
   readonly resolution: number;
   /** The scenes of each group, aligned with `groups[g].paths`. */
   readonly scenes: readonly (readonly Scene[])[];
-  /** Renders the views of group `g` (one GPU batch). */
+  /**
+   * The views of group `g`, rendered in one GPU batch (the last few groups are kept, so asking
+   * again, or for single views of the group through {@link read}, does not render again).
+   */
   images(g: number): Promise<RgbImage[]>;
+  /**
+   * The image behind one of the `paths` (a drop-in for `loadImage` where evaluation code reads
+   * group members by path); its whole group is rendered once. DataError for an unknown path.
+   */
+  read(path: string): Promise<RgbImage>;
 }
+
+/** Rendered groups kept by {@link worldGroups}' datasets. */
+const GROUP_CACHE = 4;
 
 /** The base scene of object `o` (0-based) of a group family. */
 function baseObject(seed: number, kind: WorldGroupKind, o: number): Scene {
@@ -465,23 +480,43 @@ export function worldGroups(
   });
   const renderer = new WorldRenderer(gpu, { width: resolution, height: resolution });
   const scenes = viewLists.map((views) => views.map((v) => v.scene));
-  return {
-    name: { coil: "COIL100", illumination: "ALOI-illumination", temperature: "ALOI-temperature" }[
+  const name =
+    { coil: "COIL100", illumination: "ALOI-illumination", temperature: "ALOI-temperature" }[
       kind
-    ],
+    ];
+  const where = new Map<string, [number, number]>();
+  groups.forEach((g, gi) => g.paths.forEach((p, vi) => where.set(p, [gi, vi])));
+  const cache = new Map<number, Promise<RgbImage[]>>();
+  const images = (g: number): Promise<RgbImage[]> => {
+    if (!Number.isInteger(g) || g < 0 || g >= groups.length) {
+      return Promise.reject(
+        new RangeError(`world groups: group ${g} outside 0..${groups.length - 1}`),
+      );
+    }
+    let pending = cache.get(g);
+    if (pending) {
+      cache.delete(g); // re-insert as most recent
+    } else {
+      pending = renderer.render(scenes[g]);
+      pending.catch(() => cache.delete(g));
+    }
+    cache.set(g, pending);
+    while (cache.size > GROUP_CACHE) cache.delete(cache.keys().next().value!);
+    return pending;
+  };
+  return {
+    name,
     root: `world:${contentKey}`,
     kind,
     resolution,
     groups,
     scenes,
     contentKey,
-    images(g: number): Promise<RgbImage[]> {
-      if (!Number.isInteger(g) || g < 0 || g >= groups.length) {
-        return Promise.reject(
-          new RangeError(`world groups: group ${g} outside 0..${groups.length - 1}`),
-        );
-      }
-      return renderer.render(scenes[g]);
+    images,
+    read(path: string): Promise<RgbImage> {
+      const at = where.get(path);
+      if (!at) return Promise.reject(new DataError(`${path} is not an image of ${name}`));
+      return images(at[0]).then((views) => views[at[1]]);
     },
   };
 }

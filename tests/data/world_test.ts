@@ -452,6 +452,12 @@ Deno.test(
     assert(views.length === 72, "COIL images");
     assert(!sameBytes(views[0], views[18]), "turning the object did not change the image");
     assertArrayEqual(corners(views[0]), corners(views[18]), "turning changed the background");
+    // read(path) is a loadImage stand-in: the view behind that file name.
+    const path = "COIL100/obj2__90.png";
+    const byPath = await coil.read(path);
+    assert(sameBytes(byPath, views[coil.groups[1].paths.indexOf(path)]), "read(path) vs images(g)");
+    assert(!sameBytes(byPath, views[0]), "read(path) returned the first view");
+    await assertRejects(() => coil.read("COIL100/obj9__0.png"), /is not an image of COIL100/);
 
     const ill = worldGroups(gpu, "illumination", { seed, objects: 2, resolution: 24 });
     assert(ill.groups.length === 6, "illumination group count");
