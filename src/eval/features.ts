@@ -33,8 +33,8 @@ export interface FeatureExtractor {
   readonly dim: number;
   /** Stable key of the weights (checkpoint sha256s, seed for `random`): changes with the model. */
   readonly contentKey: string;
-  /** Files the weights came from (for result records). */
-  readonly files?: readonly string[];
+  /** Files the weights came from, with their sha256 (for result records). */
+  readonly files?: readonly { path: string; sha256: string }[];
   /** Records the forward pass of `input` [N, H, W, 3] (f32, normalised) → [N, dim]. */
   extract(input: Tensor): Tensor | Promise<Tensor>;
   /** Frees the weights. */

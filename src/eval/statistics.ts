@@ -349,3 +349,56 @@ export async function cachedStatistics(
   await saveStatistics(paths, stats, options.parts, engine);
   return { stats, cached: false, paths };
 }
+
+/**
+ * The statistics a previous synthetic run cached for this model (the real-world script reuses
+ * them, SPEC §4.1 step 3). Intended rule: the sidecar must name this model's content key and
+ * layer and the files must match their hashes. Faithful rule: the files are read as they are.
+ *
+ * @throws DataError when they are missing, stale or damaged, saying how to make them
+ */
+export async function readStatisticsFor(
+  paths: StatisticsPaths,
+  model: { contentKey: string; featureLayer: string; name: string },
+  faithful = false,
+): Promise<FeatureStatistics> {
+  const how = `run eval_synthetic_invariance.ts for model '${model.name}' first (it writes them)`;
+  try {
+    await Deno.stat(paths.cov);
+  } catch {
+    throw new DataError(`feature statistics ${paths.cov} not found; ${how}`);
+  }
+  if (faithful) {
+    const mean = await readTorchCheckpointTensor(paths.mean);
+    return readFiles(paths, 0, mean.shape[0]);
+  }
+  let sidecar: Sidecar;
+  try {
+    sidecar = JSON.parse(await Deno.readTextFile(paths.key));
+  } catch {
+    throw new DataError(
+      `${paths.key} is missing or unreadable, so ${paths.cov} cannot be checked against the ` +
+        `model; ${how} (or pass --faithful to use the files unchecked)`,
+    );
+  }
+  if (
+    sidecar.parts?.model !== model.contentKey || sidecar.parts?.featureLayer !== model.featureLayer
+  ) {
+    throw new DataError(
+      `${paths.cov} was computed for other weights than the current ${model.name} checkpoint; ${how}`,
+    );
+  }
+  const [meanHash, covHash] = await Promise.all([sha256File(paths.mean), sha256File(paths.cov)]);
+  if (meanHash !== sidecar.meanSha256 || covHash !== sidecar.covSha256) {
+    throw new DataError(`${paths.mean} or ${paths.cov} was modified or damaged; ${how}`);
+  }
+  return readFiles(paths, sidecar.n, sidecar.dim);
+}
+
+async function readTorchCheckpointTensor(path: string): Promise<TorchTensor> {
+  const t = (await loadTorchCheckpoint(path)).value;
+  if (!(t instanceof TorchTensor) || t.shape.length !== 1) {
+    throw new DataError(`${path} does not hold a [D] tensor`);
+  }
+  return t;
+}

@@ -40,7 +40,7 @@ export function fakeExtractor(
     featureLayer: "backbone",
     dim,
     contentKey: `fake-${seed}-${size}-${dim}`,
-    files: [],
+    files: [{ path: `fake-${seed}.pth`, sha256: `${seed}` }],
     calls: 0,
     images: 0,
     extract(input: Tensor): Tensor {

@@ -17,7 +17,7 @@ import { loadImage } from "../../src/image/decode.ts";
 import { readNpy } from "../../src/io/npy.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
-import { seedNote, testRng } from "../util/seed.ts";
+import { testRng } from "../util/seed.ts";
 
 const QUIET: WorldExportOptions = { log: () => {}, resolution: 16 };
 
@@ -271,7 +271,7 @@ Deno.test("make_world command line: bad flags exit 2 naming the flag; a run exit
       "--resolution",
       "8",
     ]);
-    assert(ok.code === 0, `exit ${ok.code}: ${ok.stderr}${seedNote()}`);
+    assert(ok.code === 0, `exit ${ok.code}: ${ok.stderr}`);
     assert(/aloi-temperature: 12 images/.test(ok.stdout), ok.stdout);
     const files = await listTree(dir);
     assert(files.length === 13, `files ${files}`);
