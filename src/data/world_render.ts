@@ -8,9 +8,9 @@
  *
  * | index | latent | world quantity |
  * | --- | --- | --- |
- * | 0 | object x | x = 0.33·l₀ (increasing moves the object **right** in the image) |
- * | 1 | object y | y = 0.33·l₁ (increasing moves the object **up** in the image) |
- * | 2 | object z | z = 0.8·l₂ (increasing moves it **towards the camera**: it looks bigger) |
+ * | 0 | object x | x = 0.3·l₀ (increasing moves the object **right** in the image) |
+ * | 1 | object y | y = 0.3·l₁ (increasing moves the object **up** in the image) |
+ * | 2 | object z | z = 0.6·l₂ (increasing moves it **towards the camera**: it looks bigger) |
  * | 3, 4, 5 | rotation α, β, γ | angles π·l about x, y, z; R = R_z(γ)·R_y(β)·R_x(α) |
  * | 6 | spotlight position | angle θ = (π/2)·l₆ on a circle of radius 4 at height 1.5: light at (4 sin θ, 1.5, 4 cos θ); increasing lights the object from further **right** |
  * | 7 | object hue | h = (l₇ + 1)/2 ∈ [0, 1]; albedo = HSV(h, 0.75, 0.9) |
@@ -85,9 +85,9 @@ export const CAMERA = {
   /** Radius of the sphere around the object position that contains every class. */
   bound: 0.9,
   /** World units per unit of the x / y position latents. */
-  xyScale: 0.33,
+  xyScale: 0.3,
   /** World units per unit of the z position latent. */
-  zScale: 0.8,
+  zScale: 0.6,
 } as const;
 
 /** Five fixed points per class in object coordinates (before rotation and translation). */
