@@ -205,7 +205,19 @@ function parsePickleBatch(bytes: Uint8Array, file: string): Batch {
   const fail = (what: string): never => {
     throw new DataError(`${file}: not a CIFAR-10 Python batch: ${what}`);
   };
-  const { value } = unpickle(bytes, { file, findGlobal: numpyGlobals });
+  let value: PyValue;
+  try {
+    value = unpickle(bytes, { file, findGlobal: numpyGlobals }).value;
+  } catch (e) {
+    // Python 3 re-pickles of the batches use bytes keys, which the unpickler cannot hash.
+    if (/unhashable/.test((e as Error).message)) {
+      fail(
+        "its dict keys are bytes (a Python 3 re-pickle?); use the original " +
+          "cifar-10-python.tar.gz batches, whose keys are Python 2 strings",
+      );
+    }
+    throw e;
+  }
   if (!(value instanceof Map)) return fail("the pickle does not hold a dict");
   const dict = value as Map<unknown, PyValue>;
   const labelsValue = dictGet(dict, "labels") ?? dictGet(dict, "fine_labels");
