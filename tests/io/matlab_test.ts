@@ -142,3 +142,42 @@ function assertThrows(fn: () => unknown, pattern: RegExp): void {
 function assertSame(actual: string, expected: string, what: string): void {
   assert(actual === expected, `${what}: '${actual}' vs '${expected}'`);
 }
+
+/** A big-endian ("MI") file built by hand: a 2×3 double and a double stored as miUINT8. */
+function bigEndianMat(): Uint8Array {
+  const out: number[] = [];
+  const u32 = (v: number) => out.push((v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
+  const header = new TextEncoder().encode("MATLAB 5.0 MAT-file, hand-made big-endian test");
+  for (let i = 0; i < 116; i++) out.push(i < header.length ? header[i] : 32);
+  for (let i = 0; i < 8; i++) out.push(0);
+  out.push(0x01, 0x00, 0x4d, 0x49); // version 0x0100, "MI"
+  const f64 = (v: number) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setFloat64(0, v, false);
+    out.push(...b);
+  };
+  // var "ab": class double, dims 2×3, column-major 1 4 2 5 3 6.
+  u32(14), u32(96);
+  u32(6), u32(8), u32(6), u32(0); // array flags: mxDOUBLE_CLASS
+  u32(5), u32(8), u32(2), u32(3); // dimensions
+  u32((2 << 16) | 1), out.push(0x61, 0x62, 0, 0); // small element name "ab"
+  u32(9), u32(48);
+  [1, 4, 2, 5, 3, 6].forEach(f64);
+  // var "c": class double, 1×2, data stored compactly as a small miUINT8 element.
+  u32(14), u32(48);
+  u32(6), u32(8), u32(6), u32(0);
+  u32(5), u32(8), u32(1), u32(2);
+  u32((1 << 16) | 1), out.push(0x63, 0, 0, 0);
+  u32((2 << 16) | 2), out.push(7, 250, 0, 0);
+  return new Uint8Array(out);
+}
+
+Deno.test("parseMat() reads big-endian files and doubles stored as smaller integer types", () => {
+  const vars = parseMat(bigEndianMat(), "be.mat");
+  const ab = matNumeric(vars, "ab", "be.mat");
+  assertArrayEqual(ab.dims, [2, 3], "dims");
+  assertArrayEqual(ab.data, [1, 2, 3, 4, 5, 6], "row-major values");
+  const c = matNumeric(vars, "c", "be.mat");
+  assert(c.mclass === "double", c.mclass);
+  assertArrayEqual(c.data, [7, 250], "compact storage");
+});
