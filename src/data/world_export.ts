@@ -113,6 +113,8 @@ interface LayoutPlan {
 }
 
 const MANIFEST = ".world_manifest.json";
+/** How often (ms) a long export saves its manifest. */
+const MANIFEST_SAVE_MS = 5000;
 
 interface Manifest {
   version: 1;
@@ -339,6 +341,8 @@ export async function exportWorld(
   } catch (e) {
     throw new DataError(`cannot create ${root}: ${(e as Error).message}`);
   }
+  const saveManifest = () => writeChecked(manifestPath, JSON.stringify(manifest) + "\n");
+  let lastSave = performance.now();
   for (let first = 0; first < todo.length; first += o.batch) {
     const batch = todo.slice(first, first + o.batch);
     const t0 = performance.now();
@@ -347,12 +351,15 @@ export async function exportWorld(
     const pngs = await Promise.all(rendered.map(encodePng));
     await Promise.all(batch.map((b, i) => writeChecked(`${root}/${b.path}`, pngs[i])));
     for (const b of batch) manifest.files[b.path] = b.key;
-    await writeChecked(manifestPath, JSON.stringify(manifest, null, 1) + "\n");
+    // Saved now and then, always after the files it lists: an interrupted run loses at most a
+    // few seconds of rendering, never claims a file it did not finish.
+    if (performance.now() - lastSave > MANIFEST_SAVE_MS) {
+      await saveManifest();
+      lastSave = performance.now();
+    }
     progress.advance(batch.length);
   }
-  if (removed > 0 || todo.length === 0) {
-    await writeChecked(manifestPath, JSON.stringify(manifest, null, 1) + "\n");
-  }
+  await saveManifest();
   for (const f of plan.dataFiles) await writeChecked(`${root}/${f.path}`, f.bytes);
   progress.done(`(${skipped} up to date${removed ? `, ${removed} stale removed` : ""})`);
   return {
