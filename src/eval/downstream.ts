@@ -24,7 +24,7 @@ import { Progress } from "../util/progress.ts";
 /** The probe a dataset uses. */
 export type Probe = "logistic" | "ridge";
 /** The score a dataset reports. */
-export type DownstreamMetric = "accuracy" | "mean_per_class" | "r2";
+export type DownstreamMetric = "accuracy" | "mean_per_class_accuracy" | "r2";
 
 /** The grid shift c of SPEC §6.3 for a `--model` string. */
 export function gridShift(model: string): number {
@@ -110,7 +110,7 @@ export function scoreWith(
   targetDim: number,
 ): number {
   if (metric === "accuracy") return accuracy(y, pred);
-  if (metric === "mean_per_class") return meanPerClassAccuracy(y, pred);
+  if (metric === "mean_per_class_accuracy") return meanPerClassAccuracy(y, pred);
   return r2Score(y, pred, targetDim);
 }
 

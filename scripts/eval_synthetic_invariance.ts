@@ -1,0 +1,209 @@
+/**
+ * `deno task eval:synthetic`: synthetic invariance (SPEC §3, flags §7.2), the TypeScript port of
+ * `eval_synthetic_invariance.py`.
+ *
+ * 1. Feature statistics of the model over `<data>/<split>` (Resize → CenterCrop), cached in
+ *    `--results-dir` under the original's names and keyed by the checkpoint's content, so a
+ *    changed model recomputes (`--faithful`: the original's name-only check at `results/`).
+ * 2. `--num-images` images drawn as numpy's `seed(0); choice(n, size)`; for each, the k views of
+ *    the transform family (§3.3) and the clean view, through the network together.
+ * 3. Per view: whitened cosine similarity and Mahalanobis distance to the clean view, NaN-skipping
+ *    means over images; prints `distance …` and `similarity …` like the original and writes
+ *    `{model}_{layer}_{dataset}_{transform}_invariance_{distance,similarity}.pth` (float32 [k]) and a
+ *    JSON record + CSV row under `<results-dir>/synthetic_invariance/`.
+ *
+ * `--all` runs every family in one process, reusing the loaded model and statistics.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { imageFolder } from "../src/data/image_folder.ts";
+import { loadModel } from "../src/models/registry.ts";
+import type { FeatureLayer } from "../src/models/resnet.ts";
+import type { FuseMode } from "../src/models/combine.ts";
+import {
+  defaultK,
+  isSyntheticFamily,
+  SYNTHETIC_FAMILIES,
+  type SyntheticFamily,
+  syntheticGrid,
+} from "../src/transforms/synthetic_grid.ts";
+import { syntheticViews } from "../src/transforms/functional.ts";
+import { extractFeatures } from "../src/eval/features.ts";
+import { cachedStatistics, type CovarianceEngine } from "../src/eval/statistics.ts";
+import { sampleImageIndices, syntheticInvariance } from "../src/eval/synthetic_invariance.ts";
+import { Whitener } from "../src/eval/whitening.ts";
+import {
+  checkSizes,
+  cleanDir,
+  DEVICE_FLAG,
+  EXTRA_FLAGS,
+  FEATURE_LAYER_FLAG,
+  jitterFor,
+  openEvalGpu,
+  recordRun,
+  Timings,
+} from "../src/eval/cli_common.ts";
+import { writeTorchOutput } from "../src/io/results.ts";
+import { parseCli } from "../src/util/cli.ts";
+import { UsageError } from "../src/util/errors.ts";
+import { runMain } from "../src/util/main.ts";
+
+await runMain("eval_synthetic_invariance", async () => {
+  const startedAt = new Date();
+  const { flags, positionals } = parseCli(Deno.args, {
+    name: "deno task eval:synthetic",
+    summary: "Invariance of a model's features to a parametric transform family " +
+      `(${SYNTHETIC_FAMILIES.join(", ")}), whitened with the model's feature statistics.`,
+    positionals: [{
+      name: "data",
+      help: "root containing <split>/ (e.g. ../data/imagenet)",
+      required: true,
+    }],
+    flags: {
+      dataset: { type: "string", default: "imagenet", help: "used in result file names" },
+      split: { type: "string", default: "val", help: "sub-folder of data evaluated" },
+      model: { type: "string", default: "default", help: "checkpoint name (A+B fuses)" },
+      transform: { type: "string", default: "rotation", help: "transform family" },
+      all: { type: "boolean", help: "evaluate every transform family in one run" },
+      device: DEVICE_FLAG,
+      "feature-layer": FEATURE_LAYER_FLAG,
+      "batch-size": { type: "int", default: 256, help: "forward batch of the statistics pass" },
+      "view-batch": { type: "int", help: "forward batch of the views (default: k + 1 at once)" },
+      "num-images": { type: "int", default: 1000, help: "images drawn (with replacement)" },
+      resize: { type: "int", default: 256, help: "short side after resizing" },
+      "crop-size": { type: "int", default: 224, help: "centre crop side" },
+      k: { type: "int", help: "views per image (default per family, SPEC §3.2)" },
+      "ckpt-dir": { type: "string", default: "models/", help: "checkpoint folder" },
+      "results-dir": { type: "string", default: "./results/", help: "statistics and results" },
+      jitter: { type: "number", help: "added to Σ's diagonal (default 1e-10 for random, else 0)" },
+      covariance: {
+        type: "string",
+        default: "f64",
+        choices: ["f64", "gpu"],
+        help: "covariance engine: float64 CPU (exact) or GPU f32 blocks + f64 sums",
+      },
+      "fuse-mode": {
+        type: "string",
+        default: "cat",
+        choices: ["cat", "add", "mean"],
+        help: "fusion of A+B",
+      },
+      ...EXTRA_FLAGS,
+    },
+  });
+  const timings = new Timings();
+  // The original strips a trailing carriage return from the path (Windows line endings).
+  const data = positionals[0].replace(/\r$/, "");
+  checkSizes(flags.resize, flags["crop-size"], flags["batch-size"]);
+  if (!(flags["num-images"] >= 1)) throw new UsageError("--num-images: must be ≥ 1");
+  let families: SyntheticFamily[];
+  if (flags.all) families = [...SYNTHETIC_FAMILIES];
+  else if (isSyntheticFamily(flags.transform)) families = [flags.transform];
+  else {
+    throw new UsageError(
+      `--transform: unknown transform '${flags.transform}'; expected one of ` +
+        SYNTHETIC_FAMILIES.join(", "),
+    );
+  }
+  const grids = families.map((family) => {
+    const k = flags.k ?? defaultK(family);
+    return syntheticGrid(family, k, { resize: flags.resize, cropSize: flags["crop-size"] });
+  });
+  const resultsDir = cleanDir(flags["results-dir"]);
+  const layer = flags["feature-layer"];
+  const folder = await imageFolder(join(data, flags.split), {
+    name: `${flags.dataset}-${flags.split}`,
+  });
+  timings.mark("list");
+  const gpu = await openEvalGpu(flags.device);
+  const model = await loadModel(gpu, flags.model, {
+    ckptDir: flags["ckpt-dir"],
+    featureLayer: layer as FeatureLayer,
+    fuseMode: flags["fuse-mode"] as FuseMode,
+    arch: flags.arch,
+    seed: flags.seed,
+    baseWidth: flags["base-width"],
+  });
+  timings.mark("load model");
+  const preprocessing = { resize: flags.resize, cropSize: flags["crop-size"] };
+  const onBadImage = flags["on-bad-image"] as "fail" | "skip";
+  const { stats, cached, paths } = await cachedStatistics({
+    dir: resultsDir,
+    modelName: flags.model,
+    featureLayer: layer,
+    parts: {
+      model: model.contentKey,
+      featureLayer: layer,
+      dataset: folder.contentKey,
+      preprocessing,
+    },
+    faithful: flags.faithful,
+    engine: flags.covariance as CovarianceEngine,
+  }, () =>
+    extractFeatures(gpu, model, folder, {
+      batchSize: flags["batch-size"],
+      preprocessing,
+      onBadImage,
+      progress: "statistics",
+    }), gpu);
+  timings.mark("statistics");
+  const whitener = Whitener.fromCovariance(stats.mean, stats.cov, {
+    jitter: jitterFor(flags.model, flags.jitter),
+    what: paths.cov,
+  });
+  timings.mark("whitening");
+  const indices = sampleImageIndices(folder.length, flags["num-images"], 0);
+  for (let f = 0; f < families.length; f++) {
+    const family = families[f];
+    const grid = grids[f];
+    const r = await syntheticInvariance(gpu, model, folder, {
+      indices,
+      views: (img) =>
+        syntheticViews(gpu, img, family, grid, {
+          resize: flags.resize,
+          cropSize: flags["crop-size"],
+          faithful: flags.faithful,
+          seed: flags.seed,
+        }),
+      preprocessing,
+      whitener,
+      batchSize: flags["view-batch"],
+      onBadImage,
+      progress: family,
+    });
+    timings.mark(family);
+    const prefix = families.length > 1 ? `${family} ` : "";
+    console.log(`${prefix}distance ${r.summary.distance}`);
+    console.log(`${prefix}similarity ${r.summary.similarity}`);
+    const stem = `${flags.model}_${layer}_${flags.dataset}_${family}_invariance`;
+    await writeTorchOutput(join(resultsDir, `${stem}_distance.pth`), r.distance);
+    await writeTorchOutput(join(resultsDir, `${stem}_similarity.pth`), r.similarity);
+    const written = await recordRun({
+      script: "synthetic_invariance",
+      resultsDir,
+      startedAt,
+      args: { ...flags, data, transform: family },
+      model,
+      gpu,
+      timings,
+      arrays: { distance: r.distance, similarity: r.similarity, indices },
+      summary: {
+        transform: family,
+        k: r.k,
+        images: r.images,
+        distance: r.summary.distance,
+        similarity: r.summary.similarity,
+        jitter: whitener.jitter,
+      },
+      details: {
+        statistics: { ...paths, cached, n: stats.n, engine: flags.covariance },
+        skipped: r.skipped,
+        faithful: flags.faithful,
+      },
+    });
+    console.error(`wrote ${written.json}`);
+  }
+  model.release();
+  gpu.destroy();
+});
