@@ -30,6 +30,7 @@ export type MatNumericClass =
 
 /** A numeric or logical array. */
 export interface MatNumeric {
+  /** Discriminant. */
   readonly kind: "numeric";
   /** The MATLAB class (logical arrays have class `uint8` and `logical: true`). */
   readonly mclass: MatNumericClass;
@@ -45,7 +46,9 @@ export interface MatNumeric {
 
 /** A char array: one string per row (MATLAB stores an N×L char matrix as N strings). */
 export interface MatChar {
+  /** Discriminant. */
   readonly kind: "char";
+  /** MATLAB dimensions (rows × characters per row). */
   readonly dims: readonly number[];
   /** The rows of a 2-D char array, in order. */
   readonly rows: readonly string[];
@@ -53,16 +56,23 @@ export interface MatChar {
 
 /** A cell array; items in row-major order. */
 export interface MatCell {
+  /** Discriminant. */
   readonly kind: "cell";
+  /** MATLAB dimensions. */
   readonly dims: readonly number[];
+  /** The cells, row-major. */
   readonly items: readonly MatValue[];
 }
 
 /** A struct array; elements in row-major order, each a map from field name to value. */
 export interface MatStruct {
+  /** Discriminant. */
   readonly kind: "struct";
+  /** MATLAB dimensions of the struct array. */
   readonly dims: readonly number[];
+  /** Field names in file order. */
   readonly fieldNames: readonly string[];
+  /** The struct elements, row-major. */
   readonly elements: readonly ReadonlyMap<string, MatValue>[];
 }
 
