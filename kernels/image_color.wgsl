@@ -1,6 +1,8 @@
 // Appearance transforms on batches of 8-bit RGB images with Pillow / torchvision semantics
 // (SPEC §3.4): the ImageEnhance blends (brightness, contrast, color, sharpness), grayscale,
 // torchvision's PIL adjust_hue through Pillow's 8-bit HSV, and torchvision's gaussian_blur.
+// color_chain runs up to five of the per-pixel ops per view in one pass (ColorJitter's four in
+// their random order, then RandomGrayscale).
 //
 // Images are packed one u32 per pixel: R | G << 8 | B << 16, rows top to bottom, views back to
 // back. Every view table entry is vec4u(srcOffset, dstOffset, width, height), offsets in pixels,
@@ -50,16 +52,17 @@ struct ColorParams {
 }
 
 @group(0) @binding(0) var<uniform> cp: ColorParams;
-@group(0) @binding(1) var<storage, read> c_views: array<vec4u>;
-// Per view: (op code, factor as f32 bits, hue shift byte, luma slot).
-@group(0) @binding(2) var<storage, read> c_ops: array<vec4u>;
-@group(0) @binding(3) var<storage, read> c_luma: array<u32>;
-@group(0) @binding(4) var<storage, read> c_src: array<u32>;
-@group(0) @binding(5) var<storage, read_write> c_dst: array<u32>;
 // Hue bytes (hsv.ts hueTable, 4 per word) followed by the saturation bytes (saturationTable).
-@group(0) @binding(6) var<storage, read> c_hsv: array<u32>;
+@group(0) @binding(1) var<storage, read> c_hsv: array<u32>;
 // fs[s] = f32(s / 255), f[h] = f32(h·6/255 − i), i[h] = floor(h·6/255): Pillow's hsv2rgb floats.
-@group(0) @binding(7) var<storage, read> c_hsv_f: array<f32>;
+@group(0) @binding(2) var<storage, read> c_hsv_f: array<f32>;
+@group(0) @binding(3) var<storage, read> c_views: array<vec4u>;
+// Per view, 4 × vec4u: op codes of steps 0..3; their factors as f32 bits; (code of step 4, its
+// factor bits, hue shift byte, index of the contrast step or 5); (luma slot, 0, 0, 0).
+@group(0) @binding(4) var<storage, read> c_ops: array<vec4u>;
+@group(0) @binding(5) var<storage, read> c_src: array<u32>;
+@group(0) @binding(6) var<storage, read> c_luma: array<u32>;
+@group(0) @binding(7) var<storage, read_write> c_dst: array<u32>;
 
 const HUE_BYTES: u32 = 393216u;
 
@@ -160,10 +163,57 @@ fn smooth_degenerate(base: u32, w: u32, h: u32, x: u32, y: u32) -> vec3u {
   return vec3u(clamp(ss, vec3f(0.0), vec3f(255.0)));
 }
 
-// One appearance op per view. Codes: 0 copy, 1 brightness, 2 contrast, 3 color (saturation),
-// 4 sharpness, 5 hue, 6 grayscale.
+// A per-pixel op. Codes: 0 copy, 1 brightness, 2 contrast (degenerate grey `mean`), 3 color
+// (saturation), 5 hue (shift byte), 6 grayscale. Sharpness (4) needs neighbours: color_chain
+// applies it itself, at step 0 only.
+fn point_op(c: vec3u, code: u32, a: f32, shift: u32, mean: u32) -> vec3u {
+  switch (code) {
+    case 1u: {
+      return blend(vec3u(0u), c, a);
+    }
+    case 2u: {
+      return blend(vec3u(mean), c, a);
+    }
+    case 3u: {
+      return blend(vec3u(luma(c)), c, a);
+    }
+    case 5u: {
+      let maxc = max(c.x, max(c.y, c.z));
+      let minc = min(c.x, min(c.y, c.z));
+      let hue = (pillow_hue(c) + shift) & 255u;
+      var sat = 0u;
+      if (maxc != minc) {
+        sat = table_byte(HUE_BYTES + (maxc - minc) * 256u + maxc);
+      }
+      return pillow_hsv_to_rgb(hue, sat, maxc);
+    }
+    case 6u: {
+      return vec3u(luma(c));
+    }
+    default: {
+      return c;
+    }
+  }
+}
+
+fn step_code(v: u32, s: u32) -> u32 {
+  if (s < 4u) {
+    return c_ops[4u * v][s];
+  }
+  return c_ops[4u * v + 2u].x;
+}
+
+fn step_factor(v: u32, s: u32) -> f32 {
+  if (s < 4u) {
+    return bitcast<f32>(c_ops[4u * v + 1u][s]);
+  }
+  return bitcast<f32>(c_ops[4u * v + 2u].y);
+}
+
+// Up to five appearance ops per view, applied in order to every pixel in one pass (the ops are
+// per-pixel; the one contrast step's mean comes from luma_chain, run before).
 @compute @workgroup_size(256)
-fn color_op(
+fn color_chain(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
@@ -173,71 +223,38 @@ fn color_op(
     return;
   }
   let view = c_views[v];
-  let op = c_ops[v];
+  let extra = c_ops[4u * v + 2u];
   let w = view.z;
   let h = view.w;
   let n = w * h;
-  let a = bitcast<f32>(op.y);
   var mean = 0u;
-  if (op.x == 2u && n > 0u) {
+  if (extra.w < 5u && n > 0u) {
     // int(sum / n + 0.5) without overflow: quotient plus a rounded remainder.
-    let s = c_luma[op.w];
+    let s = c_luma[c_ops[4u * v + 3u].x];
     mean = s / n + select(0u, 1u, 2u * (s % n) >= n);
   }
   for (var i = wid.x * WG + lid; i < n; i += nwg.x * WG) {
-    let c = unpack(c_src[view.x + i]);
-    var out = c;
-    switch (op.x) {
-      case 1u: {
-        out = blend(vec3u(0u), c, a);
-      }
-      case 2u: {
-        out = blend(vec3u(mean), c, a);
-      }
-      case 3u: {
-        out = blend(vec3u(luma(c)), c, a);
-      }
-      case 4u: {
-        out = blend(smooth_degenerate(view.x, w, h, i % w, i / w), c, a);
-      }
-      case 5u: {
-        let maxc = max(c.x, max(c.y, c.z));
-        let minc = min(c.x, min(c.y, c.z));
-        let hue = (pillow_hue(c) + op.z) & 255u;
-        var sat = 0u;
-        if (maxc != minc) {
-          sat = table_byte(HUE_BYTES + (maxc - minc) * 256u + maxc);
-        }
-        out = pillow_hsv_to_rgb(hue, sat, maxc);
-      }
-      case 6u: {
-        out = vec3u(luma(c));
-      }
-      default: {
+    var c = unpack(c_src[view.x + i]);
+    for (var s = 0u; s < 5u; s++) {
+      let code = step_code(v, s);
+      if (code == 4u) {
+        c = blend(smooth_degenerate(view.x, w, h, i % w, i / w), c, step_factor(v, s));
+      } else {
+        c = point_op(c, code, step_factor(v, s), extra.z, mean);
       }
     }
-    c_dst[view.y + i] = pack(out);
+    c_dst[view.y + i] = pack(c);
   }
 }
 
-struct LumaParams {
-  n_views: u32,
-  _pad0: u32,
-  _pad1: u32,
-  _pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> lp: LumaParams;
-// Per view: (srcOffset, luma slot, width, height).
-@group(0) @binding(1) var<storage, read> l_views: array<vec4u>;
-@group(0) @binding(2) var<storage, read> l_src: array<u32>;
-@group(0) @binding(3) var<storage, read_write> l_sum: array<atomic<u32>>;
+@group(0) @binding(6) var<storage, read_write> l_sum: array<atomic<u32>>;
 
 var<workgroup> l_part: array<u32, 256>;
 
-// Sum of Pillow luma over each view (the contrast degenerate's mean); slots must start at 0.
+// Σ luma of each view's image as it is right before its contrast step (the ops before it
+// replayed per pixel): the contrast degenerate's mean. Slots must be zeroed first.
 @compute @workgroup_size(256)
-fn luma_sum(
+fn luma_chain(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(num_workgroups) nwg: vec3u,
   @builtin(local_invocation_index) lid: u32,
@@ -245,12 +262,24 @@ fn luma_sum(
   let v = wid.y;
   var acc = 0u;
   var slot = 0u;
-  if (v < lp.n_views) {
-    let view = l_views[v];
-    slot = view.y;
-    let n = view.z * view.w;
+  var live = false;
+  if (v < cp.n_views) {
+    let view = c_views[v];
+    let extra = c_ops[4u * v + 2u];
+    slot = c_ops[4u * v + 3u].x;
+    live = extra.w < 5u;
+    let n = select(0u, view.z * view.w, live);
     for (var i = wid.x * WG + lid; i < n; i += nwg.x * WG) {
-      acc += luma(unpack(l_src[view.x + i]));
+      var c = unpack(c_src[view.x + i]);
+      for (var s = 0u; s < extra.w; s++) {
+        let code = step_code(v, s);
+        if (code == 4u) {
+          c = blend(smooth_degenerate(view.x, view.z, view.w, i % view.z, i / view.z), c, step_factor(v, s));
+        } else {
+          c = point_op(c, code, step_factor(v, s), extra.z, 0u);
+        }
+      }
+      acc += luma(c);
     }
   }
   l_part[lid] = acc;
@@ -261,7 +290,7 @@ fn luma_sum(
     }
     workgroupBarrier();
   }
-  if (lid == 0u && v < lp.n_views && l_part[0] != 0u) {
+  if (lid == 0u && live && l_part[0] != 0u) {
     atomicAdd(&l_sum[slot], l_part[0]);
   }
 }

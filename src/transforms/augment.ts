@@ -37,7 +37,7 @@ import {
   type PackedImages,
   pixelGridX,
   readImages,
-  recordColorOps,
+  recordColorChain,
   uploadImages,
 } from "./color.ts";
 
@@ -318,40 +318,41 @@ export function recordPillowBlur(
   src: PackedImages,
   sigmas: readonly (number | null)[],
 ): PackedImages {
-  const n = sigmas.length;
-  const table = new Uint32Array(8 * n);
-  sigmas.forEach((s, v) => {
-    const p = s === null ? { radius: 0, ww: 0, fw: 0 } : boxBlurParams(s);
-    table.set([
-      src.offsets[v],
-      src.widths[v],
-      src.heights[v],
-      s === null ? 0 : 1,
-      p.radius,
-      p.ww,
-      p.fw,
-      0,
-    ], 8 * v);
+  const out = allocImages(gpu, src.widths, src.heights, "box blur");
+  gpu.recorder.copy(src.tensor, out.tensor, out.tensor.byteSize);
+  blurInPlace(gpu, out, sigmas);
+  return out;
+}
+
+/**
+ * Blurs the views of `batch` that have a σ, in place: six extended-box passes (three along x,
+ * three along y) ping-ponging through a scratch batch; views without a σ are not touched.
+ */
+function blurInPlace(gpu: Gpu, batch: PackedImages, sigmas: readonly (number | null)[]): void {
+  const chosen = sigmas.flatMap((s, v) => (s === null ? [] : [[v, s] as const]));
+  if (chosen.length === 0) return;
+  const table = new Uint32Array(8 * chosen.length);
+  chosen.forEach(([v, s], i) => {
+    const p = boxBlurParams(s);
+    const w = batch.widths[v];
+    const h = batch.heights[v];
+    table.set([batch.offsets[v], w, h, 1, p.radius, p.ww, p.fw, 0], 8 * i);
   });
   const views = Tensor.from(gpu, table, undefined, "blur views");
+  const scratch = Tensor.empty(gpu, [batch.tensor.size], "u32", "box blur scratch");
   const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "box_blur" });
-  const maxPixels = Math.max(...src.widths.map((w, i) => w * src.heights[i]));
-  // src → A → B → A → B → A → B: three horizontal passes, then three vertical ones.
-  const a = allocImages(gpu, src.widths, src.heights, "box blur");
-  const b = allocImages(gpu, src.widths, src.heights, "box blur");
+  const maxPixels = Math.max(...chosen.map(([v]) => batch.widths[v] * batch.heights[v]));
   for (let pass = 0; pass < 6; pass++) {
-    const from = pass === 0 ? src : pass % 2 === 1 ? a : b;
-    const to = pass % 2 === 0 ? a : b;
+    const [from, to] = pass % 2 === 0 ? [batch.tensor, scratch] : [scratch, batch.tensor];
     gpu.recorder.dispatch(
       kernel,
-      [views, from.tensor, to.tensor],
-      [pixelGridX(maxPixels), n, 1],
-      new Uint32Array([n, pass < 3 ? 0 : 1, 0, 0]),
+      [views, from, to],
+      [pixelGridX(maxPixels), chosen.length, 1],
+      new Uint32Array([chosen.length, pass < 3 ? 0 : 1, 0, 0]),
     );
   }
   views.release();
-  a.tensor.release();
-  return b;
+  scratch.release();
 }
 
 const JITTER_KINDS = ["brightness", "contrast", "color", "hue"] as const;
@@ -376,33 +377,26 @@ function checkJitter(j: JitterParams): void {
   }
 }
 
-/** Records the colour stage (jitter steps, grayscale, blur) on `src`, one output per view. */
+/** ColorJitter's ops in their drawn order, then RandomGrayscale, as one chain. */
+function appearanceChain(p: ViewParams): ColorOp[] {
+  const chain: ColorOp[] = p.jitter ? [0, 1, 2, 3].map((s) => jitterOp(p, s)) : [];
+  if (p.grayscale) chain.push({ kind: "grayscale" });
+  return chain;
+}
+
+/**
+ * Records the colour stage on `src` (one output per view, view v from source `sources[v]`):
+ * jitter + grayscale in one chained pass, then the blur in place on the views that have one.
+ */
 function recordAppearance(
   gpu: Gpu,
   src: PackedImages,
   views: readonly ViewParams[],
   sources: readonly number[],
 ): PackedImages {
-  let cur = src;
-  let srcMap: readonly number[] = sources;
-  const step = (ops: ColorOp[]) => {
-    const next = recordColorOps(gpu, cur, ops, srcMap);
-    if (cur !== src) cur.tensor.release();
-    cur = next;
-    srcMap = views.map((_, i) => i);
-  };
-  for (let s = 0; s < 4; s++) {
-    if (views.some((v) => v.jitter)) step(views.map((v) => jitterOp(v, s)));
-  }
-  if (views.some((v) => v.grayscale) || cur === src) {
-    step(views.map((v) => ({ kind: v.grayscale ? "grayscale" : "copy" })));
-  }
-  if (views.some((v) => v.blur !== null)) {
-    const blurred = recordPillowBlur(gpu, cur, views.map((v) => v.blur));
-    cur.tensor.release();
-    cur = blurred;
-  }
-  return cur;
+  const out = recordColorChain(gpu, src, views.map(appearanceChain), sources);
+  blurInPlace(gpu, out, views.map((v) => v.blur));
+  return out;
 }
 
 function checkView(p: ViewParams, img: RgbImage, size: number): void {
@@ -460,7 +454,7 @@ export function recordViews(
     }));
     const resized = recordResize(gpu, src, plans);
     const out = recordAppearance(gpu, resized, views, views.map((_, i) => i));
-    if (out !== resized) resized.tensor.release();
+    resized.tensor.release();
     return out;
   }
   const full = recordAppearance(gpu, src, views, sources);
@@ -479,7 +473,7 @@ export function recordViews(
     };
   });
   const out = recordResize(gpu, full, plans);
-  if (full !== src) full.tensor.release();
+  full.tensor.release();
   return out;
 }
 

@@ -402,67 +402,100 @@ export function recordColorOps(
   ops: readonly ColorOp[],
   sources: readonly number[] = identitySources(ops.length),
 ): PackedImages {
-  if (sources.length !== ops.length) {
-    throw new RangeError(`${ops.length} ops but ${sources.length} source indices`);
+  return recordColorChain(gpu, src, ops.map((op) => [op]), sources);
+}
+
+/** Most ops one chain may hold (ColorJitter's four, then RandomGrayscale). */
+export const MAX_CHAIN = 5;
+
+/**
+ * Records up to {@link MAX_CHAIN} appearance ops per output view, applied in order in one pass:
+ * output v = `chains[v]` applied to source view `sources[v]` (default v). A chain may hold at
+ * most one contrast and one hue op, and sharpness only as its first op (it reads neighbours of
+ * the source). The result equals applying the ops one by one. Returns a new packed batch.
+ */
+export function recordColorChain(
+  gpu: Gpu,
+  src: PackedImages,
+  chains: readonly (readonly ColorOp[])[],
+  sources: readonly number[] = identitySources(chains.length),
+): PackedImages {
+  if (sources.length !== chains.length) {
+    throw new RangeError(`${chains.length} op chains but ${sources.length} source indices`);
   }
   checkSources(src, sources);
   const widths = sources.map((s) => src.widths[s]);
   const heights = sources.map((s) => src.heights[s]);
   const dst = allocImages(gpu, widths, heights, "color op out");
-  const n = ops.length;
+  const n = chains.length;
   if (n === 0) return dst;
-  const table = new Uint32Array(Math.max(1, n) * 4);
-  const views = viewTable(src, dst, sources);
+  const table = new Uint32Array(16 * n);
   const f32 = new Float32Array(1);
   const u32 = new Uint32Array(f32.buffer);
   let contrastViews = 0;
-  ops.forEach((op, v) => {
-    let factorBits = 0;
-    let shift = 0;
-    if (op.kind === "hue") {
-      if (!(op.hue >= -0.5 && op.hue <= 0.5)) {
-        throw new RangeError(`hue factor must be in [-0.5, 0.5], got ${op.hue}`);
-      }
-      shift = hueShiftByte(op.hue);
-    } else if ("factor" in op) {
-      checkFactor(op.kind, op.factor);
-      f32[0] = op.factor;
-      factorBits = u32[0];
-      if (op.kind === "contrast") {
-        if (widths[v] * heights[v] > MAX_CONTRAST_PIXELS) {
-          throw new RangeError(`contrast: image of ${widths[v]}x${heights[v]} is too large`);
-        }
-        contrastViews++;
-      }
+  chains.forEach((chain, v) => {
+    if (chain.length > MAX_CHAIN) {
+      throw new RangeError(`view ${v}: ${chain.length} ops, at most ${MAX_CHAIN} per chain`);
     }
-    table.set([OP_CODES[op.kind], factorBits, shift, v], 4 * v);
+    const codes = [0, 0, 0, 0, 0];
+    const bits = [0, 0, 0, 0, 0];
+    let shift = 0;
+    let contrastStep = 5;
+    let hues = 0;
+    chain.forEach((op, s) => {
+      codes[s] = OP_CODES[op.kind];
+      if (op.kind === "hue") {
+        if (!(op.hue >= -0.5 && op.hue <= 0.5)) {
+          throw new RangeError(`hue factor must be in [-0.5, 0.5], got ${op.hue}`);
+        }
+        if (++hues > 1) throw new RangeError(`view ${v}: more than one hue op in a chain`);
+        shift = hueShiftByte(op.hue);
+      } else if ("factor" in op) {
+        checkFactor(op.kind, op.factor);
+        f32[0] = op.factor;
+        bits[s] = u32[0];
+        if (op.kind === "sharpness" && s > 0) {
+          throw new RangeError(`view ${v}: sharpness must be the first op of a chain`);
+        }
+        if (op.kind === "contrast") {
+          if (contrastStep < 5) throw new RangeError(`view ${v}: more than one contrast op`);
+          if (widths[v] * heights[v] > MAX_CONTRAST_PIXELS) {
+            throw new RangeError(`contrast: image of ${widths[v]}x${heights[v]} is too large`);
+          }
+          contrastStep = s;
+        }
+      }
+    });
+    if (contrastStep < 5) contrastViews++;
+    table.set([
+      ...codes.slice(0, 4),
+      ...bits.slice(0, 4),
+      codes[4],
+      bits[4],
+      shift,
+      contrastStep,
+      v,
+    ], 16 * v);
   });
   const maxPixels = Math.max(...widths.map((w, i) => w * heights[i]));
   const opsT = Tensor.from(gpu, table, undefined, "color ops");
-  const viewsT = Tensor.from(gpu, views, undefined, "color views");
+  const viewsT = Tensor.from(gpu, viewTable(src, dst, sources), undefined, "color views");
   const luma = Tensor.zeros(gpu, [Math.max(1, n)], "u32", "luma sums");
-  if (contrastViews > 0) {
-    const lumaViews = new Uint32Array(views.length);
-    for (let v = 0; v < n; v++) {
-      lumaViews.set([views[4 * v], v, widths[v], heights[v]], 4 * v);
-    }
-    const lv = Tensor.from(gpu, lumaViews, undefined, "luma views");
-    const k = gpu.kernels.get({ file: FILE, source, entryPoint: "luma_sum" });
-    gpu.recorder.dispatch(
-      k,
-      [lv, src.tensor, luma],
-      [Math.max(1, Math.min(65535, Math.ceil(maxPixels / (WG * 64)))), n, 1],
-      new Uint32Array([n, 0, 0, 0]),
-    );
-    lv.release();
-  }
   const hsv = hsvTablesFor(gpu);
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "color_op" });
+  const params = new Uint32Array([n, 0, 0, 0]);
+  if (contrastViews > 0) {
+    gpu.recorder.dispatch(
+      gpu.kernels.get({ file: FILE, source, entryPoint: "luma_chain" }),
+      [hsv.bytes, hsv.floats, viewsT, opsT, src.tensor, luma],
+      [Math.max(1, Math.min(65535, Math.ceil(maxPixels / (WG * 64)))), n, 1],
+      params,
+    );
+  }
   gpu.recorder.dispatch(
-    kernel,
-    [viewsT, opsT, luma, src.tensor, dst.tensor, hsv.bytes, hsv.floats],
+    gpu.kernels.get({ file: FILE, source, entryPoint: "color_chain" }),
+    [hsv.bytes, hsv.floats, viewsT, opsT, src.tensor, luma, dst.tensor],
     [pixelGridX(maxPixels), n, 1],
-    new Uint32Array([n, 0, 0, 0]),
+    params,
   );
   opsT.release();
   viewsT.release();
