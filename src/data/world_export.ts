@@ -95,7 +95,7 @@ export interface WorldExportSummary {
   removed: number;
   /** Non-image files written (latents .npy, keypoints.csv). */
   dataFiles: string[];
-  /** Seconds spent rendering (GPU + readback) and in total. */
+  /** Seconds inside render calls (GPU + readback, overlapping PNG encoding) and in total. */
   renderSeconds: number;
   totalSeconds: number;
 }
@@ -343,11 +343,25 @@ export async function exportWorld(
   }
   const saveManifest = () => writeChecked(manifestPath, JSON.stringify(manifest) + "\n");
   let lastSave = performance.now();
+  const batches: (typeof todo)[] = [];
   for (let first = 0; first < todo.length; first += o.batch) {
-    const batch = todo.slice(first, first + o.batch);
+    batches.push(todo.slice(first, first + o.batch));
+  }
+  const startRender = (k: number): Promise<RgbImage[]> | undefined => {
+    if (k >= batches.length) return undefined;
     const t0 = performance.now();
-    const rendered = await renderer.render(batch.map((b) => b.scene));
-    renderMs += performance.now() - t0;
+    return renderer.render(batches[k].map((b) => b.scene)).then((images) => {
+      renderMs += performance.now() - t0;
+      return images;
+    });
+  };
+  // The next batch renders while this one is PNG-encoded and written.
+  let next = startRender(0);
+  for (let k = 0; k < batches.length; k++) {
+    const batch = batches[k];
+    const rendered = await next!;
+    next = startRender(k + 1);
+    next?.catch(() => {});
     const pngs = await Promise.all(rendered.map(encodePng));
     await Promise.all(batch.map((b, i) => writeChecked(`${root}/${b.path}`, pngs[i])));
     for (const b of batch) manifest.files[b.path] = b.key;
