@@ -121,14 +121,10 @@ function checkCount(name: string, value: number, min: number): void {
   }
 }
 
-/** Zero-padded index, 5 digits (or more when needed). */
-function pad5(i: number): string {
-  return String(i).padStart(5, "0");
-}
-
 /** Causal3DIdent's file-name width: ceil(log10(count)) digits, at least 1 (SPEC §5.1). */
 export function causalPadWidth(count: number): number {
-  return Math.max(1, Math.ceil(Math.log10(count)));
+  // The digits of count − 1 are ceil(log10(count)) for count ≥ 2, without floating point.
+  return Math.max(1, String(count - 1).length);
 }
 
 class RenderedView implements WorldDataset {
@@ -249,7 +245,9 @@ function buildView(gpu: Gpu, spec: ViewSpec, options: WorldViewOptions): WorldDa
 }
 
 const classTarget = (s: Scene): number[] => [s.cls];
-const classPath = (cls: number, i: number): string => `${WORLD_CLASSES[cls]}/${pad5(i)}.png`;
+/** `<class>/<index>.png`, the index zero-padded to 5 digits (more if needed, so names sort). */
+const classPath = (cls: number, i: number, perClass: number): string =>
+  `${WORLD_CLASSES[cls]}/${String(i).padStart(Math.max(5, String(perClass - 1).length), "0")}.png`;
 
 /**
  * The `world` ImageFolder-like stream: `perClass` images of each of the 7 classes, class-major,
