@@ -19,7 +19,11 @@
  *
  * The camera is a pinhole at (0, 0, 6) looking down −z with a 27° vertical field of view; every
  * object fits in a sphere of radius 0.9 around its position, so for latents in [-1, 1] the object
- * stays inside the frame. Colours are linear RGB inside the shader and stored with gamma 1/2.2.
+ * stays inside the frame (at least a pixel from the border at 48×48). Colours are linear RGB inside
+ * the shader and stored with gamma 1/2.2.
+ *
+ * Rendering is deterministic on a given adapter (the same scene gives the same bytes, whatever
+ * batch it is in); another GPU or driver may round a few pixel values differently.
  *
  * @module
  */
