@@ -551,9 +551,15 @@ export function recordGaussianBlur(
   return dst;
 }
 
-/** Splits `count` outputs of `pixels` pixels each into chunks of ≤ CHUNK_BYTES. */
-function chunks(count: number, pixels: number): [number, number][] {
-  const per = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, pixels * 4)));
+/** Options of the *Batch functions. */
+export interface BatchOptions {
+  /** Most output bytes per GPU chunk (default 128 MiB); each chunk is one dispatch + readback. */
+  chunkBytes?: number;
+}
+
+/** Splits `count` outputs of `pixels` pixels each into chunks of ≤ `chunkBytes`. */
+function chunks(count: number, pixels: number, chunkBytes: number): [number, number][] {
+  const per = Math.max(1, Math.floor(chunkBytes / Math.max(1, pixels * 4)));
   const out: [number, number][] = [];
   for (let i = 0; i < count; i += per) out.push([i, Math.min(count, i + per)]);
   return out;
@@ -564,6 +570,7 @@ async function batchOver<T>(
   img: RgbImage,
   params: readonly T[],
   record: (src: PackedImages, part: readonly T[]) => PackedImages,
+  options: BatchOptions,
 ): Promise<RgbImage[]> {
   if (img.width < 1 || img.height < 1) {
     throw new RangeError(`cannot transform an empty ${img.width}x${img.height} image`);
@@ -571,7 +578,8 @@ async function batchOver<T>(
   const src = uploadImages(gpu, [img]);
   const out: RgbImage[] = [];
   try {
-    for (const [a, b] of chunks(params.length, img.width * img.height)) {
+    const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
+    for (const [a, b] of chunks(params.length, img.width * img.height, chunkBytes)) {
       const dst = record(src, params.slice(a, b));
       try {
         out.push(...(await readImages(gpu, [dst]))[0]);
@@ -590,32 +598,35 @@ async function batchOver<T>(
  * adjust_brightness / adjust_contrast / adjust_saturation / adjust_sharpness): one result per
  * factor, in order. Factors must be finite and ≥ 0 (torchvision refuses negatives).
  */
-export function enhanceBatch(
+export async function enhanceBatch(
   gpu: Gpu,
   img: RgbImage,
   kind: EnhanceKind,
   factors: readonly number[],
+  options: BatchOptions = {},
 ): Promise<RgbImage[]> {
   if (!(kind in OP_CODES) || kind === "hue" as string) {
     throw new RangeError(`unknown enhance kind "${kind}"`);
   }
   for (const f of factors) checkFactor(kind, f);
-  return batchOver(
+  return await batchOver(
     gpu,
     img,
     factors,
     (src, part) =>
       recordColorOps(gpu, src, part.map((factor) => ({ kind, factor })), part.map(() => 0)),
+    options,
   );
 }
 
 /** torchvision `adjust_hue(img, h)` (Pillow HSV) for every h in [−0.5, 0.5]. */
-export function adjustHueBatch(
+export async function adjustHueBatch(
   gpu: Gpu,
   img: RgbImage,
   hues: readonly number[],
+  options: BatchOptions = {},
 ): Promise<RgbImage[]> {
-  return batchOver(
+  return await batchOver(
     gpu,
     img,
     hues,
@@ -626,6 +637,7 @@ export function adjustHueBatch(
         part.map((hue) => ({ kind: "hue" as const, hue })),
         part.map(() => 0),
       ),
+    options,
   );
 }
 
@@ -633,17 +645,19 @@ export function adjustHueBatch(
  * torchvision `gaussian_blur(img, [k, k], [σ, σ])` on a PIL image for every σ > 0: float32
  * kernel, reflect padding of k div 2, rounded back to uint8.
  */
-export function gaussianBlurBatch(
+export async function gaussianBlurBatch(
   gpu: Gpu,
   img: RgbImage,
   sigmas: readonly number[],
   kernelSize: number,
+  options: BatchOptions = {},
 ): Promise<RgbImage[]> {
   for (const s of sigmas) gaussianKernel1d(kernelSize, s);
-  return batchOver(
+  return await batchOver(
     gpu,
     img,
     sigmas,
     (src, part) => recordGaussianBlur(gpu, src, part, kernelSize, part.map(() => 0)),
+    options,
   );
 }

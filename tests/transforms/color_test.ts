@@ -2,6 +2,7 @@ import { createImage, type RgbImage } from "../../src/image/image.ts";
 import {
   adjustHueBatch,
   boxBlurParams,
+  type ColorOp,
   enhanceBatch,
   type EnhanceKind,
   equalize,
@@ -10,6 +11,8 @@ import {
   invert,
   pillowGaussianBlur,
   posterize,
+  readImages,
+  recordColorChain,
   recordColorOps,
   toGrayscale,
   uploadImages,
@@ -224,5 +227,94 @@ Deno.test(
     await assertRejects(() => enhanceBatch(gpu, img, "brightness", [Infinity]), /finite/);
     await assertRejects(() => enhanceBatch(gpu, createImage(0, 3), "color", [1]), /empty/);
     await assertRejects(() => adjustHueBatch(gpu, img, [0.7]), /hue factor/);
+  },
+);
+
+Deno.test(
+  "enhanceBatch()/adjustHueBatch()/gaussianBlurBatch() give the same images when split into many chunks",
+  GPU_TEST,
+  async () => {
+    const gpu = await testGpu();
+    const rng = testRng("chunks");
+    const img = createImage(23, 19);
+    for (let i = 0; i < img.data.length; i++) img.data[i] = rng.int(256);
+    const factors = Array.from({ length: 7 }, () => rng.range(0, 3));
+    const hues = Array.from({ length: 5 }, () => rng.range(-0.5, 0.5));
+    const sigmas = Array.from({ length: 5 }, () => rng.range(0.2, 4));
+    // 23·19·4 bytes per output: chunks of 2 outputs.
+    const small = { chunkBytes: 2 * 23 * 19 * 4 };
+    const pairs = [
+      [
+        await enhanceBatch(gpu, img, "sharpness", factors),
+        await enhanceBatch(gpu, img, "sharpness", factors, small),
+      ],
+      [await adjustHueBatch(gpu, img, hues), await adjustHueBatch(gpu, img, hues, small)],
+      [
+        await gaussianBlurBatch(gpu, img, sigmas, 7),
+        await gaussianBlurBatch(gpu, img, sigmas, 7, small),
+      ],
+    ];
+    for (const [whole, split] of pairs) {
+      assert(whole.length === split.length, "counts");
+      whole.forEach((w, i) => assert(byteDiff(w, split[i]).max === 0, `output ${i}${seedNote()}`));
+    }
+    // And each equals its single-factor call (a chunk boundary cannot shift factors).
+    const one = await enhanceBatch(gpu, img, "sharpness", [factors[5]]);
+    assert(byteDiff(one[0], pairs[0][1][5]).max === 0, `factor 5${seedNote()}`);
+  },
+);
+
+Deno.test(
+  "recordColorChain() equals applying its ops one at a time (random chains) and refuses bad chains",
+  GPU_TEST,
+  async () => {
+    const gpu = await testGpu();
+    const rng = testRng("color chain");
+    const img = createImage(19, 13);
+    for (let i = 0; i < img.data.length; i++) img.data[i] = rng.int(256);
+    const chains: ColorOp[][] = [];
+    for (let v = 0; v < 6; v++) {
+      const pool: ColorOp[] = rng.shuffle([
+        { kind: "brightness", factor: rng.range(0.2, 2) },
+        { kind: "contrast", factor: rng.range(0, 2.5) },
+        { kind: "color", factor: rng.range(0, 3) },
+        { kind: "hue", hue: rng.range(-0.5, 0.5) },
+        { kind: "grayscale" },
+      ]);
+      const chain = pool.slice(0, 1 + rng.int(4));
+      if (v === 0) chain.unshift({ kind: "sharpness", factor: 2.2 });
+      chains.push(chain);
+    }
+    const src = uploadImages(gpu, [img]);
+    const out = recordColorChain(gpu, src, chains, chains.map(() => 0));
+    const [got] = await readImages(gpu, [out]);
+    for (let v = 0; v < chains.length; v++) {
+      let x = img;
+      for (const op of chains[v]) {
+        const one = recordColorOps(gpu, uploadImages(gpu, [x]), [op]);
+        x = (await readImages(gpu, [one]))[0][0];
+        one.tensor.release();
+      }
+      assert(byteDiff(got[v], x).max === 0, `chain ${v} ${JSON.stringify(chains[v])}${seedNote()}`);
+    }
+    src.tensor.release();
+    out.tensor.release();
+    const bad: [ColorOp[], RegExp][] = [
+      [[{ kind: "grayscale" }, { kind: "sharpness", factor: 1 }], /first op/],
+      [
+        [{ kind: "contrast", factor: 1 }, { kind: "contrast", factor: 2 }],
+        /more than one contrast/,
+      ],
+      [[{ kind: "hue", hue: 0.1 }, { kind: "hue", hue: 0.2 }], /more than one hue/],
+      [Array(6).fill({ kind: "grayscale" }), /at most 5/],
+    ];
+    for (const [chain, re] of bad) {
+      const s2 = uploadImages(gpu, [img]);
+      await assertRejects(
+        () => Promise.resolve().then(() => recordColorChain(gpu, s2, [chain], [0])),
+        re,
+      );
+      s2.tensor.release();
+    }
   },
 );
