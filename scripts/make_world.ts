@@ -4,8 +4,8 @@
  * on it unchanged.
  *
  * ```sh
- * deno run -A scripts/make_world.ts --layout coil100 --out data --objects 20
- * deno run -A scripts/make_world.ts --layout all --out data --per-class 200 --test-per-class 50
+ * deno run -A scripts/make_world.ts --layout coil100 --out results/world --objects 20
+ * deno run -A scripts/make_world.ts --layout all --per-class 200 --test-per-class 50
  * ```
  *
  * Images whose files already hold the same scene (per `<out>/.world_manifest.json`) are skipped.
@@ -30,7 +30,11 @@ const SPEC = {
       choices: [...WORLD_LAYOUTS, "all"],
       default: "imagefolder",
     },
-    out: { type: "string", help: "output folder (the loaders' data root)", default: "data/world" },
+    out: {
+      type: "string",
+      help: "output folder (the loaders' data root; results/ is git-ignored)",
+      default: "results/world",
+    },
     seed: { type: "int", help: "world seed", default: 0 },
     resolution: { type: "int", help: "image side in pixels", default: 64 },
     "per-class": {
