@@ -43,9 +43,9 @@ export interface RunRecord {
   details?: Record<string, unknown>;
 }
 
-/** A sortable, unique run id: UTC timestamp plus 6 random hex digits. */
+/** A sortable, unique run id: UTC timestamp (milliseconds) plus 6 random hex digits. */
 export function newRunId(date: Date = new Date()): string {
-  const stamp = date.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = date.toISOString().replace(/[-:]/g, "");
   return `${stamp}-${crypto.randomUUID().slice(0, 6)}`;
 }
 

@@ -119,5 +119,60 @@ export async function runRecords(
       out.push(JSON.parse(await Deno.readTextFile(join(results, script, e.name))));
     }
   }
-  return out.sort((a, b) => String(a.runId).localeCompare(String(b.runId)));
+  return out.sort((a, b) =>
+    String(a.startedAt).localeCompare(String(b.startedAt)) ||
+    String(a.runId).localeCompare(String(b.runId))
+  );
+}
+
+/**
+ * `<data>/Caltech101/caltech101/101_ObjectCategories/<class>/image_NNNN.jpg`-style tree (PNG
+ * content) with our own `train.txt` / `test.txt` (labels = ImageFolder indices).
+ */
+export async function writeCaltech101(
+  rng: Rng,
+  data: string,
+  classes: string[],
+  train: number,
+  test: number,
+): Promise<void> {
+  const root = join(data, "Caltech101");
+  const sorted = [...classes].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const trainLines: string[] = [], testLines: string[] = [];
+  for (const [label, cls] of sorted.entries()) {
+    for (let i = 0; i < train + test; i++) {
+      const name = `image_${String(i + 1).padStart(4, "0")}.png`;
+      await writeRandomPng(
+        rng,
+        join(root, "caltech101", "101_ObjectCategories", cls, name),
+        22,
+        20,
+      );
+      (i < train ? trainLines : testLines).push(`${cls}/${name} ${label}`);
+    }
+  }
+  await Deno.writeTextFile(join(root, "train.txt"), trainLines.join("\n") + "\n");
+  await Deno.writeTextFile(join(root, "test.txt"), testLines.join("\n") + "\n");
+}
+
+/** `<data>/300W/{01_Indoor,02_Outdoor}/<name>.png` + `.pts` (68 random points inside). */
+export async function write300W(rng: Rng, data: string, perFolder: number): Promise<void> {
+  for (const sub of ["01_Indoor", "02_Outdoor"]) {
+    for (let i = 0; i < perFolder; i++) {
+      const stem = join(
+        data,
+        "300W",
+        sub,
+        `${sub.slice(3).toLowerCase()}_${String(i + 1).padStart(3, "0")}`,
+      );
+      const w = 40, h = 36;
+      await writeRandomPng(rng, `${stem}.png`, w, h);
+      const pts = ["version: 1", "n_points:  68", "{"];
+      for (let p = 0; p < 68; p++) {
+        pts.push(`${(4 + rng.uniform() * 30).toFixed(3)} ${(3 + rng.uniform() * 28).toFixed(3)}`);
+      }
+      pts.push("}");
+      await Deno.writeTextFile(`${stem}.pts`, pts.join("\n") + "\n");
+    }
+  }
 }

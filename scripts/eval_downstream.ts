@@ -1,0 +1,236 @@
+/**
+ * `deno task eval:downstream`: linear transfer evaluation (SPEC §6, flags §7.5), the TypeScript
+ * port of `eval_downstream.py`.
+ *
+ * Features of the (possibly fused, `--model a+b+c --fuse-mode cat|add|mean`) model over trainval
+ * and test are extracted once and cached by content (weights, layer, dataset, preprocessing,
+ * subset), so re-running or changing the grid never re-runs the network. A logistic
+ * (classification) or ridge (landmarks, joints) probe is selected over the 45-point wd grid of
+ * §6.3 by K-fold CV (progress: fits done/total, ETA), refitted on trainval and scored on test.
+ * Prints `"{model} on {dataset}: {score:.2f}"` and writes `{results-dir}/{model}_{dataset}.pth`
+ * (a float) plus a JSON record + CSV row under `<results-dir>/downstream/`.
+ *
+ * Randomness: the original's loader and fold shuffles are unseeded; ours come from `--seed`.
+ * `--faithful` re-draws the folds for every wd (as the original), scores Flowers with plain
+ * accuracy and truncates CelebA landmarks (SPEC §9 items 30, 33, 35).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { DOWNSTREAM_KEYS, isDownstreamKey, loadDownstream } from "../src/data/downstream.ts";
+import type { SupervisedDataset } from "../src/data/dataset.ts";
+import { loadModel } from "../src/models/registry.ts";
+import type { FeatureLayer } from "../src/models/resnet.ts";
+import type { FuseMode } from "../src/models/combine.ts";
+import type { Gpu } from "../src/gpu/device.ts";
+import { extractFeatures, type FeatureExtractor } from "../src/eval/features.ts";
+import { FeatureCache, featureCacheKey } from "../src/eval/feature_cache.ts";
+import {
+  downstreamEvaluation,
+  type ProbeData,
+  regularisationGrid,
+} from "../src/eval/downstream.ts";
+import {
+  cacheDir,
+  checkSizes,
+  cleanDir,
+  DEVICE_FLAG,
+  EXTRA_FLAGS,
+  FEATURE_LAYER_FLAG,
+  openEvalGpu,
+  recordRun,
+  Timings,
+} from "../src/eval/cli_common.ts";
+import { writeTorchOutput } from "../src/io/results.ts";
+import { parseCli } from "../src/util/cli.ts";
+import { UsageError } from "../src/util/errors.ts";
+import { runMain } from "../src/util/main.ts";
+import { Rng } from "../src/util/rng.ts";
+
+/** `--quick` keeps this many batches per split (SPEC §6.2). */
+const QUICK_BATCHES = 100;
+
+async function splitFeatures(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  ds: SupervisedDataset,
+  split: string,
+  o: {
+    batchSize: number;
+    quick: boolean;
+    seed: number;
+    preprocessing: { resize: number; cropSize: number };
+    cache: FeatureCache;
+    onBadImage: "fail" | "skip";
+  },
+): Promise<{ data: ProbeData; cached: boolean; rows: number; dim: number }> {
+  let order: number[] | undefined;
+  if (o.quick && ds.length > QUICK_BATCHES * o.batchSize) {
+    const rng = new Rng(o.seed + (split === "test" ? 1 : 0));
+    order = rng.shuffle(Array.from({ length: ds.length }, (_, i) => i)).slice(
+      0,
+      QUICK_BATCHES * o.batchSize,
+    );
+  }
+  const key = featureCacheKey({
+    model: model.contentKey,
+    featureLayer: model.featureLayer,
+    dataset: ds.contentKey,
+    preprocessing: o.preprocessing,
+    subset: order ? { split, quick: order.length, seed: o.seed } : { split },
+  });
+  const { entry, cached } = await o.cache.getOrCompute(key, async () => {
+    const f = await extractFeatures(gpu, model, ds, {
+      batchSize: o.batchSize,
+      preprocessing: o.preprocessing,
+      indices: order,
+      onBadImage: o.onBadImage,
+      progress: `features ${split}`,
+    });
+    return {
+      features: f.features,
+      rows: f.rows,
+      dim: f.dim,
+      indices: f.indices,
+      meta: { model: model.name, split, skipped: f.skipped },
+    };
+  });
+  const t = ds.targetDim;
+  const y = new Float64Array(entry.rows * t);
+  for (let i = 0; i < entry.rows; i++) {
+    const idx = entry.indices[i];
+    for (let j = 0; j < t; j++) y[i * t + j] = ds.targets[idx * t + j];
+  }
+  return {
+    data: {
+      x: { rows: entry.rows, cols: entry.dim, data: Float64Array.from(entry.features) },
+      y,
+      targetDim: t,
+    },
+    cached,
+    rows: entry.rows,
+    dim: entry.dim,
+  };
+}
+
+await runMain("eval_downstream", async () => {
+  const startedAt = new Date();
+  const { flags } = parseCli(Deno.args, {
+    name: "deno task eval:downstream",
+    summary: "Linear evaluation (logistic or ridge probe, CV over the regularisation grid) of a " +
+      `model's features on ${DOWNSTREAM_KEYS.join(", ")}.`,
+    flags: {
+      model: { type: "string", default: "default", help: "checkpoint name; a+b+c fuses" },
+      "fuse-mode": {
+        type: "string",
+        default: "cat",
+        choices: ["cat", "add", "mean"],
+        help: "fusion of a+b+c",
+      },
+      dataset: { type: "string", default: "cifar10", help: "dataset (lower-cased)" },
+      "cv-folds": { type: "int", default: 5, help: "CV folds" },
+      device: DEVICE_FLAG,
+      "feature-layer": FEATURE_LAYER_FLAG,
+      "batch-size": { type: "int", default: 64, help: "forward batch" },
+      resize: { type: "int", default: 224, help: "short side after resizing" },
+      "crop-size": { type: "int", default: 224, help: "centre crop side" },
+      "ckpt-dir": { type: "string", default: "./models/", help: "checkpoint folder" },
+      "results-dir": { type: "string", default: "./results", help: "results folder" },
+      "data-root": { type: "string", default: "../data/", help: "datasets folder" },
+      quick: { type: "boolean", help: `at most ${QUICK_BATCHES} batches per split` },
+      "cold-start": {
+        type: "boolean",
+        help: "start every logistic fit from zero (the original warm-starts across folds and wd)",
+      },
+      ...EXTRA_FLAGS,
+    },
+  });
+  const timings = new Timings();
+  checkSizes(flags.resize, flags["crop-size"], flags["batch-size"]);
+  if (!(flags["cv-folds"] >= 2)) throw new UsageError("--cv-folds: must be ≥ 2");
+  const key = flags.dataset.toLowerCase();
+  if (!isDownstreamKey(key)) {
+    throw new UsageError(
+      `--dataset: unknown dataset '${flags.dataset}'; expected one of ${
+        DOWNSTREAM_KEYS.join(", ")
+      }`,
+    );
+  }
+  const resultsDir = cleanDir(flags["results-dir"]);
+  const task = await loadDownstream(key, flags["data-root"], {
+    faithful: flags.faithful,
+    size: flags["crop-size"],
+  });
+  timings.mark("list");
+  const gpu = await openEvalGpu(flags.device);
+  const model = await loadModel(gpu, flags.model, {
+    ckptDir: flags["ckpt-dir"],
+    featureLayer: flags["feature-layer"] as FeatureLayer,
+    fuseMode: flags["fuse-mode"] as FuseMode,
+    arch: flags.arch,
+    seed: flags.seed,
+    baseWidth: flags["base-width"],
+  });
+  timings.mark("load model");
+  const cache = new FeatureCache(cacheDir(flags["cache-dir"], resultsDir));
+  const common = {
+    batchSize: flags["batch-size"],
+    quick: flags.quick ?? false,
+    seed: flags.seed,
+    preprocessing: { resize: flags.resize, cropSize: flags["crop-size"] },
+    cache,
+    onBadImage: flags["on-bad-image"] as "fail" | "skip",
+  };
+  const trainval = await splitFeatures(gpu, model, task.trainval, "trainval", common);
+  const test = await splitFeatures(gpu, model, task.test, "test", common);
+  timings.mark("features");
+  if (trainval.rows < flags["cv-folds"]) {
+    throw new UsageError(
+      `--cv-folds ${flags["cv-folds"]}: trainval has only ${trainval.rows} images`,
+    );
+  }
+  const grid = regularisationGrid(flags.model);
+  const r = downstreamEvaluation(trainval.data, test.data, {
+    probe: task.probe,
+    metric: task.metric,
+    folds: flags["cv-folds"],
+    shuffler: new Rng(flags.seed + 2),
+    grid: [...grid],
+    refoldPerCandidate: flags.faithful,
+    warmStart: !flags["cold-start"],
+    progress: `grid ${key}`,
+  });
+  timings.mark("probe");
+  console.log(`${flags.model} on ${key}: ${r.testScore.toFixed(2)}`);
+  await writeTorchOutput(join(resultsDir, `${flags.model}_${key}.pth`), r.testScore);
+  const written = await recordRun({
+    script: "downstream",
+    resultsDir,
+    startedAt,
+    args: { ...flags },
+    model,
+    gpu,
+    timings,
+    arrays: { cv_scores: r.cvScores, wd_grid: r.grid },
+    summary: {
+      dataset: key,
+      probe: task.probe,
+      metric: task.metric,
+      score: r.testScore,
+      wd: r.wd,
+      C: r.C,
+      feature_dim: trainval.dim,
+      trainval: trainval.rows,
+      test: test.rows,
+    },
+    details: {
+      features_cached: { trainval: trainval.cached, test: test.cached },
+      cache: cache.stats,
+      fuse_mode: flags["fuse-mode"],
+      faithful: flags.faithful,
+    },
+  });
+  console.error(`wrote ${written.json}`);
+  model.release();
+  gpu.destroy();
+});
