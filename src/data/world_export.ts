@@ -302,7 +302,10 @@ export async function exportWorld(
   checkPositive("testPerClass", o.testPerClass);
   checkPositive("objects", o.objects);
   checkPositive("batch", o.batch);
-  if (o.splits.length === 0 || o.splits.some((s) => !/^[A-Za-z0-9_.-]+$/.test(s) || s === ".")) {
+  if (
+    o.splits.length === 0 ||
+    o.splits.some((s) => !/^[A-Za-z0-9_.-]+$/.test(s) || s === "." || s === "..")
+  ) {
     throw new RangeError(`splits must be plain folder names, got [${o.splits.join(", ")}]`);
   }
   if (new Set(o.splits).size !== o.splits.length) {
