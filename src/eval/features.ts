@@ -67,8 +67,8 @@ export function preprocessImage(
   return toNormalizedTensor(resizeAndCrop(img, p), { layout: "HWC", out, offset });
 }
 
-/** What to do with an image that cannot be decoded. */
-export type BadImagePolicy = "skip" | "fail";
+import type { BadImagePolicy } from "../data/bad_images.ts";
+export type { BadImagePolicy };
 
 /** Options of {@link extractFeatures}. */
 export interface ExtractOptions {
