@@ -17,7 +17,17 @@
  * (seed, view, split, class or object), so a larger count keeps the earlier scenes unchanged. Latents
  * are drawn independently and uniformly in [-1, 1] (Causal3DIdent adds causal dependencies between
  * some of them; this world does not). Images are rendered lazily, a chunk at a time, and kept in
- * memory, so `image(i)` is cheap after the first call of its chunk.
+ * memory, so `image(i)` is cheap after the first call of its chunk; the images returned are the
+ * cached ones, so copy one (`cloneImage`) before modifying it.
+ *
+ * @example
+ * ```ts
+ * const gpu = await openGpu();
+ * const train = worldImageFolder(gpu, { seed: 0, perClass: 200, split: "train" });
+ * const img = await train.image(0); // 64×64 RGB, a capsule (class 0)
+ * const coil = worldGroups(gpu, "coil", { objects: 20 });
+ * const views = await coil.images(0); // 72 turntable views of object 1
+ * ```
  *
  * @module
  */
