@@ -20,6 +20,7 @@ import { GPU_TEST, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
 
 const QUIET: WorldExportOptions = { log: () => {}, resolution: 16 };
+const SCRIPT = new URL("../../scripts/make_world.ts", import.meta.url).pathname;
 
 /** Every file under `root`, relative, sorted (hidden files included). */
 async function listTree(root: string): Promise<string[]> {
@@ -244,7 +245,7 @@ Deno.test(
 Deno.test("make_world command line: bad flags exit 2 naming the flag; a run exits 0", async () => {
   const run = async (args: string[]) => {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "scripts/make_world.ts", ...args],
+      args: ["run", "-A", SCRIPT, ...args],
       stdout: "piped",
       stderr: "piped",
     }).output();
