@@ -172,7 +172,8 @@ fn box_blur(
 }
 
 @group(0) @binding(0) var<uniform> nm: Params;
-// Per view: (srcOffset, 0, 0, 0); views [nm.b, nm.b + n_views) of the batch, written from 0.
+// Per view: (srcOffset, 0, 0, 0); views [nm.b, nm.b + n_views) of the batch, written from
+// element nm.c of the bound output range.
 @group(0) @binding(1) var<storage, read> nm_views: array<vec4u>;
 // lut[c · 256 + v]: the float32 ToTensor + Normalize value of byte v in channel c.
 @group(0) @binding(2) var<storage, read> nm_lut: array<f32>;
@@ -194,7 +195,7 @@ fn normalize(
   let n = nm.a * nm.a;
   for (var i = wid.x * WG + lid; i < n; i += nwg.x * WG) {
     let c = unpack(nm_src[src + i]);
-    let o = (v * n + i) * 3u;
+    let o = nm.c + (v * n + i) * 3u;
     nm_out[o] = nm_lut[c.x];
     nm_out[o + 1u] = nm_lut[256u + c.y];
     nm_out[o + 2u] = nm_lut[512u + c.z];

@@ -504,26 +504,39 @@ export async function renderViews(
 
 const lutCache = new WeakMap<Gpu, Tensor>();
 
-/** Records ToTensor + Normalize(ImageNet) of views [first, first + count) into NHWC float32. */
-function recordNormalize(gpu: Gpu, views: PackedImages, first: number, count: number): Tensor {
+/**
+ * Records ToTensor + Normalize(ImageNet) of views [first, first + count) of `views` into NHWC
+ * float32 views [outFirst, outFirst + count) of `out`. Only that range of `out` is bound (from a
+ * 256-byte aligned offset), so `out` may exceed the storage binding limit.
+ */
+function recordNormalize(
+  gpu: Gpu,
+  views: PackedImages,
+  first: number,
+  count: number,
+  out: Tensor,
+  outFirst: number,
+): void {
   let lut = lutCache.get(gpu);
   if (!lut) {
     lut = Tensor.from(gpu, normalizationTable(IMAGENET_MEAN, IMAGENET_STD), undefined, "norm lut");
     lutCache.set(gpu, lut);
   }
   const size = views.widths[0];
+  const viewBytes = size * size * 12;
+  const start = outFirst * viewBytes;
+  const aligned = Math.floor(start / 256) * 256;
+  const bytes = start - aligned + count * viewBytes;
   const table = new Uint32Array(4 * views.offsets.length);
   views.offsets.forEach((o, i) => (table[4 * i] = o));
   const t = Tensor.from(gpu, table, undefined, "normalize views");
-  const out = Tensor.empty(gpu, [count, size, size, 3], "f32", "augmented views");
   gpu.recorder.dispatch(
     gpu.kernels.get({ file: FILE, source, entryPoint: "normalize" }),
-    [t, lut, views.tensor, out],
+    [t, lut, views.tensor, { buffer: out.buffer, offset: aligned, size: bytes }],
     [pixelGridX(size * size), count, 1],
-    new Uint32Array([count, size, first, 0]),
+    new Uint32Array([count, size, first, (start - aligned) / 4]),
   );
   t.release();
-  return out;
 }
 
 function checkImages(images: readonly RgbImage[]): void {
@@ -540,9 +553,45 @@ function checkImages(images: readonly RgbImage[]): void {
 }
 
 /**
+ * Splits images into runs whose GPU buffers (sources, resize rows, full-resolution colour stage,
+ * views, normalised output) each stay within `limit` bytes, the storage binding limit.
+ */
+function planChunks(
+  images: readonly RgbImage[],
+  q: readonly ViewParams[],
+  k: readonly ViewParams[],
+  size: number,
+  limit: number,
+): [number, number][] {
+  const chunks: [number, number][] = [];
+  let start = 0;
+  let used = [0, 0, 0, 0];
+  for (let i = 0; i < images.length; i++) {
+    const { width: w, height: h } = images[i];
+    const rows = (q[i].crop?.height ?? h) + (k[i].crop?.height ?? h);
+    const full = q[i].crop ? 0 : 2 * w * h * 4;
+    const cost = [w * h * 4, rows * size * 4, full, 2 * size * size * 4 + size * size * 12];
+    if (cost.some((c) => c > limit)) {
+      throw new RangeError(
+        `image ${i} (${w}x${h}) needs more than the GPU's ${limit}-byte storage binding limit`,
+      );
+    }
+    if (used.some((u, j) => u + cost[j] > limit)) {
+      chunks.push([start, i]);
+      start = i;
+      used = [0, 0, 0, 0];
+    }
+    used = used.map((u, j) => u + cost[j]);
+  }
+  chunks.push([start, images.length]);
+  return chunks;
+}
+
+/**
  * Applies fixed parameters: `q[i]` and `k[i]` are the views of `images[i]`. Returns NHWC float32
  * tensors [N, size, size, 3], normalised with the ImageNet mean/std (the caller releases them).
- * Records everything into the current encoder; nothing is read back.
+ * Large batches are rendered in runs that respect the storage binding limit. Records everything
+ * into the current encoder; nothing is read back.
  */
 export function applyAugmentParams(
   gpu: Gpu,
@@ -550,19 +599,29 @@ export function applyAugmentParams(
   q: readonly ViewParams[],
   k: readonly ViewParams[],
   size = 224,
+  options: { bindingLimit?: number } = {},
 ): { q: Tensor; k: Tensor } {
   checkImages(images);
   if (q.length !== images.length || k.length !== images.length) {
     throw new RangeError(`need one q and one k view per image (${images.length})`);
   }
-  const src = uploadImages(gpu, images);
-  const views = [...q, ...k];
-  const sources = views.map((_, v) => v % images.length);
+  const limit = options.bindingLimit ?? gpu.device.limits.maxStorageBufferBindingSize;
   const n = images.length;
-  const rendered = recordViews(gpu, src, images, views, sources, size);
-  const out = { q: recordNormalize(gpu, rendered, 0, n), k: recordNormalize(gpu, rendered, n, n) };
-  rendered.tensor.release();
-  src.tensor.release();
+  const out = {
+    q: Tensor.empty(gpu, [n, size, size, 3], "f32", "augmented q"),
+    k: Tensor.empty(gpu, [n, size, size, 3], "f32", "augmented k"),
+  };
+  for (const [a, b] of planChunks(images, q, k, size, limit)) {
+    const part = images.slice(a, b);
+    const m = b - a;
+    const src = uploadImages(gpu, part);
+    const views = [...q.slice(a, b), ...k.slice(a, b)];
+    const rendered = recordViews(gpu, src, part, views, views.map((_, v) => v % m), size);
+    recordNormalize(gpu, rendered, 0, m, out.q, a);
+    recordNormalize(gpu, rendered, m, m, out.k, a);
+    rendered.tensor.release();
+    src.tensor.release();
+  }
   return out;
 }
 

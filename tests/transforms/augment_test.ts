@@ -401,3 +401,35 @@ Deno.test(
     await assertRejects(() => renderViews(gpu, [img], [badOrder], [0], 4), /permutation/);
   },
 );
+
+Deno.test(
+  "applyAugmentParams() split into runs under a small binding limit equals one run (12 px views: unaligned offsets)",
+  GPU_TEST,
+  async () => {
+    const gpu = await testGpu();
+    const fx = await colorFixture();
+    const pick = ["astronaut_big", "chelsea", "odd", "astronaut", "strip"];
+    const images = pick.map((k) => fx.inputs.get(k)!);
+    const rng = testRng("augment chunks");
+    for (const policy of ["default", "dorsal"] as const) {
+      const q = images.map((im) => drawAugmentParams(policy, rng, im.width, im.height));
+      const k = images.map((im) => drawAugmentParams(policy, rng, im.width, im.height));
+      const one = applyAugmentParams(gpu, images, q, k, 12);
+      // 64x48 RGB packed = 12288 bytes, 2·(64·48·4) = 24576 for dorsal: runs of one or two images.
+      const split = applyAugmentParams(gpu, images, q, k, 12, { bindingLimit: 26000 });
+      const [a, b, c, d] = await gpu.recorder.read([one.q, one.k, split.q, split.k]);
+      assertArrayEqual(c, a, `${policy} q${seedNote()}`);
+      assertArrayEqual(d, b, `${policy} k${seedNote()}`);
+      for (const t of [one.q, one.k, split.q, split.k]) t.release();
+    }
+    const big = [fx.inputs.get("astronaut_big")!];
+    const p = [drawAugmentParams("default", rng, 64, 48)];
+    await assertRejects(
+      () =>
+        Promise.resolve().then(() =>
+          applyAugmentParams(gpu, big, p, p, 12, { bindingLimit: 4096 })
+        ),
+      /storage binding limit/,
+    );
+  },
+);
