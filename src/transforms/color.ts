@@ -571,15 +571,25 @@ async function batchOver<T>(
   params: readonly T[],
   record: (src: PackedImages, part: readonly T[]) => PackedImages,
   options: BatchOptions,
+  scratchPerPixel = 4,
 ): Promise<RgbImage[]> {
   if (img.width < 1 || img.height < 1) {
     throw new RangeError(`cannot transform an empty ${img.width}x${img.height} image`);
   }
+  // Every buffer a kernel binds must fit the storage binding limit (128 MiB on llvmpipe);
+  // `scratchPerPixel` is the widest per-output-pixel buffer of the op (16 for the blur's floats).
+  const limit = gpu.device.limits.maxStorageBufferBindingSize;
+  const pixels = img.width * img.height;
+  if (pixels * scratchPerPixel > limit) {
+    throw new RangeError(
+      `a ${img.width}x${img.height} image exceeds the GPU's ${limit}-byte storage binding limit`,
+    );
+  }
   const src = uploadImages(gpu, [img]);
   const out: RgbImage[] = [];
   try {
-    const chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
-    for (const [a, b] of chunks(params.length, img.width * img.height, chunkBytes)) {
+    const budget = Math.min(options.chunkBytes ?? CHUNK_BYTES, limit * 4 / scratchPerPixel);
+    for (const [a, b] of chunks(params.length, pixels, budget)) {
       const dst = record(src, params.slice(a, b));
       try {
         out.push(...(await readImages(gpu, [dst]))[0]);
@@ -659,5 +669,6 @@ export async function gaussianBlurBatch(
     sigmas,
     (src, part) => recordGaussianBlur(gpu, src, part, kernelSize, part.map(() => 0)),
     options,
+    16,
   );
 }
