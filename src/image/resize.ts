@@ -25,7 +25,7 @@ import { createImage, type RgbImage } from "./image.ts";
 export const PRECISION_BITS = 22;
 
 /** Per-output-pixel tap ranges and fixed-point weights along one axis. */
-interface AxisCoefficients {
+export interface AxisCoefficients {
   /** Taps per output pixel (the stride of `weights`). */
   ksize: number;
   /** First source index of output pixel i: `bounds[2i]`; tap count: `bounds[2i + 1]`. */
@@ -39,8 +39,13 @@ function triangle(x: number): number {
   return x < 1 ? 1 - x : 0;
 }
 
-/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bilinear (triangle) filter. */
-function axisCoefficients(inSize: number, outSize: number): AxisCoefficients {
+/**
+ * Pillow's per-axis resampling coefficients for the bilinear (triangle) filter
+ * (precompute_coeffs + normalize_coeffs_8bpc): for each of the `outSize` output pixels, the first
+ * source index, the tap count and `ksize` fixed-point weights ({@link PRECISION_BITS} fractional
+ * bits). {@link resize} uses them; the GPU resize uploads them so both compute the same integers.
+ */
+export function resizeCoefficients(inSize: number, outSize: number): AxisCoefficients {
   const in0 = 0;
   const in1 = inSize;
   const scale = (in1 - in0) / outSize;
@@ -99,13 +104,13 @@ export function resize(img: RgbImage, width: number, height: number): RgbImage {
   const needV = height !== img.height;
   if (!needH && !needV) return { width, height, data: img.data.slice() };
 
-  const vert = axisCoefficients(img.height, height);
+  const vert = resizeCoefficients(img.height, height);
   let src = img;
   if (needH) {
     // Only the source rows the vertical pass reads.
     const first = vert.bounds[0];
     const last = vert.bounds[2 * height - 2] + vert.bounds[2 * height - 1];
-    const horiz = axisCoefficients(img.width, width);
+    const horiz = resizeCoefficients(img.width, width);
     src = horizontalPass(img, horiz, width, first, last);
     for (let i = 0; i < height; i++) vert.bounds[2 * i] -= first;
   }

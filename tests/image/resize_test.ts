@@ -1,7 +1,13 @@
 import { centerCrop } from "../../src/image/crop.ts";
 import { loadImage } from "../../src/image/decode.ts";
 import { createImage } from "../../src/image/image.ts";
-import { resize, resizeShortSide, shortSideSize } from "../../src/image/resize.ts";
+import {
+  PRECISION_BITS,
+  resize,
+  resizeCoefficients,
+  resizeShortSide,
+  shortSideSize,
+} from "../../src/image/resize.ts";
 import { assert } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import { assertImageEqual, fixtures, IMAGE_FIXTURES, inputImage } from "./fixtures.ts";
@@ -94,4 +100,26 @@ Deno.test("resize() keeps constant images constant and rejects bad sizes", () =>
     threw = error instanceof RangeError;
   }
   assert(threw, "resizing an empty image must throw RangeError");
+});
+
+Deno.test("resizeCoefficients() matches hand-computed Pillow taps: 4 → 2 and identity 3 → 3", () => {
+  // 4 → 2: scale 2, support 2, ksize 5. Output 0: centre 1, taps x = 0..2 with triangle weights
+  // 0.75, 0.75, 0.25 → 3/7, 3/7, 1/7 of 2^22, rounded half away from zero.
+  const c = resizeCoefficients(4, 2);
+  const one = 2 ** PRECISION_BITS;
+  assert(c.ksize === 5, `ksize ${c.ksize}`);
+  assert(c.bounds[0] === 0 && c.bounds[1] === 3, `bounds[0] ${c.bounds.slice(0, 2)}`);
+  const w0 = [3 / 7, 3 / 7, 1 / 7].map((w) => Math.round(w * one));
+  assert(
+    [...c.weights.slice(0, 5)].join() === [...w0, 0, 0].join(),
+    `weights ${c.weights.slice(0, 5)}`,
+  );
+  // Output 1: centre 3, taps x = 1..3 (clamped at 4): mirror image of output 0.
+  assert(c.bounds[2] === 1 && c.bounds[3] === 3, `bounds[1] ${c.bounds.slice(2, 4)}`);
+  assert([...c.weights.slice(5, 8)].join() === [...w0].reverse().join(), "weights of output 1");
+  // Same size: each pixel maps onto itself with weight exactly 1.0 (so a skipped pass is a copy).
+  const id = resizeCoefficients(3, 3);
+  for (let i = 0; i < 3; i++) {
+    assert(id.bounds[2 * i] === i && id.weights[i * id.ksize] === one, `identity tap ${i}`);
+  }
 });
