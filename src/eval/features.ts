@@ -84,6 +84,8 @@ export interface ExtractOptions {
   progress?: string | false;
   /** Sink for warnings (default stderr). */
   warn?: (line: string) => void;
+  /** Cap on images per network call (default: what fits one storage binding). */
+  maxForwardBatch?: number;
 }
 
 /** An image that was left out, and why. */
@@ -155,25 +157,57 @@ export function featuresOfViews(
   return featuresOfTensors(gpu, model, data, views.length, size, batchSize);
 }
 
+/**
+ * Largest forward batch whose biggest activation fits one storage binding. A ResNet's largest
+ * activations (stem and first stage) hold size²·stem·4 bytes per image, at most size²·dim/8 bytes
+ * (BasicBlock nets: dim = 8·stem; Bottleneck nets: dim = 32·stem, so this is 4× conservative).
+ */
+export function maxForwardBatch(gpu: Gpu, dim: number, size: number): number {
+  const limit = gpu.device.limits.maxStorageBufferBindingSize;
+  const perImage = Math.max(size * size * 3 * 4, (size * size * dim) / 8);
+  return Math.max(1, Math.floor(limit / perImage));
+}
+
 async function forward(
   gpu: Gpu,
   model: FeatureExtractor,
   data: Float32Array,
   rows: number,
   size: number,
+  maxBatch?: number,
 ): Promise<Float32Array> {
-  const input = Tensor.from(gpu, data, [rows, size, size, 3], "eval input");
+  const per = size * size * 3;
+  const cap = Math.min(maxBatch ?? Infinity, maxForwardBatch(gpu, model.dim, size));
+  const outs: Tensor[] = [];
   try {
-    const out = await model.extract(input);
-    try {
-      checkOutput(model, out, rows);
-      const [values] = await gpu.recorder.read([out]);
-      return values as Float32Array;
-    } finally {
-      out.release();
+    // Sub-batches are recorded back to back and read together: still one sync.
+    for (let r0 = 0; r0 < rows; r0 += cap) {
+      const n = Math.min(cap, rows - r0);
+      const input = Tensor.from(
+        gpu,
+        data.subarray(r0 * per, (r0 + n) * per),
+        [n, size, size, 3],
+        "eval input",
+      );
+      try {
+        const out = await model.extract(input);
+        outs.push(out);
+        checkOutput(model, out, n);
+      } finally {
+        input.release();
+      }
     }
+    const values = await gpu.recorder.read(outs);
+    if (values.length === 1) return values[0] as Float32Array;
+    const all = new Float32Array(rows * model.dim);
+    let at = 0;
+    for (const v of values) {
+      all.set(v as Float32Array, at);
+      at += v.length;
+    }
+    return all;
   } finally {
-    input.release();
+    for (const o of outs) o.release();
   }
 }
 
@@ -279,7 +313,14 @@ export async function extractFeatures(
     const batch: DecodedBatch = await next!;
     let pending: Promise<Float32Array> | undefined;
     if (batch.kept.length > 0) {
-      pending = forward(gpu, model, batch.data, batch.kept.length, p.cropSize);
+      pending = forward(
+        gpu,
+        model,
+        batch.data,
+        batch.kept.length,
+        p.cropSize,
+        options.maxForwardBatch,
+      );
     }
     next = b + 1 < batches ? decodeBatch(dataset, slice(b + 1), p, policy) : undefined;
     // A failing decode of the next batch must not become an unhandled rejection while we wait.

@@ -5,7 +5,7 @@ import {
   FeatureCache,
   featureCacheKey,
 } from "../../src/eval/feature_cache.ts";
-import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
+import { assert, assertArrayEqual, assertRejects, assertRelClose } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
 import { fakeExtractor } from "./fake_extractor.ts";
@@ -36,6 +36,16 @@ Deno.test({
     assert(r.rows === indices.length && r.dim === dim, "shape");
     assertArrayEqual(r.indices, indices, "indices");
     assert(model.calls === 3, `3 batches, got ${model.calls}`);
+    // Network calls capped at 2 images: the 3-image batches split, results unchanged.
+    const split = await extractFeatures(gpu, model, ds, {
+      batchSize: 3,
+      preprocessing: p,
+      indices,
+      progress: false,
+      maxForwardBatch: 2,
+    });
+    assert(model.calls === 3 + 5, `2+2+1… sub-batches, got ${model.calls - 3}`);
+    assertRelClose(split.features, r.features, 1e-6, "sub-batched features");
     for (let i = 0; i < indices.length; i++) {
       const ref = model.reference(preprocessImage(images[indices[i]], p));
       for (let j = 0; j < dim; j++) {
