@@ -233,14 +233,24 @@ fn color_chain(
     let s = c_luma[c_ops[4u * v + 3u].x];
     mean = s / n + select(0u, 1u, 2u * (s % n) >= n);
   }
+  // The chain, hoisted out of the pixel loop; trailing copies are skipped.
+  var codes: array<u32, 5>;
+  var factors: array<f32, 5>;
+  var steps = 0u;
+  for (var s = 0u; s < 5u; s++) {
+    codes[s] = step_code(v, s);
+    factors[s] = step_factor(v, s);
+    if (codes[s] != 0u) {
+      steps = s + 1u;
+    }
+  }
   for (var i = wid.x * WG + lid; i < n; i += nwg.x * WG) {
     var c = unpack(c_src[view.x + i]);
-    for (var s = 0u; s < 5u; s++) {
-      let code = step_code(v, s);
-      if (code == 4u) {
-        c = blend(smooth_degenerate(view.x, w, h, i % w, i / w), c, step_factor(v, s));
+    for (var s = 0u; s < steps; s++) {
+      if (codes[s] == 4u) {
+        c = blend(smooth_degenerate(view.x, w, h, i % w, i / w), c, factors[s]);
       } else {
-        c = point_op(c, code, step_factor(v, s), extra.z, mean);
+        c = point_op(c, codes[s], factors[s], extra.z, mean);
       }
     }
     c_dst[view.y + i] = pack(c);
@@ -269,14 +279,19 @@ fn luma_chain(
     slot = c_ops[4u * v + 3u].x;
     live = extra.w < 5u;
     let n = select(0u, view.z * view.w, live);
+    var codes: array<u32, 5>;
+    var factors: array<f32, 5>;
+    for (var s = 0u; s < 5u; s++) {
+      codes[s] = step_code(v, s);
+      factors[s] = step_factor(v, s);
+    }
     for (var i = wid.x * WG + lid; i < n; i += nwg.x * WG) {
       var c = unpack(c_src[view.x + i]);
       for (var s = 0u; s < extra.w; s++) {
-        let code = step_code(v, s);
-        if (code == 4u) {
-          c = blend(smooth_degenerate(view.x, view.z, view.w, i % view.z, i / view.z), c, step_factor(v, s));
+        if (codes[s] == 4u) {
+          c = blend(smooth_degenerate(view.x, view.z, view.w, i % view.z, i / view.z), c, factors[s]);
         } else {
-          c = point_op(c, code, step_factor(v, s), extra.z, 0u);
+          c = point_op(c, codes[s], factors[s], extra.z, 0u);
         }
       }
       acc += luma(c);
