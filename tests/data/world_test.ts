@@ -145,6 +145,64 @@ Deno.test(
 );
 
 Deno.test(
+  "world renders analytic silhouettes: sphere disk, cube square, torus ring",
+  GPU_TEST,
+  async () => {
+    const gpu = await testGpu();
+    const rng = testRng("world silhouettes");
+    const res = 64;
+    const renderer = new WorldRenderer(gpu, { width: res });
+    const pxPerUnit = res / 2 / Math.tan((13.5 * Math.PI) / 180); // image-plane units → pixels
+    const appearance = { 6: rng.range(-1, 1), 7: rng.range(-1, 1), 8: rng.range(-1, 1) };
+    const centred = { 0: 0, 1: 0, 2: 0, 9: rng.range(-1, 1), ...appearance };
+
+    // Sphere of radius 0.62 at distance 6: a disk of radius tan(asin(0.62 / 6)) in the image plane.
+    const sphere = await objectMask(renderer, scene(SPHERE, { ...centred, 3: 0, 4: 0, 5: 0 }));
+    const radius = (0.62 / Math.sqrt(36 - 0.62 ** 2)) * pxPerUnit;
+    let disk = 0; // pixel centres inside the disk
+    for (let y = 0; y < res; y++) {
+      for (let x = 0; x < res; x++) if (Math.hypot(x + 0.5 - 32, y + 0.5 - 32) < radius) disk++;
+    }
+    assert(Math.abs(sphere.area - disk) < 0.02 * disk, `sphere area ${sphere.area} vs ${disk}`);
+    assert(Math.abs(sphere.cx - 32) < 0.3 && Math.abs(sphere.cy - 32) < 0.3, "sphere not centred");
+
+    // Axis-aligned cube (half side 0.48 incl. rounding): the front face at depth 5.52 bounds it.
+    const cube = await objectMask(
+      renderer,
+      scene(WORLD_CLASSES.indexOf("cube"), { ...centred, 3: 0, 4: 0, 5: 0 }),
+    );
+    const side = 2 * (0.48 / 5.52) * pxPerUnit;
+    for (
+      const [what, v] of [["width", cube.right - cube.left], ["height", cube.bottom - cube.top]]
+    ) {
+      assert(Math.abs((v as number) - side) <= 1.5, `cube ${what} ${v} px vs ${side.toFixed(2)}`);
+    }
+    // Pixel centres inside the square (the rounded corners and edges lose a few more).
+    let across = 0;
+    for (let k = 0; k < res; k++) if (Math.abs(k + 0.5 - res / 2) < side / 2) across++;
+    const square = across ** 2;
+    assert(Math.abs(cube.area - square) < 0.03 * square, `cube area ${cube.area} vs ${square}`);
+
+    // Torus (ring radius 0.52, tube 0.2) turned to face the camera: the hole shows the background.
+    const torus = await objectMask(
+      renderer,
+      scene(WORLD_CLASSES.indexOf("torus"), { ...centred, 3: 0.5, 4: 0, 5: 0 }),
+    );
+    const at = (x: number, y: number): number => torus.inside[Math.floor(y) * res + Math.floor(x)];
+    assert(at(32, 32) === 0 && at(31, 31) === 0, "torus hole is filled");
+    const ring = (0.52 / 6) * pxPerUnit;
+    for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]]) {
+      assert(at(32 + dx * ring, 32 + dy * ring) === 1, `torus ring missing at (${dx}, ${dy})`);
+    }
+    const outer = 2 * (0.72 / (6 - 0.2)) * pxPerUnit;
+    assert(
+      Math.abs(torus.right - torus.left - outer) <= 2,
+      `torus width ${torus.right - torus.left}`,
+    );
+  },
+);
+
+Deno.test(
   "world objects stay inside the frame at the corners of the position box",
   GPU_TEST,
   async () => {
