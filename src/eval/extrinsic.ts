@@ -172,15 +172,22 @@ export async function kernelRidgeGridSearch(
     const sums = alphas.map(() => gammas.map(() => 0));
     for (const fold of kfold.split(x.rows)) {
       const f = scaledFold(x, y, fold);
+      // Memory: the training Gram and one work matrix (2·n² float64; 4.3 GB at n = 16 384),
+      // plus the test Gram and kernel. Each (γ, α) re-exponentiates into the work matrix,
+      // which the Cholesky factorisation then overwrites.
       const gTr = await gramFn(f.xTr, f.xTr);
       const gTe = await gramFn(f.xTe, f.xTr);
       const nTr = rowSquaredNorms(f.xTr), nTe = rowSquaredNorms(f.xTe);
+      const work = new Float64Array(gTr.length);
+      const kTe = new Float64Array(gTe.length);
       for (let gi = 0; gi < gammas.length; gi++) {
-        const kTr = rbfFromGram(Float64Array.from(gTr), nTr, nTr, gammas[gi], true);
-        const kTe = rbfFromGram(Float64Array.from(gTe), nTe, nTr, gammas[gi]);
+        kTe.set(gTe);
+        rbfFromGram(kTe, nTe, nTr, gammas[gi]);
         for (let ai = 0; ai < alphas.length; ai++) {
+          work.set(gTr);
+          rbfFromGram(work, nTr, nTr, gammas[gi], true);
           const model = new KernelRidge({ alpha: alphas[ai], gamma: gammas[gi] });
-          model.fitKernel(Float64Array.from(kTr), f.yTr);
+          model.fitKernel(work, f.yTr);
           const pred = model.predictFromKernel(kTe, f.xTe.rows);
           sums[ai][gi] += r2Score(f.yTe.data, pred.data, y.cols);
           progress?.advance(1, `α=${alphas[ai]} γ=${gammas[gi]}`);
