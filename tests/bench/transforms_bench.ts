@@ -22,7 +22,7 @@ import type { RgbImage } from "../../src/image/image.ts";
 import { augmentBatch } from "../../src/transforms/augment.ts";
 import { runMain } from "../../src/util/main.ts";
 import { Rng } from "../../src/util/rng.ts";
-import { type BenchRow, report, row } from "./harness.ts";
+import { type BenchRow, medianMs, report, row } from "./harness.ts";
 
 const FILES = 48;
 const BATCH = 16;
@@ -63,11 +63,9 @@ async function resnetRate(): Promise<{ name: string; value: number } | null> {
   }
 }
 
+/** Median seconds of 3 runs after a warm-up (worker start, sharp load, kernel compiles). */
 async function timeIt(fn: () => Promise<unknown>): Promise<number> {
-  await fn(); // warm-up (worker start, sharp load, kernel compiles)
-  const t0 = performance.now();
-  await fn();
-  return (performance.now() - t0) / 1000;
+  return await medianMs(fn, { warmup: 1, runs: 3 }) / 1000;
 }
 
 await runMain("bench transforms", async () => {
