@@ -1,11 +1,16 @@
 /**
  * The per-view dispatcher of the synthetic-invariance evaluation (SPEC §3.4 steps 1–2): applies
  * one family's op to the full-resolution image for every parameter set, then Resize(r) +
- * CenterCrop(c) — except `resized_crop`, which yields c×c directly. GPU-side families (rotation,
- * translation, scale, shear, deform, brightness, contrast, saturation, hue, blur, sharpness) run
- * all views of the image as one batch with one readback (chunked only to bound memory); the
- * cheap or inherently serial ones (flips, grayscale, invert, equalize, posterize, resized_crop)
- * and the final Pillow-exact resize/crop run on the CPU.
+ * CenterCrop(c) — except `resized_crop`, which yields c×c directly.
+ *
+ * GPU-side families (rotation, translation, scale, shear, brightness, contrast, saturation, hue,
+ * blur, sharpness) upload the image once, record every view's op, then the Pillow-exact
+ * Resize(r) + CenterCrop(c) on the GPU too (resize_gpu.ts, byte-equal to the CPU pair), and read
+ * back only the c×c views: one readback per image (op outputs chunked to ≤ 128 MB each).
+ * `cpuResize: true` reads the full-resolution views back and resizes on the CPU instead (the
+ * reference path). deform reads its views back and resizes on the CPU (its batch recorder is
+ * private to deform.ts); the cheap or inherently serial families (flips, grayscale, invert,
+ * equalize, posterize, resized_crop) run on the CPU.
  *
  * Faithful vs intended (SPEC §9 items 9–11, 14). By default the evident intent is reproduced;
  * `faithful: true` reproduces what the original Python did. Each fix has its own switch, which
@@ -22,21 +27,44 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
 import { centerCrop, hflip, vflip } from "../image/crop.ts";
 import type { RgbImage } from "../image/image.ts";
-import { resizeShortSide } from "../image/resize.ts";
+import { resizeShortSide, shortSideSize } from "../image/resize.ts";
 import { UsageError } from "../util/errors.ts";
 import {
   adjustHueBatch,
+  type ColorOp,
   enhanceBatch,
+  type EnhanceKind,
   equalize,
   gaussianBlurBatch,
+  gaussianKernel1d,
   invert,
+  type PackedImages,
   posterize,
+  recordColorOps,
+  recordGaussianBlur,
   toGrayscale,
+  uploadImages,
 } from "./color.ts";
 import { deformBatch } from "./deform.ts";
-import { affineBatch, type AffineParams, resizedCrop, rotateBatch } from "./geometry.ts";
+import {
+  affineBatch,
+  type AffineCoefficients,
+  affineNearestCpu,
+  type AffineParams,
+  MAX_BATCH_BYTES,
+  pillowAffinePath,
+  pillowRotateCoefficients,
+  recordAffineNearest,
+  resizedCrop,
+  rotateBatch,
+  torchvisionAffineCoefficients,
+  unpackRgbImages,
+  viewsPerBatch,
+} from "./geometry.ts";
+import { centerCropWindow, type CropWindow, recordResizeCrop } from "./resize_gpu.ts";
 import type { SyntheticFamily, SyntheticParams } from "./synthetic_grid.ts";
 
 /** How views are made; sizes as `--resize` / `--crop-size`. */
@@ -55,6 +83,11 @@ export interface ViewOptions {
   zeroShearForTranslateScale?: boolean;
   /** SPEC §9 item 11: cut resized_crop boxes from the Resize(r) image (default `!faithful`). */
   resizedCropOnResized?: boolean;
+  /**
+   * Read the GPU families' full-resolution views back and do Resize + CenterCrop on the CPU (the
+   * reference path; same bytes, slower) instead of on the GPU (default false).
+   */
+  cpuResize?: boolean;
 }
 
 function num(p: SyntheticParams, key: string, family: string, i: number): number {
@@ -143,6 +176,14 @@ export async function syntheticViews(
   const zeroShear = options.zeroShearForTranslateScale ?? !faithful;
   const cropOnResized = options.resizedCropOnResized ?? !faithful;
   if (params.length === 0) return [];
+  if (!options.cpuResize && GPU_FINISHED.has(family)) {
+    return await gpuFinishedViews(gpu, img, family, params, {
+      r,
+      c,
+      translationAfterResize,
+      zeroShear,
+    });
+  }
 
   // Resize(r) + CenterCrop(c), computed once per distinct intermediate image.
   const finished = new Map<RgbImage, RgbImage>();
@@ -221,6 +262,201 @@ export async function syntheticViews(
     default:
       throw new UsageError(`unknown --transform '${family}'`);
   }
+}
+
+/** Families whose Resize + CenterCrop run on the GPU right behind their op. */
+const GPU_FINISHED: ReadonlySet<SyntheticFamily> = new Set<SyntheticFamily>([
+  "rotation",
+  "translation",
+  "scale",
+  "shear",
+  "brightness",
+  "contrast",
+  "saturation",
+  "sharpness",
+  "hue",
+  "blur",
+]);
+
+const ENHANCE_KINDS: Partial<Record<SyntheticFamily, [EnhanceKind, string]>> = {
+  brightness: ["brightness", "brightness_factor"],
+  contrast: ["contrast", "contrast_factor"],
+  saturation: ["color", "saturation_factor"],
+  sharpness: ["sharpness", "sharpness_factor"],
+};
+
+/** Where the views of a W×H op output end up: the resize target and the window kept. */
+interface Finish {
+  resizeTo: readonly [number, number];
+  window: CropWindow;
+}
+
+/** Resize(r) (short side) + CenterCrop(c) of a `width × height` image. */
+function shortSideFinish(width: number, height: number, r: number, c: number): Finish {
+  const [rw, rh] = shortSideSize(width, height, r);
+  return { resizeTo: [rw, rh], window: centerCropWindow(rw, rh, c) };
+}
+
+/** Records the op of views [a, b) from the uploaded source; returns their packed [b − a, H, W]. */
+type RecordViews = (src: PackedImages, a: number, b: number) => Tensor;
+
+/**
+ * The GPU pipeline of one image: upload once, record the ops of each chunk (≤ 128 MB of op output
+ * at `bytesPerPixel`), resize + crop each chunk behind its op, and read back only the windows,
+ * once (again only after 128 MB of windows). Returns `count` images in order.
+ */
+async function viewsOnGpu(
+  gpu: Gpu,
+  img: RgbImage,
+  count: number,
+  record: RecordViews,
+  finish: Finish,
+  bytesPerPixel = 4,
+): Promise<RgbImage[]> {
+  const { width: w, height: h } = img;
+  const { resizeTo, window } = finish;
+  const out: RgbImage[] = [];
+  if (count === 0) return out;
+  const per = viewsPerBatch(w, h, bytesPerPixel);
+  const src = uploadImages(gpu, [img]);
+  const pending: { views: Tensor; count: number }[] = [];
+  let pendingBytes = 0;
+  const drain = async () => {
+    const data = await gpu.recorder.read(pending.map((p) => p.views));
+    pending.forEach((p, i) => {
+      out.push(...unpackRgbImages(data[i] as Uint32Array, window.width, window.height, p.count));
+      p.views.release();
+    });
+    pending.length = 0;
+    pendingBytes = 0;
+  };
+  try {
+    for (let a = 0; a < count; a += per) {
+      const b = Math.min(count, a + per);
+      const full = record(src, a, b);
+      try {
+        const views = recordResizeCrop(gpu, full, b - a, w, h, resizeTo[0], resizeTo[1], window);
+        pending.push({ views, count: b - a });
+      } finally {
+        full.release();
+      }
+      pendingBytes += (b - a) * window.width * window.height * 4;
+      if (pendingBytes >= MAX_BATCH_BYTES) await drain();
+    }
+    if (pending.length > 0) await drain();
+  } finally {
+    src.tensor.release();
+    for (const p of pending) p.views.release();
+  }
+  return out;
+}
+
+/**
+ * Pillow nearest AFFINE views through the GPU pipeline; views needing Pillow's double-precision
+ * engine (coordinates beyond ±32768) run on the CPU and are finished by `finishCpu`.
+ */
+async function affineViews(
+  gpu: Gpu,
+  img: RgbImage,
+  coefficients: readonly AffineCoefficients[],
+  finish: Finish,
+  finishCpu: (view: RgbImage) => RgbImage,
+): Promise<RgbImage[]> {
+  const out: RgbImage[] = new Array(coefficients.length);
+  const onGpu: number[] = [];
+  coefficients.forEach((m, i) => {
+    if (pillowAffinePath(m, img.width, img.height) === "float") {
+      out[i] = finishCpu(affineNearestCpu(img, m));
+    } else onGpu.push(i);
+  });
+  const views = await viewsOnGpu(
+    gpu,
+    img,
+    onGpu.length,
+    (src, a, b) =>
+      recordAffineNearest(
+        gpu,
+        src.tensor,
+        img.width,
+        img.height,
+        onGpu.slice(a, b).map((i) => coefficients[i]),
+      ),
+    finish,
+  );
+  onGpu.forEach((i, j) => out[i] = views[j]);
+  return out;
+}
+
+/** The {@link GPU_FINISHED} families: op, Resize(r) and CenterCrop(c) all on the GPU. */
+async function gpuFinishedViews(
+  gpu: Gpu,
+  img: RgbImage,
+  family: SyntheticFamily,
+  params: readonly SyntheticParams[],
+  o: { r: number; c: number; translationAfterResize: boolean; zeroShear: boolean },
+): Promise<RgbImage[]> {
+  const { r, c } = o;
+  const { width: w, height: h } = img;
+  const numbers = (key: string) => params.map((p, i) => num(p, key, family, i));
+  const standard = shortSideFinish(w, h, r, c);
+  const cpuFinish = (v: RgbImage) => centerCrop(resizeShortSide(v, r), c);
+  const enhance = ENHANCE_KINDS[family];
+  if (enhance) {
+    const ops: ColorOp[] = numbers(enhance[1]).map((factor) => ({ kind: enhance[0], factor }));
+    return await viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard);
+  }
+  switch (family) {
+    case "rotation": {
+      const m = numbers("angle").map((a) => pillowRotateCoefficients(w, h, a));
+      return await affineViews(gpu, img, m, standard, cpuFinish);
+    }
+    case "translation":
+    case "scale":
+    case "shear": {
+      const zero = family !== "shear" && o.zeroShear;
+      const affine = params.map((p, i) => affineParams(p, family, i, zero));
+      if (family === "translation" && o.translationAfterResize) {
+        // Translate the Resize(r) image; then only the centre crop remains.
+        const resized = resizeShortSide(img, r);
+        const { width: rw, height: rh } = resized;
+        const m = affine.map((p) => torchvisionAffineCoefficients(rw, rh, p));
+        const cropOnly = { resizeTo: [rw, rh] as const, window: centerCropWindow(rw, rh, c) };
+        return await affineViews(gpu, resized, m, cropOnly, (v) => centerCrop(v, c));
+      }
+      const m = affine.map((p) => torchvisionAffineCoefficients(w, h, p));
+      return await affineViews(gpu, img, m, standard, cpuFinish);
+    }
+    case "hue": {
+      const ops: ColorOp[] = numbers("hue_factor").map((hue) => ({ kind: "hue", hue }));
+      return await viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard);
+    }
+    case "blur": {
+      const sizes = numbers("kernel_size");
+      const sigmas = numbers("sigma");
+      sizes.forEach((k, i) => gaussianKernel1d(k, sigmas[i]));
+      const out: RgbImage[] = new Array(params.length);
+      for (const k of new Set(sizes)) {
+        const idx = sizes.flatMap((s, i) => (s === k ? [i] : []));
+        const record: RecordViews = (src, a, b) =>
+          recordGaussianBlur(gpu, src, idx.slice(a, b).map((i) => sigmas[i]), k, zeros(b - a))
+            .tensor;
+        // 16 bytes of float temporaries per pixel beside the 4-byte output.
+        const views = await viewsOnGpu(gpu, img, idx.length, record, standard, 20);
+        idx.forEach((i, j) => out[i] = views[j]);
+      }
+      return out;
+    }
+    default:
+      throw new UsageError(`--transform '${family}' has no GPU pipeline`);
+  }
+}
+
+function zeros(n: number): number[] {
+  return new Array(n).fill(0);
+}
+
+function colorRecorder(gpu: Gpu, ops: readonly ColorOp[]): RecordViews {
+  return (src, a, b) => recordColorOps(gpu, src, ops.slice(a, b), zeros(b - a)).tensor;
 }
 
 /** gaussian_blur views, one GPU batch per distinct kernel size (the grid has just one). */

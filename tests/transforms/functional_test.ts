@@ -11,7 +11,7 @@ import {
 } from "../../src/transforms/synthetic_grid.ts";
 import { assert, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
-import { testRng } from "../util/seed.ts";
+import { seedNote, testRng } from "../util/seed.ts";
 import {
   differingPixels,
   expectedImage,
@@ -97,6 +97,50 @@ Deno.test({
       }
       if (grid[0].aug !== undefined) {
         assert(!imagesEqual(views[1], clean), `${family}: aug=true must change the view`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "syntheticViews() GPU resize + crop gives the same bytes as the CPU reference path",
+  ...GPU_TEST,
+  fn: async () => {
+    const gpu = await testGpu();
+    const src = await fixtureInput("photo_50x37");
+    const rng = testRng("functional gpu resize");
+    const families: SyntheticFamily[] = [
+      "rotation",
+      "translation",
+      "scale",
+      "shear",
+      "brightness",
+      "contrast",
+      "saturation",
+      "sharpness",
+      "hue",
+      "blur",
+    ];
+    // Downscale + crop, and a crop larger than the resized image (zero padding).
+    for (const sizes of [{ resize: 29, cropSize: 23 }, { resize: 20, cropSize: 24 }]) {
+      for (const family of families) {
+        const grid = syntheticGrid(family, defaultK(family), sizes);
+        const picks = [grid[0], grid[rng.int(grid.length)], grid[rng.int(grid.length)]];
+        for (const faithful of [false, true]) {
+          const opts = { ...sizes, faithful };
+          const gpuViews = await syntheticViews(gpu, src, family, picks, opts);
+          const cpuViews = await syntheticViews(gpu, src, family, picks, {
+            ...opts,
+            cpuResize: true,
+          });
+          for (let i = 0; i < picks.length; i++) {
+            assert(
+              imagesEqual(gpuViews[i], cpuViews[i]),
+              `${family} ${JSON.stringify(picks[i])} ${JSON.stringify(opts)}: GPU and CPU ` +
+                `resize differ ${seedNote()}`,
+            );
+          }
+        }
       }
     }
   },
