@@ -339,6 +339,14 @@ function checkSources(src: PackedImages, sources: readonly number[]): void {
 /** ImageEnhance kinds. */
 export type EnhanceKind = "brightness" | "contrast" | "color" | "sharpness";
 
+/** Every {@link EnhanceKind}. */
+export const ENHANCE_KINDS: readonly EnhanceKind[] = [
+  "brightness",
+  "contrast",
+  "color",
+  "sharpness",
+];
+
 /** One per-view appearance op: enhance factor, hue shift in [−0.5, 0.5], or none. */
 export type ColorOp =
   | { kind: "copy" | "grayscale" }
@@ -615,7 +623,7 @@ export async function enhanceBatch(
   factors: readonly number[],
   options: BatchOptions = {},
 ): Promise<RgbImage[]> {
-  if (!(kind in OP_CODES) || kind === "hue" as string) {
+  if (!ENHANCE_KINDS.includes(kind)) {
     throw new RangeError(`unknown enhance kind "${kind}"`);
   }
   for (const f of factors) checkFactor(kind, f);
