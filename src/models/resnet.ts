@@ -16,7 +16,8 @@
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { checkKeys, type StateDict, TorchTensor } from "../io/torch_checkpoint.ts";
-import { add, addRelu, relu, reluBackward } from "../ops/elementwise.ts";
+import { type Conv2dOp, conv2dTune } from "../ops/conv2d.ts";
+import { add, addRelu, reluBackward } from "../ops/elementwise.ts";
 import { foldBatchNormGpu } from "../ops/fold_batchnorm_gpu.ts";
 import { oihwToHwio } from "../ops/fold_batchnorm.ts";
 import { BatchNorm2d, type BatchNorm2dInit, type BatchNorm2dTape } from "../nn/batchnorm.ts";
@@ -31,6 +32,8 @@ import {
   zeroGrad,
 } from "../nn/parameter.ts";
 import { GlobalAvgPool, MaxPool2d } from "../nn/pool.ts";
+import { ReLU } from "../nn/relu.ts";
+import { Sequential } from "../nn/sequential.ts";
 import { DataError, UsageError } from "../util/errors.ts";
 import type { Rng } from "../util/rng.ts";
 import { kaimingNormalConv, linearDefaultInit } from "./init.ts";
@@ -267,9 +270,16 @@ interface Tape {
   blocks: BlockTape[];
   final: Tensor;
   pooled: Tensor;
-  /** MLP head: the hidden pre-activation output and its ReLU. */
-  hidden?: Tensor;
-  hiddenRelu?: Tensor;
+}
+
+/** One convolution as run on a given input: shapes, stride and padding. */
+export interface ConvGeometry {
+  /** Input [N, H, W, Cin]. */
+  xShape: number[];
+  /** Weights [kH, kW, Cin, Cout]. */
+  wShape: number[];
+  stride: number;
+  pad: number;
 }
 
 /** Options of {@link ResNet.forwardTrain}. */
@@ -293,6 +303,8 @@ export class ResNet {
   readonly #stem: Unit;
   readonly #stages: Block[][];
   readonly #head: Linear[];
+  /** The head as run: `fc`, or `fc.0 → ReLU → fc.2`. */
+  readonly #headChain: Sequential;
   readonly #stageChannels: number[];
   readonly #maxPool: MaxPool2d;
   readonly #avgPool: GlobalAvgPool;
@@ -320,6 +332,9 @@ export class ResNet {
       const { weight, bias } = source.linear(l);
       return new Linear(gpu, l.name, l.inFeatures, l.outFeatures, weight, bias);
     });
+    this.#headChain = new Sequential(
+      this.#head.length === 2 ? [this.#head[0], new ReLU(gpu), this.#head[1]] : this.#head,
+    );
     this.#stageChannels = p.stageChannels;
     this.#maxPool = new MaxPool2d(gpu, { kernel: 3, stride: 2, padding: 1 });
     this.#avgPool = new GlobalAvgPool(gpu);
@@ -388,6 +403,58 @@ export class ResNet {
     return copy;
   }
 
+  /**
+   * Times every kernel variant of each distinct convolution this network runs on inputs of
+   * `inputShape` [N, H, W, 3] (forward only by default; add `backwardData`/`backwardFilter`
+   * for training) and stores the winners in the GPU's tuner, so later passes use them. Costs
+   * compile and run time once per adapter and shape (cached on disk); a no-op choice per shape
+   * when `SSL_AUTOTUNE=0`.
+   */
+  async tune(
+    inputShape: readonly number[],
+    ops: readonly Conv2dOp[] = ["forward"],
+  ): Promise<number> {
+    const seen = new Set<string>();
+    let count = 0;
+    for (const g of this.convGeometries(inputShape)) {
+      const key = `${g.xShape}|${g.wShape}|${g.stride}|${g.pad}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      await conv2dTune(this.gpu, g.xShape, g.wShape, { stride: g.stride, pad: g.pad, ops });
+      count++;
+    }
+    return count;
+  }
+
+  /** Every convolution's input shape, HWIO weight shape, stride and padding, in run order. */
+  convGeometries(inputShape: readonly number[]): ConvGeometry[] {
+    const out: ConvGeometry[] = [];
+    const n = inputShape[0];
+    let [h, w] = [inputShape[1], inputShape[2]];
+    const run = (u: Unit, hin: number, win: number) => {
+      const c = u.conv;
+      out.push({
+        xShape: [n, hin, win, c.cin],
+        wShape: [c.kernel, c.kernel, c.cin, c.cout],
+        stride: c.stride,
+        pad: c.pad,
+      });
+      const size = (v: number) => Math.floor((v + 2 * c.pad - c.kernel) / c.stride) + 1;
+      return [size(hin), size(win)];
+    };
+    [h, w] = run(this.#stem, h, w);
+    [h, w] = [Math.floor((h - 1) / 2) + 1, Math.floor((w - 1) / 2) + 1];
+    for (const stage of this.#stages) {
+      for (const b of stage) {
+        if (b.downsample) run(b.downsample, h, w);
+        let [bh, bw] = [h, w];
+        for (const u of b.units) [bh, bw] = run(u, bh, bw);
+        [h, w] = [bh, bw];
+      }
+    }
+    return out;
+  }
+
   /** Channels of the pooled output of `layer` (`backbone` = layer4). */
   featureDim(layer: FeatureLayer = "backbone"): number {
     return this.#stageChannels[stageCount(layer) - 1];
@@ -454,18 +521,16 @@ export class ResNet {
     }
     const pooled = this.#avgPool.forward(h);
     const tape: Tape = { input: x, stem, poolIndices: pool.indices, blocks, final: h, pooled };
+    const keep = options.keepTape !== false;
     let out: Tensor;
     if (this.#head.length === 0) {
+      // The caller owns the output; the tape keeps its own pooled tensor.
       out = Tensor.empty(this.gpu, pooled.shape, "f32", "resnet out");
       this.gpu.recorder.copy(pooled, out, pooled.byteSize);
-    } else if (this.#head.length === 1) {
-      out = this.#head[0].forward(pooled);
     } else {
-      tape.hidden = this.#head[0].forward(pooled);
-      tape.hiddenRelu = relu(this.gpu, tape.hidden);
-      out = this.#head[1].forward(tape.hiddenRelu);
+      out = this.#headChain.forward(pooled, keep);
     }
-    if (options.keepTape === false) releaseTape(tape);
+    if (!keep) releaseTape(tape);
     else this.#tape = tape;
     return out;
   }
@@ -488,19 +553,7 @@ export class ResNet {
     }
     this.#tape = undefined;
     this.#foldedStale = true;
-    const gpu = this.gpu;
-    let dPooled: Tensor;
-    if (this.#head.length === 0) {
-      dPooled = dy;
-    } else if (this.#head.length === 1) {
-      dPooled = this.#head[0].backward(tape.pooled, dy);
-    } else {
-      const dHr = this.#head[1].backward(tape.hiddenRelu!, dy);
-      const dH = reluBackward(gpu, dHr, tape.hiddenRelu!);
-      dHr.release();
-      dPooled = this.#head[0].backward(tape.pooled, dH);
-      dH.release();
-    }
+    const dPooled = this.#head.length === 0 ? dy : this.#headChain.backward(dy);
     let d = this.#avgPool.backward(dPooled, tape.final.shape);
     if (dPooled !== dy) dPooled.release();
     for (let i = tape.blocks.length - 1; i >= 0; i--) {
@@ -520,6 +573,7 @@ export class ResNet {
 
   /** Frees the activations of a forwardTrain() that will not be back-propagated. */
   clearTape(): void {
+    this.#headChain.clearTape();
     if (this.#tape) releaseTape(this.#tape);
     this.#tape = undefined;
   }
@@ -763,8 +817,6 @@ function releaseTape(tape: Tape): void {
   }
   tape.final.release();
   tape.pooled.release();
-  tape.hidden?.release();
-  tape.hiddenRelu?.release();
 }
 
 function checkStateDict(config: ResNetConfig, sd: StateDict, source: string): StateDict {

@@ -8,9 +8,10 @@ import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { linearBackward, linearForward } from "../ops/linear.ts";
 import { accumulateGrad, createParameter, type Parameter } from "./parameter.ts";
+import type { SequentialLayer } from "./sequential.ts";
 
 /** y = x·Wᵀ + b. */
-export class Linear {
+export class Linear implements SequentialLayer {
   readonly weight: Parameter;
   readonly bias: Parameter;
 
@@ -44,5 +45,10 @@ export class Linear {
     accumulateGrad(this.gpu, this.weight, g.dw);
     accumulateGrad(this.gpu, this.bias, g.db);
     return g.dx;
+  }
+
+  /** {@link backward} in the {@link SequentialLayer} form (the output is not needed). */
+  backprop(x: Tensor, _y: Tensor, dy: Tensor): Tensor {
+    return this.backward(x, dy);
   }
 }
