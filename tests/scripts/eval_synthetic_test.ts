@@ -106,6 +106,27 @@ Deno.test({
         third.stderr,
       );
 
+      // --all: every family in one process, reusing the statistics just recomputed.
+      const all = await runScript("eval_synthetic_invariance", [
+        "--all",
+        ...base.slice(0, -1),
+        "--num-images",
+        "1",
+        data,
+      ], tmp);
+      assert(all.code === 0, all.stderr);
+      const allLines = all.stdout.trim().split("\n");
+      assert(
+        allLines.length === 36 && /^rotation distance /.test(allLines[0]) &&
+          /^posterize similarity /.test(allLines[35]),
+        all.stdout,
+      );
+      assert(/statistics: using/.test(all.stderr), "--all reuses the cached statistics");
+      assert(
+        (await runRecords(results, "synthetic_invariance")).length === 3 + 18,
+        "one record per family",
+      );
+
       const bad = await runScript(
         "eval_synthetic_invariance",
         ["--transform", "spin", ...base],
