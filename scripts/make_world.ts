@@ -93,9 +93,10 @@ async function main(): Promise<void> {
         splits,
         batch: flags.batch,
       });
-      const rate = s.renderSeconds > 0 ? (s.written / s.renderSeconds).toFixed(0) : "-";
+      // Rendered, PNG-encoded and written, per second of the whole export.
+      const rate = s.written > 0 ? `${(s.written / s.totalSeconds).toFixed(0)} img/s` : "-";
       console.log(
-        `${layout}: ${s.images} images in ${flags.out} (${s.written} rendered at ${rate} img/s, ` +
+        `${layout}: ${s.images} images in ${flags.out} (${s.written} written at ${rate}, ` +
           `${s.skipped} up to date, ${s.removed} stale removed) in ${s.totalSeconds.toFixed(1)} s`,
       );
     }
