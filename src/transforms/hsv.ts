@@ -8,6 +8,11 @@
  * (`2.0 + rc − bc`, `h / 6.0 + 1.0`, `v * (1.0 − fs)`) stay in double. H, S and V are all
  * 0..255; H is `trunc(255 · fmod(h/6 + 1, 1))`.
  *
+ * Checked once against torchvision 0.14 / Pillow 9.4 `adjust_hue` on all 2^24 colours for hue
+ * 0, −0.5 and 0.37: identical bytes (the committed tests use 1600 colours and photos). The GPU
+ * kernel (image_color.wgsl) gave the same bytes as this port on all 2^24 colours for hue 0,
+ * −0.5, 0.1 and 0.37 on llvmpipe.
+ *
  * @module
  */
 import { createImage, type RgbImage } from "../image/image.ts";
