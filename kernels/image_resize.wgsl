@@ -13,8 +13,8 @@
 // the window's pixels. Each pixel of a pass depends only on its own coefficients, so computing
 // a subset gives the same bytes as the full CPU resize followed by the crop.
 //
-// Both entry points walk a 1-D grid that the host may split into 2-D (more than 65 535
-// workgroups): the linear index is (wid.x + wid.y * nwg.x) * 64 + lid.
+// Both entry points run on a (column blocks of 64, rows, views) grid: no integer divisions,
+// which llvmpipe cannot vectorise.
 
 const PRECISION_BITS: u32 = 22u;
 
@@ -69,21 +69,16 @@ fn pack(acc: vec3i) -> u32 {
 }
 
 // Horizontal pass: dst = intermediate [views, rows, cols]; bounds/weights = horizontal ones.
+// Grid: (ceil(cols / 64), rows, views).
 @compute @workgroup_size(64)
-fn resize_h(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = (wid.x + wid.y * nwg.x) * 64u + lid;
-  let per_view = prm.rows * prm.cols;
-  if (i >= prm.views * per_view) {
+fn resize_h(@builtin(global_invocation_id) gid: vec3u) {
+  let j = gid.x;
+  if (j >= prm.cols) {
     return;
   }
-  let v = i / per_view;
-  let p = i - v * per_view;
-  let r = p / prm.cols;
-  let xx = prm.col_first + (p - r * prm.cols);
+  let r = gid.y;
+  let v = gid.z;
+  let xx = prm.col_first + j;
   let xmin = u32(bounds[2u * xx]);
   let n = u32(bounds[2u * xx + 1u]);
   let kb = xx * prm.h_ksize;
@@ -92,26 +87,21 @@ fn resize_h(
   for (var t = 0u; t < n; t++) {
     acc += channels(src[row + t]) * weights[kb + t];
   }
-  dst[i] = pack(acc);
+  dst[(v * prm.rows + r) * prm.cols + j] = pack(acc);
 }
 
 // Vertical pass: src = intermediate, dst = window [views, win_height, win_width]; bounds/weights
 // = vertical ones (first source index relative to the image, not to row_first).
+// Grid: (ceil(win_width / 64), win_height, views).
 @compute @workgroup_size(64)
-fn resize_v(
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-  @builtin(local_invocation_index) lid: u32,
-) {
-  let i = (wid.x + wid.y * nwg.x) * 64u + lid;
-  let per_view = prm.win_width * prm.win_height;
-  if (i >= prm.views * per_view) {
+fn resize_v(@builtin(global_invocation_id) gid: vec3u) {
+  let ox = gid.x;
+  if (ox >= prm.win_width) {
     return;
   }
-  let v = i / per_view;
-  let p = i - v * per_view;
-  let oy = p / prm.win_width;
-  let ox = p - oy * prm.win_width;
+  let oy = gid.y;
+  let v = gid.z;
+  let i = (v * prm.win_height + oy) * prm.win_width + ox;
   let rx = prm.win_left + i32(ox);
   let ry = prm.win_top + i32(oy);
   if (rx < 0 || ry < 0 || rx >= i32(prm.out_width) || ry >= i32(prm.out_height)) {

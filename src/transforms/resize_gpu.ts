@@ -22,6 +22,8 @@ const FILE = "image_resize.wgsl";
 const WORKGROUP = 64;
 /** llvmpipe stops a shader loop after 65 535 iterations; a pixel's taps must stay below. */
 const MAX_TAPS = 65535;
+/** Most workgroups per grid dimension WebGPU guarantees. */
+const MAX_GRID = 65535;
 
 /** A window of a resized image: origin in resized pixels (outside = zero padding) and size. */
 export interface CropWindow {
@@ -97,6 +99,13 @@ export function recordResizeCrop(
     throw new RangeError(`bad crop window ${JSON.stringify(window)}`);
   }
   if (!Number.isInteger(views) || views < 0) throw new RangeError(`bad view count ${views}`);
+  // Rows and views are grid dimensions (at most 65 535 workgroups each).
+  if (views > MAX_GRID || ch > MAX_GRID || srcHeight > MAX_GRID || cw > MAX_GRID * WORKGROUP) {
+    throw new RangeError(
+      `GPU resize: ${views} views of ${cw}x${ch} from ${srcWidth}x${srcHeight} exceed the grid; ` +
+        `at most ${MAX_GRID} views and rows per call`,
+    );
+  }
   if (src.size < views * srcWidth * srcHeight) {
     throw new RangeError(`source holds ${src.size} pixels, fewer than ${views} views need`);
   }
@@ -151,7 +160,7 @@ export function recordResizeCrop(
     gpu.recorder.dispatch(
       kernel("resize_h"),
       [hb, hw, src, tmp],
-      Math.ceil(views * rows * cols / WORKGROUP),
+      [Math.ceil(cols / WORKGROUP), rows, views],
       params(horiz.ksize, vert.ksize),
     );
     hb.release();
@@ -160,7 +169,7 @@ export function recordResizeCrop(
   gpu.recorder.dispatch(
     kernel("resize_v"),
     [vb, vw, tmp, out],
-    Math.ceil(views * cw * ch / WORKGROUP),
+    [Math.ceil(cw / WORKGROUP), ch, views],
     params(horiz.ksize, vert.ksize),
   );
   vb.release();
