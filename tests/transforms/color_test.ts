@@ -227,7 +227,7 @@ Deno.test(
     await assertRejects(() => enhanceBatch(gpu, img, "brightness", [Infinity]), /finite/);
     await assertRejects(() => enhanceBatch(gpu, createImage(0, 3), "color", [1]), /empty/);
     await assertRejects(() => adjustHueBatch(gpu, img, [0.7]), /hue factor/);
-  await assertRejects(() => enhanceBatch(gpu, img, "hue" as EnhanceKind, [1]), /unknown enhance/);
+    await assertRejects(() => enhanceBatch(gpu, img, "hue" as EnhanceKind, [1]), /unknown enhance/);
   },
 );
 
