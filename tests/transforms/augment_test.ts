@@ -433,3 +433,25 @@ Deno.test(
     );
   },
 );
+
+Deno.test(
+  "policies handle a 1x1 image and a 60x3 strip (RRC fallback, upsampling) like the composed single ops",
+  GPU_TEST,
+  async () => {
+    const gpu = await testGpu();
+    const fx = await colorFixture();
+    const images = [fx.inputs.get("tiny")!, fx.inputs.get("strip")!];
+    const rng = testRng("edge images");
+    for (const policy of ["default", "ventral", "dorsal"] as const) {
+      const views = [0, 1, 0, 1].map((s) =>
+        drawAugmentParams(policy, rng, images[s].width, images[s].height)
+      );
+      const got = await renderViews(gpu, images, views, [0, 1, 0, 1], 8);
+      for (let v = 0; v < 4; v++) {
+        const want = await composeSingleOps(gpu, images[v % 2], views[v], 8);
+        const d = byteDiff(got[v], want);
+        assert(d.max === 0, `${policy} view ${v} ${JSON.stringify(views[v])}${seedNote()}`);
+      }
+    }
+  },
+);
