@@ -308,6 +308,11 @@ export class ResNet {
   readonly #stageChannels: number[];
   readonly #maxPool: MaxPool2d;
   readonly #avgPool: GlobalAvgPool;
+  /**
+   * Bytes one activation may occupy (default: the device's maxStorageBufferBindingSize). Lower
+   * it to force {@link forwardEval}'s batch slicing, e.g. in tests.
+   */
+  maxBindingBytes: number | undefined;
   #tape: Tape | undefined;
   #foldedStale = true;
   #released = false;
@@ -474,6 +479,54 @@ export class ResNet {
   forwardEval(x: Tensor, layer: FeatureLayer = "backbone"): Tensor {
     this.#checkInput("forwardEval", x);
     this.#refreshFolded();
+    const [n, h, w, c] = x.shape;
+    const chunk = this.maxBatch([n, h, w, c], "forwardEval");
+    if (n <= chunk) return this.#forwardEvalChunk(x, layer);
+    // Every activation must fit one storage binding: run the batch in slices of rows and
+    // gather the pooled rows (contiguous in both the input and the output).
+    const dim = this.featureDim(layer);
+    const out = Tensor.empty(this.gpu, [n, dim], "f32", "resnet features");
+    const rowBytes = h * w * c * 4;
+    for (let start = 0; start < n; start += chunk) {
+      const rows = Math.min(chunk, n - start);
+      const part = Tensor.empty(this.gpu, [rows, h, w, c], "f32", "resnet input slice");
+      this.gpu.recorder.copy(x, part, rows * rowBytes, start * rowBytes);
+      const y = this.#forwardEvalChunk(part, layer);
+      this.gpu.recorder.copy(y, out, y.byteSize, 0, start * dim * 4);
+      part.release();
+      y.release();
+    }
+    return out;
+  }
+
+  /**
+   * The largest batch of `inputShape` [N, H, W, 3] images whose every activation fits one
+   * storage-buffer binding of this device (e.g. 41 at 224×224 under llvmpipe's 128 MiB).
+   * {@link forwardEval} splits larger batches by itself; {@link forwardTrain} cannot (BN needs
+   * the whole batch) and refuses them with this number in the message.
+   *
+   * @throws RangeError when not even one image fits.
+   */
+  maxBatch(inputShape: readonly number[], op = "ResNet"): number {
+    const limit = this.maxBindingBytes ?? this.gpu.device.limits.maxStorageBufferBindingSize;
+    let perImage = inputShape[1] * inputShape[2] * inputShape[3];
+    for (const g of this.convGeometries([1, ...inputShape.slice(1)])) {
+      const [, hin, win, cin] = g.xShape;
+      const out = Math.floor((hin + 2 * g.pad - g.wShape[0]) / g.stride) + 1;
+      const outW = Math.floor((win + 2 * g.pad - g.wShape[1]) / g.stride) + 1;
+      perImage = Math.max(perImage, hin * win * cin, out * outW * g.wShape[3]);
+    }
+    const fits = Math.floor(limit / (perImage * 4));
+    if (fits < 1) {
+      throw new RangeError(
+        `${op}: one ${inputShape[1]}×${inputShape[2]} image needs a ${perImage * 4}-byte ` +
+          `activation, more than this adapter's ${limit}-byte storage binding limit`,
+      );
+    }
+    return fits;
+  }
+
+  #forwardEvalChunk(x: Tensor, layer: FeatureLayer): Tensor {
     const stages = stageCount(layer);
     const stem = this.#evalUnit(this.#stem, x, { relu: true });
     const pooled = this.#maxPool.forward(stem);
@@ -506,6 +559,15 @@ export class ResNet {
     if (!Number.isInteger(groups) || groups < 1 || x.shape[0] % groups !== 0) {
       throw new UsageError(
         `bnGroups ${groups} must be a positive divisor of the batch size ${x.shape[0]}`,
+      );
+    }
+    const most = this.maxBatch(x.shape, "forwardTrain");
+    if (x.shape[0] > most) {
+      throw new UsageError(
+        `forwardTrain: a batch of ${x.shape[0]} ${x.shape[1]}×${x.shape[2]} images exceeds this ` +
+          `adapter's storage binding limit (${
+            this.maxBindingBytes ?? this.gpu.device.limits.maxStorageBufferBindingSize
+          } bytes per activation); use at most ${most} images per batch`,
       );
     }
     const stem = this.#trainUnit(this.#stem, x, groups, true);

@@ -14,7 +14,7 @@ import {
   resnetStateDictShapes,
 } from "../../src/models/resnet.ts";
 import type { Rng } from "../../src/util/rng.ts";
-import { assertRelClose } from "../util/assert.ts";
+import { assertArrayEqual, assertRejects, assertRelClose } from "../util/assert.ts";
 import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
 import { refBatchNormEval } from "../ops/batchnorm_reference.ts";
@@ -138,4 +138,40 @@ for (
       model.release();
     },
   });
+}
+
+Deno.test({
+  name: "ResNet.forwardEval() slices a batch whose activations exceed the binding limit, same " +
+    "features; forwardTrain() refuses it naming the largest batch",
+  ...GPU_TEST,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = testRng("resnet slicing");
+    const config: ResNetConfig = { arch: "resnet18", baseWidth: 4, head: "none" };
+    const model = ResNet.fromStateDict(gpu, config, randomStateDict(config, rng), "<random>");
+    const shape: Shape4 = [7, 18, 17, 3];
+    const x = Tensor.from(gpu, rng.normalArray(shape.reduce((a, b) => a * b, 1)), shape);
+    const whole = model.forwardEval(x, "layer3");
+    // The largest tensor of one 18×17 image at base width 4 is the input itself (918 floats;
+    // the stem output has 9·9·4).
+    const limit = gpu.device.limits.maxStorageBufferBindingSize;
+    assertEqual(model.maxBatch(shape), Math.floor(limit / (918 * 4)), "device limit");
+    model.maxBindingBytes = 2 * 918 * 4 + 3;
+    assertEqual(model.maxBatch(shape), 2, "two images per slice");
+    const sliced = model.forwardEval(x, "layer3");
+    const [a, b] = await gpu.recorder.read([whole, sliced]);
+    assertArrayEqual(b, a, "sliced batch = whole batch");
+    await assertRejects(
+      () => Promise.resolve().then(() => model.forwardTrain(x)),
+      /at most 2 images/,
+    );
+    model.maxBindingBytes = 100;
+    await assertRejects(() => Promise.resolve().then(() => model.forwardEval(x)), /one 18×17/);
+    for (const t of [x, whole, sliced]) t.release();
+    model.release();
+  },
+});
+
+function assertEqual(actual: number, expected: number, what: string): void {
+  if (actual !== expected) throw new Error(`${what}: ${actual} !== ${expected}`);
 }
