@@ -95,24 +95,53 @@ export class Whitener {
   }
 }
 
-/** L⁻¹ of a lower-triangular row-major L (n³/3 flops, contiguous inner loops). */
+/** Diagonal blocks at most this wide are inverted by substitution; larger ones recursively. */
+const INV_LEAF = 96;
+
+/**
+ * L⁻¹ of a lower-triangular row-major L. Recursive 2×2 blocking,
+ * [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [−C⁻¹·B·A⁻¹, C⁻¹]], puts almost all the work in the
+ * register-blocked GEMM (≈ 2n³/3 flops at GEMM speed instead of n³/3 scalar ones).
+ */
 export function lowerInverse(l: Float64Array, n: number): Float64Array {
-  // Row r of t = column r of L⁻¹ = the solution x of L·x = e_r (x_i = 0 for i < r).
-  const t = new Float64Array(n * n);
-  for (let r = 0; r < n; r++) {
-    const tr = r * n;
-    t[tr + r] = 1 / l[r * n + r];
-    for (let i = r + 1; i < n; i++) {
-      const li = i * n;
-      let s = 0;
-      for (let p = r; p < i; p++) s += l[li + p] * t[tr + p];
-      t[tr + i] = -s / l[li + i];
-    }
-  }
-  // Transpose t (upper) into L⁻¹ (lower).
+  if (l.length !== n * n) throw new RangeError(`lowerInverse: expected ${n}² values`);
   const inv = new Float64Array(n * n);
-  for (let r = 0; r < n; r++) for (let i = r; i < n; i++) inv[i * n + r] = t[r * n + i];
+  invertBlock(l, inv, n, 0, n);
   return inv;
+}
+
+function invertBlock(l: Float64Array, inv: Float64Array, n: number, o: number, s: number): void {
+  if (s <= INV_LEAF) {
+    // Column r of the block inverse solves L·x = e_r (x_i = 0 for i < r); t holds it as row r.
+    const t = new Float64Array(s * s);
+    for (let r = 0; r < s; r++) {
+      const tr = r * s;
+      t[tr + r] = 1 / l[(o + r) * n + o + r];
+      for (let i = r + 1; i < s; i++) {
+        const li = (o + i) * n + o;
+        let acc = 0;
+        for (let p = r; p < i; p++) acc += l[li + p] * t[tr + p];
+        t[tr + i] = -acc / l[li + i];
+      }
+    }
+    for (let r = 0; r < s; r++) for (let i = r; i < s; i++) inv[(o + i) * n + o + r] = t[r * s + i];
+    return;
+  }
+  const h = Math.floor(s / 2);
+  const m = s - h;
+  invertBlock(l, inv, n, o, h);
+  invertBlock(l, inv, n, o + h, m);
+  // T = B·A⁻¹ [m, h], with B = L[o+h.., o..o+h): the NT GEMM wants (A⁻¹)ᵀ as rows.
+  const aInvT = new Float64Array(h * h);
+  for (let i = 0; i < h; i++) {
+    for (let j = 0; j <= i; j++) aInvT[j * h + i] = inv[(o + i) * n + o + j];
+  }
+  const t = new Float64Array(m * h);
+  gemmNT(m, h, h, 1, l, (o + h) * n + o, n, aInvT, 0, h, t, 0, h);
+  // −C⁻¹·T into the lower-left block: the NT GEMM wants Tᵀ as rows.
+  const tT = new Float64Array(h * m);
+  for (let i = 0; i < m; i++) for (let j = 0; j < h; j++) tT[j * m + i] = t[i * h + j];
+  gemmNT(m, h, m, -1, inv, (o + h) * n + o + h, n, tT, 0, m, inv, (o + h) * n + o, n);
 }
 
 /** torch's `cosine_similarity` of two rows: ⟨a, b⟩ / √max(‖a‖²‖b‖², ε²). */

@@ -135,3 +135,22 @@ Deno.test("nanMeanColumns() skips NaN like numpy's nanmean(axis=0)", () => {
   const r = nanMeanColumns(m, 3, 2);
   assert(r[0] === 3 && Number.isNaN(r[1]), `${r}`);
 });
+
+Deno.test("lowerInverse() (recursive blocks) gives L⁻¹·L = I and a lower-triangular result", () => {
+  const rng = testRng("lower inverse");
+  const n = 150 + rng.int(120);
+  const l = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < i; j++) l[i * n + j] = rng.normal() * 0.1;
+    l[i * n + i] = 0.5 + rng.uniform();
+  }
+  const inv = lowerInverse(l, n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let v = 0;
+      for (let p = 0; p < n; p++) v += inv[i * n + p] * l[p * n + j];
+      assert(Math.abs(v - (i === j ? 1 : 0)) < 1e-11, `(L⁻¹L)[${i},${j}] = ${v} (n = ${n})`);
+      if (j > i) assert(inv[i * n + j] === 0, "upper triangle zero");
+    }
+  }
+});
