@@ -106,13 +106,13 @@ Deno.test("Whitener: whitened rows have identity covariance and L⁻¹·L = I on
 
 Deno.test("Whitener rejects a singular covariance with a message suggesting --jitter; jitter fixes it", () => {
   const dim = 4;
-  // Rank-deficient: the last feature is a copy of the first.
+  // Singular: one feature is constant, as a dead ReLU channel is.
   const rng = testRng("singular");
   const n = 50;
   const x = new Float64Array(n * dim);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < 3; j++) x[i * dim + j] = rng.normal();
-    x[i * dim + 3] = x[i * dim];
+    x[i * dim + 3] = 5; // a constant (dead) feature: its variance is exactly 0
   }
   const s = covarianceF64(x, n, dim);
   let error: unknown;
