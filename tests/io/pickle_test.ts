@@ -1,6 +1,8 @@
 import {
+  getStrOrBytesKey,
   OrderedDict,
   pickle,
+  PyBytes,
   PyExternal,
   PyFloat,
   PyGlobal,
@@ -216,4 +218,105 @@ Deno.test("pickle() rejects cycles and objects it cannot represent with a TypeEr
   const shared = [1, 2];
   const back = unpickle(pickle([shared, shared]), { file: "s" }).value as PyValue[][];
   assert(back[0].join() === "1,2" && back[1].join() === "1,2", "shared reference written twice");
+});
+
+const u32le = (n: number) => [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24];
+
+Deno.test("unpickle() takes bytes dict keys (protocol 3 and protocol 2 via _codecs) apart from str keys", () => {
+  // {b'data': 1, 'data': 2, b'\x80\xff': 3}, opcodes written out by hand (protocol 3).
+  const p3 = bytes(
+    [0x80, 3, 0x7d, 0x28],
+    [0x43, 4],
+    "data",
+    [0x4b, 1],
+    [0x58, ...u32le(4)],
+    "data",
+    [0x4b, 2],
+    [0x43, 2, 0x80, 0xff],
+    [0x4b, 3],
+    [0x75, 0x2e],
+  );
+  const d = unpickle(p3, { file: "p3.pkl" }).value as Map<PyKey, PyValue>;
+  assert(d instanceof Map && d.size === 3, `3 distinct keys, got ${d.size}`);
+  assert(d.get(PyBytes.of("data")) === 1, "b'data' by a string spelling");
+  assert(d.get(PyBytes.of(enc.encode("data"))) === 1, "b'data' by its bytes");
+  assert(d.get("data") === 2, "the str key 'data' is another key");
+  assert(d.get(PyBytes.of(new Uint8Array([0x80, 0xff]))) === 3, "non-ASCII bytes key");
+  const first = [...d.keys()][0];
+  assert(first instanceof PyBytes && first === PyBytes.of("data"), "keys are interned PyBytes");
+  assert(String(first) === "b'data'" && first.length === 4, `repr ${String(first)}`);
+  assert(String(PyBytes.of("\x80'")) === "b'\\x80\\''", `repr ${String(PyBytes.of("\x80'"))}`);
+
+  // Protocol 2 writes bytes as _codecs.encode('labels', 'latin1'): {b'labels': [7]}.
+  const p2 = bytes(
+    [0x80, 2, 0x7d],
+    "c_codecs\nencode\n",
+    [0x58, ...u32le(6)],
+    "labels",
+    [0x58, ...u32le(6)],
+    "latin1",
+    [0x86, 0x52],
+    [0x5d, 0x4b, 7, 0x61],
+    [0x73, 0x2e],
+  );
+  const d2 = unpickle(p2, { file: "p2.pkl" }).value as Map<PyKey, PyValue>;
+  const labels = getStrOrBytesKey(d2, "labels");
+  assert(Array.isArray(labels) && labels[0] === 7, "b'labels' found by getStrOrBytesKey");
+  assert(d2.get("labels") === undefined, "no str key 'labels'");
+  // getStrOrBytesKey prefers the str key when both exist.
+  assert(getStrOrBytesKey(d, "data") === 2, "str key first");
+});
+
+Deno.test("unpickle() dedupes bytes set members by value; pickle() round-trips bytes keys", () => {
+  // {b'a', b'a', b'b'} via EMPTY_SET + ADDITEMS (protocol 4).
+  const set = unpickle(
+    bytes([0x80, 4, 0x8f, 0x28, 0x43, 1], "a", [0x43, 1], "a", [0x43, 1], "b", [0x90, 0x2e]),
+    { file: "set.pkl" },
+  ).value;
+  assert(set instanceof Set && set.size === 2, `set of 2 bytes, got ${(set as Set<PyKey>).size}`);
+  assert(set.has(PyBytes.of("a")) && set.has(PyBytes.of("b")), "members by value");
+
+  const rng = testRng("pickle bytes keys");
+  const raw = new Uint8Array(1 + rng.int(40)).map(() => rng.int(256));
+  const value = new Map<PyKey, PyValue>([
+    [PyBytes.of("k"), 1],
+    ["k", 2],
+    [PyBytes.of(raw), raw],
+  ]);
+  const back = unpickle(pickle(value), { file: "rt.pkl" }).value as Map<PyKey, PyValue>;
+  assert(back.size === 3, `3 keys back, got ${back.size}`);
+  assert(back.get(PyBytes.of("k")) === 1 && back.get("k") === 2, "bytes and str keys kept apart");
+  const v = back.get(PyBytes.of(raw));
+  assert(v instanceof Uint8Array && v.every((b, i) => b === raw[i]), "random bytes key → value");
+  let threw = false;
+  try {
+    PyBytes.of("\u0100");
+  } catch (error) {
+    threw = error instanceof TypeError;
+  }
+  assert(threw, "PyBytes.of() refuses characters above U+00FF");
+});
+
+Deno.test("unpickle() decodes Python 2 str (BINSTRING, SHORT_BINSTRING) that is not UTF-8 as Latin-1", () => {
+  // Every byte value, including 0x80–0x9F (which windows-1252 would remap): code point = byte.
+  const all = Uint8Array.from({ length: 256 }, (_, i) => 255 - i);
+  const text = unpickle(bytes([0x80, 2, 0x54, ...u32le(256), ...all, 0x2e]), { file: "s.pkl" })
+    .value;
+  assert(typeof text === "string" && text.length === 256, "256 characters");
+  for (let i = 0; i < 256; i++) {
+    assert(text.charCodeAt(i) === all[i], `byte ${all[i]} → U+${text.charCodeAt(i).toString(16)}`);
+  }
+  const short = unpickle(bytes([0x55, 3, 0x41, 0xe9, 0x85, 0x2e]), { file: "t.pkl" }).value;
+  assert(short === "A\u00e9\u0085", `SHORT_BINSTRING Latin-1: ${JSON.stringify(short)}`);
+  // A large record of fresh random bytes (a CIFAR-like data string), decoded byte for byte.
+  const rng = testRng("pickle latin1");
+  const n = (1 << 20) + rng.int(4096);
+  const big = new Uint8Array(n).map(() => rng.int(256));
+  big[0] = 0xff; // never valid UTF-8
+  const decoded = unpickle(bytes([0x54, ...u32le(n)], [...big], [0x2e]), { file: "big.pkl" })
+    .value as string;
+  assert(decoded.length === n, `length ${decoded.length} of ${n}`);
+  for (let i = 0; i < n; i++) {
+    if (decoded.charCodeAt(i) !== big[i]) throw new Error(`char ${i}: ${decoded.charCodeAt(i)}`);
+  }
 });
