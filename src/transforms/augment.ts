@@ -205,13 +205,15 @@ function axisTaps(inSize: number, outSize: number): {
   const weights = new Int32Array(outSize * ksize);
   const k = new Float64Array(ksize);
   const one = 1 << PRECISION_BITS;
+  // Pillow multiplies by 1/filterScale (not divides): kept so the doubles round identically.
+  const ss = 1 / filterScale;
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale;
     const xmin = Math.max(0, Math.trunc(center - support + 0.5));
     const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
     let sum = 0;
     for (let x = 0; x < xmax; x++) {
-      const t = Math.abs((x + xmin - center + 0.5) / filterScale);
+      const t = Math.abs((x + xmin - center + 0.5) * ss);
       k[x] = t < 1 ? 1 - t : 0;
       sum += k[x];
     }
