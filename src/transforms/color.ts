@@ -10,8 +10,14 @@
  *   and reads each chunk back once.
  *
  * The GPU ops work on {@link PackedImages}: one u32 per pixel (R | G<<8 | B<<16), views back to
- * back, so a batch may mix image sizes. `recordColorOps` and `recordGaussianBlur` only record
- * into the current command encoder; augment.ts chains them with its own kernels.
+ * back, so a batch may mix image sizes. `recordColorOps`, `recordColorChain` (up to five ops per
+ * view in one pass) and `recordGaussianBlur` only record into the current command encoder;
+ * augment.ts chains them with its own kernels.
+ *
+ * Accuracy: on the Pillow 9.4 / torchvision 0.14 fixtures every GPU op gave identical bytes on
+ * llvmpipe. The hue kernel looks Pillow's RGB → HSV up in exact tables; its HSV → RGB step and
+ * the blends run in f32 where C mixes float and double, so another adapter (FMA contraction)
+ * may differ by one level on rare pixels — the tests allow 1.
  *
  * @module
  */
