@@ -62,7 +62,6 @@ import {
   rotateBatch,
   torchvisionAffineCoefficients,
   unpackRgbImages,
-  viewsPerBatch,
 } from "./geometry.ts";
 import { centerCropWindow, type CropWindow, recordResizeCrop } from "./resize_gpu.ts";
 import type { SyntheticFamily, SyntheticParams } from "./synthetic_grid.ts";
@@ -88,6 +87,11 @@ export interface ViewOptions {
    * reference path; same bytes, slower) instead of on the GPU (default false).
    */
   cpuResize?: boolean;
+  /**
+   * Most bytes of one GPU chunk's largest buffer, and of views awaiting one readback, on the
+   * GPU-resize path (default 128 MiB).
+   */
+  chunkBytes?: number;
 }
 
 function num(p: SyntheticParams, key: string, family: string, i: number): number {
@@ -177,11 +181,14 @@ export async function syntheticViews(
   const cropOnResized = options.resizedCropOnResized ?? !faithful;
   if (params.length === 0) return [];
   if (!options.cpuResize && GPU_FINISHED.has(family)) {
+    const chunkBytes = options.chunkBytes ?? MAX_BATCH_BYTES;
+    if (!(chunkBytes > 0)) throw new RangeError(`chunkBytes must be > 0, got ${chunkBytes}`);
     return await gpuFinishedViews(gpu, img, family, params, {
       r,
       c,
       translationAfterResize,
       zeroShear,
+      chunkBytes,
     });
   }
 
@@ -301,9 +308,10 @@ function shortSideFinish(width: number, height: number, r: number, c: number): F
 type RecordViews = (src: PackedImages, a: number, b: number) => Tensor;
 
 /**
- * The GPU pipeline of one image: upload once, record the ops of each chunk (≤ 128 MB of op output
- * at `bytesPerPixel`), resize + crop each chunk behind its op, and read back only the windows,
- * once (again only after 128 MB of windows). Returns `count` images in order.
+ * The GPU pipeline of one image: upload once, record the ops of each chunk (≤ `chunkBytes` for
+ * the largest of its buffers: op output at `bytesPerPixel`, the resize's row pass, the windows),
+ * resize + crop each chunk behind its op, and read back only the windows, once (again only
+ * after `chunkBytes` of windows). Returns `count` images in order.
  */
 async function viewsOnGpu(
   gpu: Gpu,
@@ -311,13 +319,22 @@ async function viewsOnGpu(
   count: number,
   record: RecordViews,
   finish: Finish,
+  chunkBytes: number,
   bytesPerPixel = 4,
 ): Promise<RgbImage[]> {
   const { width: w, height: h } = img;
   const { resizeTo, window } = finish;
   const out: RgbImage[] = [];
   if (count === 0) return out;
-  const per = viewsPerBatch(w, h, bytesPerPixel);
+  // Upscaling small images makes the row pass (≤ h × min(resized width, window width)) and the
+  // windows larger than the op output.
+  const rowPass = h * Math.min(resizeTo[0], window.width);
+  const perViewBytes = Math.max(
+    w * h * bytesPerPixel,
+    4 * rowPass,
+    4 * window.width * window.height,
+  );
+  const per = Math.max(1, Math.floor(chunkBytes / perViewBytes));
   const src = uploadImages(gpu, [img]);
   const pending: { views: Tensor; count: number }[] = [];
   let pendingBytes = 0;
@@ -341,7 +358,7 @@ async function viewsOnGpu(
         full.release();
       }
       pendingBytes += (b - a) * window.width * window.height * 4;
-      if (pendingBytes >= MAX_BATCH_BYTES) await drain();
+      if (pendingBytes >= chunkBytes) await drain();
     }
     if (pending.length > 0) await drain();
   } finally {
@@ -361,6 +378,7 @@ async function affineViews(
   coefficients: readonly AffineCoefficients[],
   finish: Finish,
   finishCpu: (view: RgbImage) => RgbImage,
+  chunkBytes: number,
 ): Promise<RgbImage[]> {
   const out: RgbImage[] = new Array(coefficients.length);
   const onGpu: number[] = [];
@@ -382,6 +400,7 @@ async function affineViews(
         onGpu.slice(a, b).map((i) => coefficients[i]),
       ),
     finish,
+    chunkBytes,
   );
   onGpu.forEach((i, j) => out[i] = views[j]);
   return out;
@@ -393,9 +412,15 @@ async function gpuFinishedViews(
   img: RgbImage,
   family: SyntheticFamily,
   params: readonly SyntheticParams[],
-  o: { r: number; c: number; translationAfterResize: boolean; zeroShear: boolean },
+  o: {
+    r: number;
+    c: number;
+    translationAfterResize: boolean;
+    zeroShear: boolean;
+    chunkBytes: number;
+  },
 ): Promise<RgbImage[]> {
-  const { r, c } = o;
+  const { r, c, chunkBytes: budget } = o;
   const { width: w, height: h } = img;
   const numbers = (key: string) => params.map((p, i) => num(p, key, family, i));
   const standard = shortSideFinish(w, h, r, c);
@@ -403,12 +428,12 @@ async function gpuFinishedViews(
   const enhance = ENHANCE_KINDS[family];
   if (enhance) {
     const ops: ColorOp[] = numbers(enhance[1]).map((factor) => ({ kind: enhance[0], factor }));
-    return await viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard);
+    return await viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard, budget);
   }
   switch (family) {
     case "rotation": {
       const m = numbers("angle").map((a) => pillowRotateCoefficients(w, h, a));
-      return await affineViews(gpu, img, m, standard, cpuFinish);
+      return await affineViews(gpu, img, m, standard, cpuFinish, budget);
     }
     case "translation":
     case "scale":
@@ -421,14 +446,21 @@ async function gpuFinishedViews(
         const { width: rw, height: rh } = resized;
         const m = affine.map((p) => torchvisionAffineCoefficients(rw, rh, p));
         const cropOnly = { resizeTo: [rw, rh] as const, window: centerCropWindow(rw, rh, c) };
-        return await affineViews(gpu, resized, m, cropOnly, (v) => centerCrop(v, c));
+        return await affineViews(
+          gpu,
+          resized,
+          m,
+          cropOnly,
+          (v) => centerCrop(v, c),
+          budget,
+        );
       }
       const m = affine.map((p) => torchvisionAffineCoefficients(w, h, p));
-      return await affineViews(gpu, img, m, standard, cpuFinish);
+      return await affineViews(gpu, img, m, standard, cpuFinish, budget);
     }
     case "hue": {
       const ops: ColorOp[] = numbers("hue_factor").map((hue) => ({ kind: "hue", hue }));
-      return await viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard);
+      return await viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard, budget);
     }
     case "blur": {
       const sizes = numbers("kernel_size");
@@ -441,7 +473,7 @@ async function gpuFinishedViews(
           recordGaussianBlur(gpu, src, idx.slice(a, b).map((i) => sigmas[i]), k, zeros(b - a))
             .tensor;
         // 16 bytes of float temporaries per pixel beside the 4-byte output.
-        const views = await viewsOnGpu(gpu, img, idx.length, record, standard, 20);
+        const views = await viewsOnGpu(gpu, img, idx.length, record, standard, budget, 20);
         idx.forEach((i, j) => out[i] = views[j]);
       }
       return out;

@@ -121,8 +121,15 @@ Deno.test({
       "hue",
       "blur",
     ];
-    // Downscale + crop, and a crop larger than the resized image (zero padding).
-    for (const sizes of [{ resize: 29, cropSize: 23 }, { resize: 20, cropSize: 24 }]) {
+    // Downscale + crop; a crop larger than the resized image (zero padding); and chunks of one
+    // view (each read back on its own), which must not change the views or their order.
+    for (
+      const sizes of [
+        { resize: 29, cropSize: 23 },
+        { resize: 20, cropSize: 24 },
+        { resize: 64, cropSize: 60, chunkBytes: 1 },
+      ]
+    ) {
       for (const family of families) {
         const grid = syntheticGrid(family, defaultK(family), sizes);
         const picks = [grid[0], grid[rng.int(grid.length)], grid[rng.int(grid.length)]];
@@ -133,6 +140,7 @@ Deno.test({
             ...opts,
             cpuResize: true,
           });
+          assert(gpuViews.length === picks.length, `${family}: ${gpuViews.length} views`);
           for (let i = 0; i < picks.length; i++) {
             assert(
               imagesEqual(gpuViews[i], cpuViews[i]),
