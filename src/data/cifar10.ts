@@ -10,8 +10,10 @@
  */
 import { createImage, type RgbImage } from "../image/image.ts";
 import {
+  getStrOrBytesKey,
   PyCallable,
   PyGlobal,
+  type PyKey,
   pyNumber,
   PyObject,
   PyTuple,
@@ -196,8 +198,9 @@ function py2Bytes(value: PyValue, expected: number): Uint8Array | undefined {
   return new TextEncoder().encode(value); // it was valid UTF-8: re-encoding restores the bytes
 }
 
-function dictGet(dict: Map<unknown, PyValue>, key: string): PyValue | undefined {
-  return dict.get(key);
+/** `dict[key]` under a Python 2 str key or a Python 3 re-pickle's bytes key. */
+function dictGet(dict: Map<PyKey, PyValue>, key: string): PyValue | undefined {
+  return getStrOrBytesKey(dict, key);
 }
 
 /** One Python batch: `{'data': uint8 ndarray [n, 3072], 'labels': [n ints], …}`. */
@@ -205,21 +208,9 @@ function parsePickleBatch(bytes: Uint8Array, file: string): Batch {
   const fail = (what: string): never => {
     throw new DataError(`${file}: not a CIFAR-10 Python batch: ${what}`);
   };
-  let value: PyValue;
-  try {
-    value = unpickle(bytes, { file, findGlobal: numpyGlobals }).value;
-  } catch (e) {
-    // Python 3 re-pickles of the batches use bytes keys, which the unpickler cannot hash.
-    if (/unhashable/.test((e as Error).message)) {
-      fail(
-        "its dict keys are bytes (a Python 3 re-pickle?); use the original " +
-          "cifar-10-python.tar.gz batches, whose keys are Python 2 strings",
-      );
-    }
-    throw e;
-  }
+  const value = unpickle(bytes, { file, findGlobal: numpyGlobals }).value;
   if (!(value instanceof Map)) return fail("the pickle does not hold a dict");
-  const dict = value as Map<unknown, PyValue>;
+  const dict = value as Map<PyKey, PyValue>;
   const labelsValue = dictGet(dict, "labels") ?? dictGet(dict, "fine_labels");
   const array = dictGet(dict, "data");
   if (!Array.isArray(labelsValue)) return fail("no 'labels' list");
