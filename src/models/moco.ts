@@ -23,7 +23,15 @@ export interface MoCoConfig extends Omit<ResNetConfig, "head" | "numClasses"> {
   mlp?: boolean;
 }
 
-/** MoCo's encoders and queue on the GPU. */
+/**
+ * MoCo's encoders and queue on the GPU.
+ *
+ * @example
+ * ```ts
+ * const moco = MoCo.create(gpu, { ...parseArch("resnet50"), dim: 128, mlp: true }, new Rng(0));
+ * const sd = await moco.stateDict(); // queue, queue_ptr, encoder_q.*, encoder_k.*
+ * ```
+ */
 export class MoCo {
   /** Queue [dim, K] f32, columns L2-normalised (PyTorch's buffer layout, as `infoNce` reads). */
   readonly queue: Tensor;

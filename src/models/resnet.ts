@@ -296,7 +296,20 @@ export interface ForwardTrainOptions {
   keepTape?: boolean;
 }
 
-/** A ResNet on the GPU. */
+/**
+ * A ResNet on the GPU.
+ *
+ * @example
+ * ```ts
+ * const net = ResNet.create(gpu, parseArch("resnet50"), new Rng(0));
+ * const features = net.forwardEval(images); // [N, 2048], images NHWC [N, 224, 224, 3]
+ * const [values] = await gpu.recorder.read([features]);
+ *
+ * const out = net.forwardTrain(images, { bnGroups: 8 }); // [N, 1000]
+ * net.zeroGrad();
+ * net.backward(dOut); // fills every parameters()[i].grad
+ * ```
+ */
 export class ResNet {
   readonly config: ResNetConfig;
   readonly #full: Required<ResNetConfig>;
