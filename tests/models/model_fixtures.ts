@@ -4,6 +4,8 @@
  *
  * @module
  */
+import type { Gpu } from "../../src/gpu/device.ts";
+import type { Tensor } from "../../src/gpu/tensor.ts";
 
 /** The fixture folder. */
 export const MODEL_FIXTURES: string = new URL("../fixtures/models/", import.meta.url).pathname;
@@ -41,4 +43,11 @@ export async function loadModelCase(name: string): Promise<ModelCase> {
     get: (key) => lookup(key).data,
     shape: (key) => lookup(key).shape,
   };
+}
+
+/** Reads tensors back with one sync, then releases them (outputs made only to be checked). */
+export async function readAndRelease(gpu: Gpu, tensors: Tensor[]): Promise<Float32Array[]> {
+  const data = await gpu.recorder.read(tensors);
+  for (const t of tensors) t.release();
+  return data as Float32Array[];
 }

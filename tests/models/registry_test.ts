@@ -18,7 +18,7 @@ import { DataError } from "../../src/util/errors.ts";
 import { assert, assertArrayEqual, assertRejects, assertRelClose } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
-import { loadModelCase, MODEL_FIXTURES } from "./model_fixtures.ts";
+import { loadModelCase, MODEL_FIXTURES, readAndRelease } from "./model_fixtures.ts";
 
 const R18_FILE = `${MODEL_FIXTURES}resnet18_b4_mlp.pth`;
 const PY_MOCO = new URL("../fixtures/checkpoints/moco_r18_w2.pth.tar", import.meta.url).pathname;
@@ -66,7 +66,7 @@ Deno.test({
       });
       assert(l2.dim === 8 && l2.contentKey !== sup.contentKey, "layer2 has its own key");
       const mine = await loadModel(gpu, "moco", { ...R18_OPTS, ckptDir: dir });
-      const [a, b, m, ref] = await gpu.recorder.read([
+      const [a, b, m, ref] = await readAndRelease(gpu, [
         sup.extract(x),
         l2.extract(x),
         mine.extract(x),
@@ -96,7 +96,7 @@ Deno.test({
       const opts = { ...R18_OPTS, ckptDir: dir };
       const a = await loadModel(gpu, "supervised", opts);
       const b = await loadModel(gpu, "moco", opts);
-      const [fa, fb] = (await gpu.recorder.read([a.extract(x), b.extract(x)])) as Float32Array[];
+      const [fa, fb] = await readAndRelease(gpu, [a.extract(x), b.extract(x)]);
       const d = a.dim;
       const keys = new Set<string>();
       for (const mode of ["cat", "add", "mean"] as const) {
@@ -158,7 +158,7 @@ Deno.test({
       assertArrayEqual(await Deno.readFile(path), bytes, "file untouched on reuse");
       assert(again.contentKey === first.contentKey, "same content key");
       const x = Tensor.from(gpu, rng.normalArray(2 * 16 * 16 * 3), [2, 16, 16, 3]);
-      const [u, v] = await gpu.recorder.read([first.extract(x), again.extract(x)]);
+      const [u, v] = await readAndRelease(gpu, [first.extract(x), again.extract(x)]);
       assertArrayEqual(u, v, "same features");
       // The same seed elsewhere gives the same file: the weights depend on the seed only.
       const other = await loadModel(gpu, "random", { ...opts, ckptDir: `${dir}/other` });
@@ -215,6 +215,19 @@ Deno.test({
       assert(/shape mismatches/.test(m5) && m5.includes("conv1.weight"), m5);
       const ok = await loadModel(gpu, "moco2", { ...opts, baseWidth: 2 });
       assert(ok.dim === 16, `moco2 dim ${ok.dim}`);
+      // The same checkpoint saved by PyTorch in the legacy format gives the same features.
+      await Deno.copyFile(PY_MOCO.replace(".pth.tar", "_legacy.pth.tar"), `${dir}/legacy.pth.tar`);
+      const legacy = await loadModel(gpu, "legacy", { ...opts, baseWidth: 2 });
+      const x = Tensor.from(gpu, testRng("registry legacy").normalArray(2 * 16 * 16 * 3), [
+        2,
+        16,
+        16,
+        3,
+      ]);
+      const [u, v] = await readAndRelease(gpu, [ok.extract(x), legacy.extract(x)]);
+      assertArrayEqual(v, u, "legacy and zip checkpoints give the same features");
+      x.release();
+      legacy.release();
       ok.release();
       await Deno.writeTextFile(`${dir}/junk.pth.tar`, "not a checkpoint");
       const m6 = await dataErrorOf(() => loadModel(gpu, "junk", opts));

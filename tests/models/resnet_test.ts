@@ -17,7 +17,7 @@ import { DataError, UsageError } from "../../src/util/errors.ts";
 import { assert, assertArrayEqual, assertRejects, assertRelClose } from "../util/assert.ts";
 import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
-import { loadModelCase, MODEL_FIXTURES } from "./model_fixtures.ts";
+import { loadModelCase, MODEL_FIXTURES, readAndRelease } from "./model_fixtures.ts";
 
 const R18: ResNetConfig = { arch: "resnet18", baseWidth: 4, head: "mlp", numClasses: 10 };
 const R50: ResNetConfig = { arch: "resnet50", baseWidth: 4, head: "linear", numClasses: 10 };
@@ -191,7 +191,7 @@ Deno.test({
     const other = ResNet.create(gpu, R18, rng);
     other.loadStateDict(back, "<round trip>");
     const x = Tensor.from(gpu, rng.normalArray(2 * 24 * 24 * 3), [2, 24, 24, 3]);
-    const [a, b] = await gpu.recorder.read([model.forwardEval(x), other.forwardEval(x)]);
+    const [a, b] = await readAndRelease(gpu, [model.forwardEval(x), other.forwardEval(x)]);
     assertArrayEqual(a, b, "features after loadStateDict");
     x.release();
     model.release();
