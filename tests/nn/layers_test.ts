@@ -7,6 +7,8 @@ import { Tensor } from "../../src/gpu/tensor.ts";
 import { BatchNorm2d } from "../../src/nn/batchnorm.ts";
 import { Conv2d } from "../../src/nn/conv2d.ts";
 import { Linear } from "../../src/nn/linear.ts";
+import { ReLU } from "../../src/nn/relu.ts";
+import { Sequential } from "../../src/nn/sequential.ts";
 import {
   fromTorchLayout,
   type Parameter,
@@ -184,6 +186,82 @@ Deno.test({
     assertRelClose(dxGot, dxRef, 1e-5, "dx");
     assertRelClose(dw, dwRef, 1e-5, "dW (two backward passes)");
     assertRelClose(db, dbRef, 1e-5, "db (two backward passes)");
+    for (const t of [xT, dyT, y, dx]) t.release();
+  },
+});
+
+Deno.test({
+  name: "Sequential(Linear, ReLU, Linear) forward/backward match a float64 MLP and free the tape",
+  ...GPU_TEST,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = testRng("nn sequential");
+    const [n, d, h, o] = [4, 6, 9, 3];
+    const w0 = rng.normalArray(h * d);
+    const b0 = rng.normalArray(h);
+    const w2 = rng.normalArray(o * h);
+    const b2 = rng.normalArray(o);
+    const fc0 = new Linear(gpu, "fc.0", d, h, w0, b0);
+    const fc2 = new Linear(gpu, "fc.2", h, o, w2, b2);
+    const mlp = new Sequential([fc0, new ReLU(gpu), fc2]);
+    assertArrayEqual(
+      mlp.parameters().map((p) =>
+        ["fc.0.weight", "fc.0.bias", "fc.2.weight", "fc.2.bias"].indexOf(p.name)
+      ),
+      [0, 1, 2, 3],
+      "parameter order",
+    );
+    const x = rng.normalArray(n * d);
+    const dy = rng.normalArray(n * o);
+    const xT = Tensor.from(gpu, x, [n, d]);
+    const dyT = Tensor.from(gpu, dy, [n, o]);
+    const y = mlp.forward(xT, true);
+    const dx = mlp.backward(dyT);
+    const [yGot, dxGot, dw0, db2] = await gpu.recorder.read([
+      y,
+      dx,
+      fc0.weight.grad,
+      fc2.bias.grad,
+    ]);
+    // float64 reference: a = x·W0ᵀ + b0, r = relu(a), y = r·W2ᵀ + b2.
+    const yRef = new Float64Array(n * o);
+    const dxRef = new Float64Array(n * d);
+    const dw0Ref = new Float64Array(h * d);
+    const db2Ref = new Float64Array(o);
+    for (let r = 0; r < n; r++) {
+      const a = new Float64Array(h);
+      for (let j = 0; j < h; j++) {
+        a[j] = b0[j];
+        for (let i = 0; i < d; i++) a[j] += x[r * d + i] * w0[j * d + i];
+      }
+      const da = new Float64Array(h);
+      for (let k = 0; k < o; k++) {
+        let s = b2[k];
+        for (let j = 0; j < h; j++) {
+          s += Math.max(a[j], 0) * w2[k * h + j];
+          if (a[j] > 0) da[j] += dy[r * o + k] * w2[k * h + j];
+        }
+        yRef[r * o + k] = s;
+        db2Ref[k] += dy[r * o + k];
+      }
+      for (let j = 0; j < h; j++) {
+        for (let i = 0; i < d; i++) {
+          dxRef[r * d + i] += da[j] * w0[j * d + i];
+          dw0Ref[j * d + i] += da[j] * x[r * d + i];
+        }
+      }
+    }
+    assertRelClose(yGot, yRef, 1e-5, "y");
+    assertRelClose(dxGot, dxRef, 1e-5, "dx");
+    assertRelClose(dw0, dw0Ref, 1e-5, "d fc.0.weight");
+    assertRelClose(db2, db2Ref, 1e-5, "d fc.2.bias");
+    let threw = false;
+    try {
+      mlp.backward(dyT);
+    } catch {
+      threw = true;
+    }
+    assert(threw, "a second backward without a forward throws");
     for (const t of [xT, dyT, y, dx]) t.release();
   },
 });
