@@ -15,7 +15,7 @@
  *   original's `_0000.pth.tar`), written atomically into `--out-dir` (default: the working
  *   directory, as the original);
  * - `--seed` is drawn at random when absent and stored in every checkpoint, so `--resume` always
- *   continues exactly.
+ *   continues exactly; `--save-every N` adds a rolling mid-epoch `<model>_latest.pth.tar`.
  *
  * @module
  */
@@ -88,6 +88,10 @@ const SPEC = {
       help: "the original's checkpoint names (_0000.pth.tar without the model for non-w3)",
     },
     "max-steps-per-epoch": { type: "int", help: "cut epochs short (smoke tests, benchmarks)" },
+    "save-every": {
+      type: "int",
+      help: "also save <model>_latest.pth.tar every N steps inside an epoch (resumable there)",
+    },
     "world-size": { type: "int", default: -1, help: "distributed (ignored: one device)" },
     rank: { type: "int", default: -1, help: "distributed (ignored: one device)" },
     "dist-url": { type: "string", help: "distributed (ignored: one device)" },
@@ -157,6 +161,7 @@ export function parseMainMocoArgs(args: string[]): { config: PretrainConfig; not
     faithfulNames: f["faithful-names"],
     workers: f.workers,
     maxStepsPerEpoch: f["max-steps-per-epoch"],
+    saveEvery: f["save-every"],
   };
   return { config, notes };
 }

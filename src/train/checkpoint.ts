@@ -30,6 +30,11 @@ export interface TrainState {
   rng: number[];
   /** Optimiser steps taken so far. */
   globalStep: number;
+  /**
+   * Steps already taken inside epoch `epoch` (the checkpoint's completed-epoch count): 0 for the
+   * end-of-epoch checkpoints, > 0 for mid-epoch `_latest` ones.
+   */
+  stepInEpoch: number;
   /** `--model`: the augmentation policy. */
   policy: string;
   /** `--bn-groups`. */
@@ -63,6 +68,11 @@ export function checkpointFileName(
   const w3 = arch.includes("w3");
   const prefix = faithful ? (w3 ? `${model}_w3` : "") : `${model}${w3 ? "_w3" : ""}`;
   return `${prefix}_${String(epoch).padStart(4, "0")}.pth.tar`;
+}
+
+/** The rolling mid-epoch checkpoint: `{model}[_w3]_latest.pth.tar`. */
+export function latestFileName(model: string, arch: string): string {
+  return `${model}${arch.includes("w3") ? "_w3" : ""}_latest.pth.tar`;
 }
 
 /** What {@link saveTrainingCheckpoint} writes. */
@@ -106,6 +116,7 @@ function trainStateToPy(s: TrainState): Map<PyKey, PyInput> {
     ["rng_words", s.rng.slice(0, 4)],
     ["rng_spare_normal", Number.isNaN(spare) ? null : new PyFloat(spare)],
     ["global_step", s.globalStep],
+    ["step_in_epoch", s.stepInEpoch],
     ["policy", s.policy],
     ["bn_groups", s.bnGroups],
     ["batch_size", s.batchSize],
@@ -133,6 +144,7 @@ function trainStateFromPy(value: PyValue, file: string): TrainState {
     seed: int("seed"),
     rng: [...(words as number[]), spare],
     globalStep: int("global_step"),
+    stepInEpoch: value.has("step_in_epoch") ? int("step_in_epoch") : 0,
     policy: policy as string,
     bnGroups: int("bn_groups"),
     batchSize: int("batch_size"),

@@ -24,6 +24,7 @@ import { formatDuration } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
 import {
   checkpointFileName,
+  latestFileName,
   loadTrainingCheckpoint,
   saveTrainingCheckpoint,
   type TrainState,
@@ -125,6 +126,11 @@ export interface PretrainConfig {
   workers: number;
   /** Stop each epoch after this many steps (benchmarks, smoke tests); default: all. */
   maxStepsPerEpoch?: number;
+  /**
+   * Also save `{model}[_w3]_latest.pth.tar` every this many steps inside an epoch (ours: an
+   * ImageNet epoch takes long on a software adapter); `--resume` continues from its step.
+   */
+  saveEvery?: number;
 }
 
 /** One logged step. */
@@ -172,6 +178,9 @@ export function validatePretrainConfig(c: PretrainConfig): void {
   ];
   for (const [flag, v] of positive) {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer`);
+  }
+  if (c.saveEvery !== undefined && (!Number.isInteger(c.saveEvery) || c.saveEvery < 1)) {
+    throw new UsageError(`--save-every must be a positive integer, got ${c.saveEvery}`);
   }
   if (!Number.isInteger(c.startEpoch) || c.startEpoch < 0) {
     throw new UsageError(`--start-epoch must be a non-negative integer, got ${c.startEpoch}`);
@@ -256,14 +265,19 @@ export async function pretrain(
     weightDecay: config.weightDecay,
   });
   let startEpoch = config.startEpoch;
+  let resumeStep = 0;
   let globalStep = 0;
   if (resumed) {
     moco.loadStateDict(resumed.stateDict, config.resume!);
     if (resumed.optimizer) sgd.loadStateDict(resumed.optimizer, config.resume!);
     startEpoch = resumed.epoch;
+    resumeStep = resumed.trainState?.stepInEpoch ?? 0;
     globalStep = resumed.trainState?.globalStep ?? 0;
     if (resumed.trainState) rng.setState(resumed.trainState.rng);
-    log(`=> resumed '${config.resume}' (epoch ${resumed.epoch}, step ${globalStep})`);
+    log(
+      `=> resumed '${config.resume}' (epoch ${resumed.epoch}, step ${resumeStep} of it, ` +
+        `${globalStep} in all)`,
+    );
   }
 
   const loader = new BatchLoader(dataset, {
@@ -284,7 +298,7 @@ export async function pretrain(
     },
   });
   const perEpoch = Math.min(loader.batchesPerEpoch, config.maxStepsPerEpoch ?? Infinity);
-  const totalSteps = perEpoch * Math.max(0, config.epochs - startEpoch);
+  const totalSteps = perEpoch * Math.max(0, config.epochs - startEpoch) - resumeStep;
   log(
     `=> ${dataset.length} images in ${root}, ${perEpoch} steps per epoch of ${config.batchSize}` +
       ` pairs, epochs ${startEpoch}…${config.epochs - 1}, seed ${seed}`,
@@ -304,11 +318,30 @@ export async function pretrain(
   let windowStart = t0;
   let windowWait = 0;
   let windowSteps = 0;
+  const outDir = config.outDir.replace(/\/+$/, "");
+  const save = async (file: string, epochsDone: number, stepInEpoch: number, lr: number) => {
+    const trainState: TrainState = {
+      seed,
+      rng: rng.getState(),
+      globalStep,
+      stepInEpoch,
+      policy: config.model,
+      bnGroups: config.bnGroups,
+      batchSize: config.batchSize,
+    };
+    await saveTrainingCheckpoint(file, {
+      epoch: epochsDone,
+      arch: config.arch,
+      mocoState: await moco.stateDict(),
+      optimizer: await sgd.stateDict(lr, 2 * moco.encoderQ.parameters().length),
+      trainState,
+    });
+  };
   try {
     for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
       const lr = learningRate(epoch, schedule);
-      let index = 0;
-      for await (const batch of loader.epoch(epoch)) {
+      let index = epoch === startEpoch ? resumeStep : 0;
+      for await (const batch of loader.epoch(epoch, index)) {
         if (index >= perEpoch) break;
         waitMs += batch.waitMs;
         windowWait += batch.waitMs;
@@ -359,25 +392,17 @@ export async function pretrain(
         }
         result.loss.release();
         result.correct.release();
+        if (config.saveEvery && globalStep % config.saveEvery === 0 && !last) {
+          // Mid-epoch: `epoch` counts completed epochs, the step inside this one is in our key.
+          const file = `${outDir}/${latestFileName(config.model, config.arch)}`;
+          await save(file, epoch, index, lr);
+          log(`=> saved ${file} (epoch ${epoch}, step ${index})`);
+        }
       }
-      const file = `${config.outDir.replace(/\/+$/, "")}/${
+      const file = `${outDir}/${
         checkpointFileName(config.model, config.arch, epoch, config.faithfulNames)
       }`;
-      const trainState: TrainState = {
-        seed,
-        rng: rng.getState(),
-        globalStep,
-        policy: config.model,
-        bnGroups: config.bnGroups,
-        batchSize: config.batchSize,
-      };
-      await saveTrainingCheckpoint(file, {
-        epoch: epoch + 1,
-        arch: config.arch,
-        mocoState: await moco.stateDict(),
-        optimizer: await sgd.stateDict(lr, 2 * moco.encoderQ.parameters().length),
-        trainState,
-      });
+      await save(file, epoch + 1, 0, lr);
       checkpoints.push(file);
       log(`=> saved ${file}`);
     }

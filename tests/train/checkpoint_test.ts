@@ -83,6 +83,7 @@ Deno.test({
         seed: 42,
         rng: rngState,
         globalStep: 9,
+        stepInEpoch: 3,
         policy: "ventral",
         bnGroups: 4,
         batchSize: 8,
@@ -100,7 +101,8 @@ Deno.test({
       queue.data as Float32Array,
       "queue",
     );
-    assert(back.trainState!.seed === 42 && back.trainState!.globalStep === 9, "train state");
+    const ts = back.trainState!;
+    assert(ts.seed === 42 && ts.globalStep === 9 && ts.stepInEpoch === 3, "train state");
     assertArrayEqual(back.trainState!.rng.slice(0, 4), rngState.slice(0, 4), "rng words");
     assert(
       Object.is(back.trainState!.rng[4], rngState[4]) ||

@@ -43,7 +43,7 @@ function cliArgs(data: string, out: string, extra: string[] = []): string[] {
   return [
     data,
     ...["--arch", "resnet18", "--base-width", "4", "--image-size", "32", "-b", "8"],
-    ...["--moco-k", "32", "--bn-groups", "2", "--epochs", "4", "--seed", "11", "--mlp"],
+    ...["--moco-k", "32", "--bn-groups", "2", "--epochs", "3", "--seed", "11", "--mlp"],
     ...["--moco-t", "0.2", "--cos", "--model", "default", "--out-dir", out, "-j", "4"],
     ...extra,
   ];
@@ -68,51 +68,69 @@ async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
 
+/** Starts a run, SIGKILLs it once `marker` exists, and returns the newest resumable file. */
+async function killAfter(args: string[], out: string, marker: RegExp): Promise<string> {
+  const child = run(args);
+  const started = performance.now();
+  const found = () => [...Deno.readDirSync(out)].some((e) => marker.test(e.name));
+  while (!(await exists(out)) || !found()) {
+    if (performance.now() - started > 120_000) throw new Error(`no ${marker} after 120 s`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  child.kill("SIGKILL");
+  const status = await child.status;
+  assert(!status.success && status.signal === "SIGKILL", `child ended with ${status.code}`);
+  assert(!(await exists(`${out}/default_0002.pth.tar`)), "killed before the run completed");
+  // Resume from the furthest complete checkpoint (the kill may land after a later one; a
+  // checkpoint being written when the kill came is only a temp file, never a torn one).
+  let best = "";
+  let bestStep = -1;
+  for (const e of Deno.readDirSync(out)) {
+    if (!/^default_(\d{4}|latest)\.pth\.tar$/.test(e.name)) continue;
+    const step = (await loadTrainingCheckpoint(`${out}/${e.name}`)).trainState!.globalStep;
+    if (step > bestStep) [best, bestStep] = [`${out}/${e.name}`, step];
+  }
+  return best;
+}
+
 Deno.test({
-  name: "main_moco killed with SIGKILL after a checkpoint and resumed gives bit-identical weights",
+  name:
+    "main_moco killed with SIGKILL and resumed (end of epoch, mid-epoch) gives bit-identical weights",
   ...GPU_TEST,
   async fn() {
     const rng = testRng("resume");
     const dir = await Deno.makeTempDir({ prefix: "moco-resume-" });
-    await tinyImageFolder(`${dir}/data`, 16, rng);
-    // Uninterrupted: 4 epochs of 2 steps.
+    await tinyImageFolder(`${dir}/data`, 24, rng);
+    // Uninterrupted: 3 epochs of 3 steps.
     await finish(run(cliArgs(`${dir}/data`, `${dir}/a`)), "uninterrupted run");
-    // Interrupted: SIGKILL as soon as the first checkpoint exists, then resume from it.
-    const child = run(cliArgs(`${dir}/data`, `${dir}/b`));
-    const first = `${dir}/b/default_0000.pth.tar`;
-    const started = performance.now();
-    while (!(await exists(first))) {
-      if (performance.now() - started > 120_000) throw new Error("no checkpoint after 120 s");
-      await new Promise((r) => setTimeout(r, 5));
+    const a = await loadTrainingCheckpoint(`${dir}/a/default_0002.pth.tar`);
+    assert(a.epoch === 3 && a.trainState!.globalStep === 9, "3 epochs of 3 steps");
+    const scenarios: [string, string[], RegExp][] = [
+      ["after an epoch checkpoint", [], /^default_0000\.pth\.tar$/],
+      ["after a mid-epoch checkpoint", ["--save-every", "1"], /^default_latest\.pth\.tar$/],
+    ];
+    for (const [what, extra, marker] of scenarios) {
+      const out = `${dir}/${extra.length ? "c" : "b"}`;
+      const newest = await killAfter(cliArgs(`${dir}/data`, out, extra), out, marker);
+      // The mid-epoch case resumes from the rolling file even when an epoch file is newer.
+      const from = extra.length ? `${out}/default_latest.pth.tar` : newest;
+      const inEpoch = (await loadTrainingCheckpoint(from)).trainState!.stepInEpoch;
+      assert(extra.length === 0 || inEpoch > 0, `${what}: resumes inside an epoch (${inEpoch})`);
+      const log = await finish(
+        run(cliArgs(`${dir}/data`, out, [...extra, "--resume", from])),
+        `resumed run (${what})`,
+      );
+      assert(/=> resumed/.test(log), `${what}: resume message missing:\n${log}`);
+      const b = await loadTrainingCheckpoint(`${out}/default_0002.pth.tar`);
+      assert(b.epoch === 3 && b.trainState!.globalStep === 9, `${what}: 9 steps in all`);
+      assert([...b.stateDict.keys()].join() === [...a.stateDict.keys()].join(), `${what}: keys`);
+      for (const [name, t] of a.stateDict) {
+        assertArrayEqual(bits(b.stateDict.get(name)!), bits(t), `${what}: ${name}`);
+      }
+      for (const [i, t] of a.optimizer!.state) {
+        assertArrayEqual(bits(b.optimizer!.state.get(i)!), bits(t), `${what}: momentum ${i}`);
+      }
     }
-    child.kill("SIGKILL");
-    const status = await child.status;
-    assert(!status.success && status.signal === "SIGKILL", `child ended with ${status.code}`);
-    assert(!(await exists(`${dir}/b/default_0003.pth.tar`)), "killed before the run completed");
-    // Resume from the newest complete checkpoint (the kill may have landed after a later one).
-    const saved = [...Deno.readDirSync(`${dir}/b`)].map((e) => e.name)
-      .filter((n) => /^default_\d{4}\.pth\.tar$/.test(n)).sort();
-    const log = await finish(
-      run(cliArgs(`${dir}/data`, `${dir}/b`, ["--resume", `${dir}/b/${saved.at(-1)}`])),
-      "resumed run",
-    );
-    assert(/=> resumed/.test(log), `resume message missing:\n${log}`);
-    const a = await loadTrainingCheckpoint(`${dir}/a/default_0003.pth.tar`);
-    const b = await loadTrainingCheckpoint(`${dir}/b/default_0003.pth.tar`);
-    assert(a.epoch === 4 && b.epoch === 4, "both ran 4 epochs");
-    assertArrayEqual(
-      [...b.stateDict.keys()].map((k) => k.length),
-      [...a.stateDict.keys()].map((k) => k.length),
-      "keys",
-    );
-    for (const [name, t] of a.stateDict) {
-      const u = b.stateDict.get(name)!;
-      assertArrayEqual(bits(u), bits(t), `state ${name}`);
-    }
-    for (const [i, t] of a.optimizer!.state) {
-      assertArrayEqual(bits(b.optimizer!.state.get(i)!), bits(t), `momentum buffer ${i}`);
-    }
-    assert(a.trainState!.globalStep === 8 && b.trainState!.globalStep === 8, "global steps");
     await Deno.remove(dir, { recursive: true });
   },
 });
@@ -247,8 +265,9 @@ Deno.test({
     const d = deps(testRng("refuse"), []);
     const dir = await Deno.makeTempDir({ prefix: "moco-refuse-" });
     const cases: [Partial<PretrainConfig>, RegExp][] = [
-      [{ mocoK: 30 }, /--batch-size 8 must divide --moco-k 30/],
-      [{ bnGroups: 3 }, /--bn-groups 3 must divide --batch-size 8/],
+      [{ mocoK: 40 }, /--batch-size 16 must divide --moco-k 40/],
+      [{ bnGroups: 3 }, /--bn-groups 3 must divide --batch-size 16/],
+      [{ saveEvery: 0 }, /--save-every must be a positive integer/],
       [{ model: "sideways" as "default" }, /--model: 'sideways' is not one of default, ventral/],
       [
         { arch: "resnet50", baseWidth: 64, batchSize: 256, imageSize: 224, mocoK: 65536 },
