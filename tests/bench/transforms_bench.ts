@@ -7,8 +7,9 @@
  * - `eval preprocess 500x375 jpeg main thread`: decode (sharp) + Resize(224) + CenterCrop(224) +
  *   ToTensor/Normalize on the main thread;
  * - `eval preprocess 500x375 jpeg pool <n>`: the same on a DecodePool of n workers;
- * - `moco default policy 2 views 224 b<B>`: images per second through `augmentBatch` (two views
- *   each) from decoded 500x375 images, until the GPU has finished;
+ * - `moco <policy> policy 2 views 224 b<B>`: images per second through `augmentBatch` (two views
+ *   each) from decoded 500x375 images, until the GPU has finished (default, ventral, dorsal —
+ *   dorsal runs its colour ops on the full-resolution image);
  * - `moco default policy 2 views 224 b<B> + decode pool`: decoding on the pool overlapped with
  *   the GPU augmentation of the previous batch.
  * Each row's peer is the ResNet-50 forward rate (ratio ≥ 1 means the pipeline keeps it fed).
@@ -19,7 +20,7 @@ import sharp from "sharp";
 import { openGpu } from "../../src/gpu/device.ts";
 import { decodeAndPreprocess, DecodePool } from "../../src/image/decode_pool.ts";
 import type { RgbImage } from "../../src/image/image.ts";
-import { augmentBatch } from "../../src/transforms/augment.ts";
+import { augmentBatch, type AugmentPolicy } from "../../src/transforms/augment.ts";
 import { runMain } from "../../src/util/main.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { type BenchRow, medianMs, report, row } from "./harness.ts";
@@ -101,8 +102,8 @@ await runMain("bench transforms", async () => {
     const decoded: RgbImage[] = (await Promise.all(paths.map((p) => pool.decode(p)))).map((d) =>
       d.image
     );
-    const augment = async (images: RgbImage[]) => {
-      const { q, k } = await augmentBatch(gpu, images, "default", rng);
+    const augment = async (images: RgbImage[], policy: AugmentPolicy = "default") => {
+      const { q, k } = await augmentBatch(gpu, images, policy, rng);
       gpu.recorder.flush();
       await gpu.device.queue.onSubmittedWorkDone();
       q.release();
@@ -114,6 +115,14 @@ await runMain("bench transforms", async () => {
     rows.push(
       row(`moco default policy 2 views 224 b${BATCH}`, "img/s", FILES / augSecs, peer, peerValue),
     );
+    for (const policy of ["ventral", "dorsal"] as const) {
+      const secs = await timeIt(async () => {
+        for (let i = 0; i < FILES; i += BATCH) await augment(decoded.slice(i, i + BATCH), policy);
+      });
+      rows.push(
+        row(`moco ${policy} policy 2 views 224 b${BATCH}`, "img/s", FILES / secs, peer, peerValue),
+      );
+    }
 
     const pipeSecs = await timeIt(async () => {
       let next = Promise.all(paths.slice(0, BATCH).map((p) => pool.decode(p)));
