@@ -116,25 +116,56 @@ export class BatchLoader<T> {
    * prepared while the consumer handles the current one. A failed decode rejects with the
    * dataset's `DataError` (naming the file) when its batch is reached.
    */
-  async *epoch(epoch: number, from = 0): AsyncGenerator<LoadedBatch<T>> {
+  epoch(epoch: number, from = 0): AsyncGenerator<LoadedBatch<T>> {
+    return this.batches({ epoch, index: from }, epoch + 1);
+  }
+
+  /**
+   * Every batch from batch `start.index` of epoch `start.epoch` up to (not including) epoch
+   * `endEpoch`, at most `perEpoch` batches per epoch (default: all). Prefetch runs across epoch
+   * boundaries, so the next epoch's first batch is decoded while the consumer saves its
+   * end-of-epoch checkpoint.
+   */
+  async *batches(
+    start: { epoch: number; index: number },
+    endEpoch: number,
+    perEpoch = this.batchesPerEpoch,
+  ): AsyncGenerator<LoadedBatch<T>> {
     const o = this.#options;
-    const order = epochOrder(this.dataset.length, o.seed, epoch, o.shuffle ?? true);
-    const count = this.batchesPerEpoch;
-    const load = (index: number): Promise<LoadedBatch<T>> => {
-      const indices = order.slice(index * this.batchSize, (index + 1) * this.batchSize);
+    const count = Math.min(perEpoch, this.batchesPerEpoch);
+    const orders = new Map<number, number[]>();
+    const orderOf = (epoch: number) => {
+      let order = orders.get(epoch);
+      if (!order) {
+        order = epochOrder(this.dataset.length, o.seed, epoch, o.shuffle ?? true);
+        orders.clear();
+        orders.set(epoch, order);
+      }
+      return order;
+    };
+    const load = (epoch: number, index: number): Promise<LoadedBatch<T>> => {
+      const indices = orderOf(epoch).slice(index * this.batchSize, (index + 1) * this.batchSize);
       const info = { epoch, index, indices };
       return mapConcurrent(indices, o.concurrency ?? 8, (i) => this.dataset.image(i))
         .then((images) => o.prepare(images, info))
         .then((value) => ({ ...info, value, waitMs: 0 }));
     };
+    const next = (epoch: number, index: number): [number, number] | undefined => {
+      const [e, i] = index + 1 < count ? [epoch, index + 1] : [epoch + 1, 0];
+      return e < endEpoch ? [e, i] : undefined;
+    };
     let pending: Promise<LoadedBatch<T>> | undefined;
     const settle = (p: Promise<LoadedBatch<T>>) => p.catch(() => undefined);
+    let at: [number, number] | undefined = start.index < count && start.epoch < endEpoch
+      ? [start.epoch, start.index]
+      : next(start.epoch, count - 1);
     try {
-      for (let index = from; index < count; index++) {
+      while (at) {
         const started = performance.now();
-        const current = await (pending ?? load(index));
+        const current = await (pending ?? load(at[0], at[1]));
         current.waitMs = performance.now() - started;
-        pending = index + 1 < count ? load(index + 1) : undefined;
+        at = next(at[0], at[1]);
+        pending = at ? load(at[0], at[1]) : undefined;
         yield current;
       }
     } finally {

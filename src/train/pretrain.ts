@@ -338,73 +338,80 @@ export async function pretrain(
     });
   };
   try {
-    for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
+    // One stream of batches over all remaining epochs: prefetch crosses epoch boundaries, so
+    // the next epoch's first batch is prepared while the checkpoint is written.
+    const stream = loader.batches(
+      { epoch: startEpoch, index: resumeStep },
+      config.epochs,
+      perEpoch,
+    );
+    for await (const batch of stream) {
+      const epoch = batch.epoch;
       const lr = learningRate(epoch, schedule);
-      let index = epoch === startEpoch ? resumeStep : 0;
-      for await (const batch of loader.epoch(epoch, index)) {
-        if (index >= perEpoch) break;
-        waitMs += batch.waitMs;
-        windowWait += batch.waitMs;
-        const { q: xq, k: xk } = batch.value;
-        const shuffleRng = new Rng(batchSeed(seed, epoch, index, STREAM_SHUFFLE_BN));
-        const result = recordMocoStep(gpu, moco, sgd, xq, xk, {
-          lr,
-          temperature: config.mocoT,
-          keyMomentum: config.mocoM,
-          bnGroups: config.bnGroups,
-          shuffle: randomPermutation(shuffleRng, config.batchSize),
-        });
-        xq.release();
-        xk.release();
-        index++;
-        steps++;
-        globalStep++;
-        windowSteps++;
-        const last = index === perEpoch;
-        if (index % config.printFreq === 0 || last) {
-          const [lossData, correctData] = await gpu.recorder.read([result.loss, result.correct]);
-          const now = performance.now();
-          const entry: StepLog = {
-            epoch,
-            step: index - 1,
-            globalStep,
-            loss: lossData[0],
-            acc1: (100 * correctData[0]) / config.batchSize,
-            acc5: (100 * correctData[1]) / config.batchSize,
-          };
-          logs.push(entry);
-          const windowSec = (now - windowStart) / 1000;
-          const rate = (windowSteps * config.batchSize) / windowSec;
-          const done = steps / totalSteps;
-          const eta = done > 0 ? ((now - t0) / 1000) * (1 - done) / done : NaN;
-          log(
-            `Epoch: [${epoch}][${index}/${perEpoch}] lr ${lr.toExponential(3)} ` +
-              `loss ${entry.loss.toFixed(4)} acc@1 ${entry.acc1.toFixed(2)} ` +
-              `acc@5 ${entry.acc5.toFixed(2)} | ${rate.toFixed(2)} pairs/s, data wait ` +
-              `${(windowWait / 1000).toFixed(2)} s of ${windowSec.toFixed(2)} s, ETA ` +
-              formatDuration(eta),
-          );
-          windowStart = now;
-          windowWait = 0;
-          windowSteps = 0;
-        } else {
-          gpu.recorder.flush();
-        }
-        result.loss.release();
-        result.correct.release();
-        if (config.saveEvery && globalStep % config.saveEvery === 0 && !last) {
-          // Mid-epoch: `epoch` counts completed epochs, the step inside this one is in our key.
-          const file = `${outDir}/${latestFileName(config.model, config.arch)}`;
-          await save(file, epoch, index, lr);
-          log(`=> saved ${file} (epoch ${epoch}, step ${index})`);
-        }
+      let index = batch.index;
+      waitMs += batch.waitMs;
+      windowWait += batch.waitMs;
+      const { q: xq, k: xk } = batch.value;
+      const shuffleRng = new Rng(batchSeed(seed, epoch, index, STREAM_SHUFFLE_BN));
+      const result = recordMocoStep(gpu, moco, sgd, xq, xk, {
+        lr,
+        temperature: config.mocoT,
+        keyMomentum: config.mocoM,
+        bnGroups: config.bnGroups,
+        shuffle: randomPermutation(shuffleRng, config.batchSize),
+      });
+      xq.release();
+      xk.release();
+      index++;
+      steps++;
+      globalStep++;
+      windowSteps++;
+      const last = index === perEpoch;
+      if (index % config.printFreq === 0 || last) {
+        const [lossData, correctData] = await gpu.recorder.read([result.loss, result.correct]);
+        const now = performance.now();
+        const entry: StepLog = {
+          epoch,
+          step: index - 1,
+          globalStep,
+          loss: lossData[0],
+          acc1: (100 * correctData[0]) / config.batchSize,
+          acc5: (100 * correctData[1]) / config.batchSize,
+        };
+        logs.push(entry);
+        const windowSec = (now - windowStart) / 1000;
+        const rate = (windowSteps * config.batchSize) / windowSec;
+        const done = steps / totalSteps;
+        const eta = done > 0 ? ((now - t0) / 1000) * (1 - done) / done : NaN;
+        log(
+          `Epoch: [${epoch}][${index}/${perEpoch}] lr ${lr.toExponential(3)} ` +
+            `loss ${entry.loss.toFixed(4)} acc@1 ${entry.acc1.toFixed(2)} ` +
+            `acc@5 ${entry.acc5.toFixed(2)} | ${rate.toFixed(2)} pairs/s, data wait ` +
+            `${(windowWait / 1000).toFixed(2)} s of ${windowSec.toFixed(2)} s, ETA ` +
+            formatDuration(eta),
+        );
+        windowStart = now;
+        windowWait = 0;
+        windowSteps = 0;
+      } else {
+        gpu.recorder.flush();
       }
-      const file = `${outDir}/${
-        checkpointFileName(config.model, config.arch, epoch, config.faithfulNames)
-      }`;
-      await save(file, epoch + 1, 0, lr);
-      checkpoints.push(file);
-      log(`=> saved ${file}`);
+      result.loss.release();
+      result.correct.release();
+      if (config.saveEvery && globalStep % config.saveEvery === 0 && !last) {
+        // Mid-epoch: `epoch` counts completed epochs, the step inside this one is in our key.
+        const file = `${outDir}/${latestFileName(config.model, config.arch)}`;
+        await save(file, epoch, index, lr);
+        log(`=> saved ${file} (epoch ${epoch}, step ${index})`);
+      }
+      if (last) {
+        const file = `${outDir}/${
+          checkpointFileName(config.model, config.arch, epoch, config.faithfulNames)
+        }`;
+        await save(file, epoch + 1, 0, lr);
+        checkpoints.push(file);
+        log(`=> saved ${file}`);
+      }
     }
   } finally {
     sgd.release();

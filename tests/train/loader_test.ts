@@ -114,3 +114,36 @@ Deno.test("BatchLoader refuses an empty or too small dataset and reports a bad i
   }
   assert(batches === 3 && /fake\/6.png: cannot decode/.test(message), `${batches}: ${message}`);
 });
+
+Deno.test("BatchLoader.batches() resumes mid-epoch, caps epochs, and prefetches across epochs", async () => {
+  const ds = fakeDataset(12, 1);
+  const prepared: string[] = [];
+  const loader = new BatchLoader(ds, {
+    batchSize: 4,
+    seed: 3,
+    prepare: (images, info) => {
+      prepared.push(`${info.epoch}:${info.index}`);
+      return Promise.resolve(images.map((img) => img.data[0]));
+    },
+  });
+  const got: string[] = [];
+  for await (const b of loader.batches({ epoch: 1, index: 2 }, 4, 2)) {
+    got.push(`${b.epoch}:${b.index}`);
+    assertArrayEqual(
+      b.value,
+      epochOrder(12, 3, b.epoch).slice(b.index * 4, b.index * 4 + 4),
+      "order",
+    );
+    if (b.epoch === 2 && b.index === 1) {
+      // The last batch of epoch 2 is out; epoch 3's first is already being prepared.
+      await sleep(20);
+      assert(prepared.includes("3:0"), `prefetch across the epoch boundary: ${prepared}`);
+    }
+  }
+  // Starting at index 2 with 2 batches per epoch skips to epoch 2.
+  assertArrayEqual(got.map((s) => s.length), [3, 3, 3, 3], "four batches");
+  assert(got.join() === "2:0,2:1,3:0,3:1", `batches ${got}`);
+  const midway: string[] = [];
+  for await (const b of loader.batches({ epoch: 0, index: 1 }, 1)) midway.push(`${b.index}`);
+  assert(midway.join() === "1,2", `resume inside epoch 0: ${midway}`);
+});
