@@ -45,6 +45,7 @@ export interface BatchInfo {
 
 /** One prepared batch and how long the consumer waited for it. */
 export interface LoadedBatch<T> extends BatchInfo {
+  /** What `prepare` returned. */
   value: T;
   /** Milliseconds between asking for this batch and getting it (0 when prefetch kept up). */
   waitMs: number;
@@ -82,10 +83,13 @@ export async function mapConcurrent<A, B>(
 
 /** Batches of a dataset with decode concurrency and one batch of prefetch. */
 export class BatchLoader<T> {
+  /** Images per batch. */
   readonly batchSize: number;
   readonly #options: BatchLoaderOptions<T>;
 
   /**
+   * A loader over `dataset` (nothing is decoded until a batch is asked for).
+   *
    * @throws DataError when the dataset has fewer images than one batch (with `dropLast`), or is
    *   empty.
    */

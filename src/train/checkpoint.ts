@@ -79,10 +79,13 @@ export function latestFileName(model: string, arch: string): string {
 export interface SaveCheckpointInput {
   /** Epochs completed (0-based epoch index + 1), as the original stores it. */
   epoch: number;
+  /** Architecture name (`resnet50`, `resnet50w3`, …). */
   arch: string;
   /** MoCo's state dict without `module.` (`encoder_q.*`, `encoder_k.*`, `queue`, `queue_ptr`). */
   mocoState: StateDict;
+  /** The query encoder's SGD state (momentum buffers, one parameter group). */
   optimizer: SgdStateDict;
+  /** Our resume information (stored under {@link TRAIN_STATE_KEY}). */
   trainState: TrainState;
 }
 

@@ -28,8 +28,11 @@ export interface TrainFootprint {
 
 /** One planned buffer. */
 export interface PlannedBuffer {
+  /** What the buffer holds. */
   name: string;
+  /** Its shape. */
   shape: number[];
+  /** Its size in bytes. */
   bytes: number;
 }
 

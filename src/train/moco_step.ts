@@ -42,7 +42,9 @@ export interface TrainableEncoder {
 
 /** The MoCo state a step reads and updates (src/models/moco.ts's MoCo has this shape). */
 export interface MocoTrainable {
+  /** The query encoder (trained by SGD). */
   readonly encoderQ: TrainableEncoder;
+  /** The key encoder (moved by the EMA only). */
   readonly encoderK: TrainableEncoder;
   /** [dim, K] negatives as columns. */
   readonly queue: Tensor;

@@ -22,10 +22,15 @@ import { DataError } from "../util/errors.ts";
  * models' `Parameter` (src/nn/parameter.ts) has this shape.
  */
 export interface TrainParameter {
+  /** PyTorch name, for messages. */
   readonly name: string;
+  /** PyTorch shape (OIHW for convolutions). */
   readonly torchShape: readonly number[];
+  /** The values on the GPU, updated in place. */
   readonly value: Tensor;
+  /** The gradient of the current step, same layout as `value`. */
   readonly grad: Tensor;
+  /** `hwio` for convolution weights, `plain` when the GPU layout is PyTorch's. */
   readonly layout: "hwio" | "plain";
 }
 
@@ -53,11 +58,14 @@ export function toTorchLayout(p: TrainParameter, data: Float32Array): Float32Arr
 
 /** SGD with momentum and weight decay over a fixed list of parameters, state on the GPU. */
 export class MomentumSgd {
+  /** Momentum factor (0.9). */
   readonly momentum: number;
+  /** L2 penalty on every parameter (1e-4). */
   readonly weightDecay: number;
   readonly #buffers: Tensor[];
   #started = false;
 
+  /** Allocates one momentum buffer per parameter (their contents are set by the first step). */
   constructor(
     readonly gpu: Gpu,
     readonly params: readonly TrainParameter[],

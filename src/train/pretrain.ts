@@ -43,7 +43,9 @@ export const AUGMENT_POLICIES: readonly AugmentPolicy[] = ["default", "ventral",
 
 /** Two independently augmented, normalised NHWC views [N, size, size, 3] of a batch. */
 export interface TwoViews {
+  /** Query views. */
   q: Tensor;
+  /** Key views. */
   k: Tensor;
 }
 
@@ -62,16 +64,21 @@ export interface MocoModel extends MocoTrainable {
   stateDict(): Promise<StateDict>;
   /** Replaces every weight, buffer, the queue and its pointer. */
   loadStateDict(sd: StateDict, source: string): void;
+  /** Frees every GPU tensor of the model. */
   release(): void;
 }
 
 /** The architecture part of a MoCo model. */
 export interface MocoSpec {
+  /** Architecture name (`resnet50`, `resnet50w3`, …). */
   arch: string;
   /** Narrow networks for tests; default 64. */
   baseWidth?: number;
+  /** Embedding size (`--moco-dim`). */
   dim: number;
+  /** Queue length K (`--moco-k`). */
   queueSize: number;
+  /** MLP projection head (`--mlp`). */
   mlp: boolean;
 }
 
@@ -79,6 +86,7 @@ export interface MocoSpec {
 export interface PretrainDeps {
   /** Opens `<data>/<split>` (ImageFolder). */
   openDataset: (root: string) => Promise<ImageDataset>;
+  /** Makes the two augmented views of a batch on the GPU. */
   augment: AugmentFn;
   /** A freshly initialised MoCo model (weights and queue drawn from `rng`). */
   createMoco: (gpu: Gpu, spec: MocoSpec, rng: Rng) => MocoModel;
@@ -90,29 +98,45 @@ export interface PretrainDeps {
 export interface PretrainConfig {
   /** Dataset root (positional `data`); images come from `<data>/<split>`. */
   data: string;
+  /** Sub-folder of `data` (`--split`, `train`). */
   split: string;
   /** `--model`: augmentation policy and checkpoint name. */
   model: AugmentPolicy;
+  /** Architecture name (`resnet50`, `resnet50w3`, …). */
   arch: string;
   /** Narrow networks (tests, benchmarks); default 64. */
   baseWidth?: number;
+  /** Total epochs (`--epochs`, 200). */
   epochs: number;
+  /** First epoch (`--start-epoch`); a resume overrides it. */
   startEpoch: number;
+  /** Image pairs per step (`--batch-size`). */
   batchSize: number;
+  /** Base learning rate (`--lr`). */
   lr: number;
+  /** Step-schedule milestones (`--schedule`). */
   milestones: readonly number[];
+  /** Cosine schedule (`--cos`). */
   cos: boolean;
+  /** SGD momentum (`--momentum`). */
   momentum: number;
+  /** Weight decay on every parameter (`--wd`). */
   weightDecay: number;
+  /** Log (and read back) every this many steps (`--print-freq`). */
   printFreq: number;
   /** Checkpoint to resume from ('' or undefined: none). */
   resume?: string;
   /** Run seed; drawn at random (and stored in checkpoints) when undefined. */
   seed?: number;
+  /** `--moco-dim`. */
   mocoDim: number;
+  /** `--moco-k`. */
   mocoK: number;
+  /** Key-encoder momentum (`--moco-m`). */
   mocoM: number;
+  /** Softmax temperature (`--moco-t`). */
   mocoT: number;
+  /** MLP projection head (`--mlp`). */
   mlp: boolean;
   /** Emulated GPUs for shuffle-BN (`--bn-groups`, 8). */
   bnGroups: number;
@@ -135,11 +159,17 @@ export interface PretrainConfig {
 
 /** One logged step. */
 export interface StepLog {
+  /** 0-based epoch. */
   epoch: number;
+  /** 0-based step inside the epoch. */
   step: number;
+  /** Steps since the start of training (1 after the first). */
   globalStep: number;
+  /** InfoNCE loss of the step. */
   loss: number;
+  /** Contrastive top-1 accuracy in percent. */
   acc1: number;
+  /** Contrastive top-5 accuracy in percent. */
   acc5: number;
 }
 
@@ -153,9 +183,11 @@ export interface PretrainSummary {
   steps: number;
   /** Wall seconds waiting for data vs the rest. */
   dataWaitSeconds: number;
+  /** Wall seconds of the run in this process. */
   totalSeconds: number;
   /** Image pairs per second over the whole run in this process. */
   pairsPerSecond: number;
+  /** The run's seed (stored in every checkpoint). */
   seed: number;
 }
 
