@@ -465,10 +465,15 @@ function checkResumable(arch: string, state: TrainState | undefined, c: Pretrain
   if (arch !== c.arch) {
     throw new UsageError(`--resume: the checkpoint is a ${arch}, but --arch is ${c.arch}`);
   }
-  if (state && state.batchSize !== c.batchSize) {
-    throw new UsageError(
-      `--resume: the checkpoint was trained with --batch-size ${state.batchSize}, not ` +
-        `${c.batchSize}`,
-    );
+  if (!state) return;
+  const same: [string, string | number, string | number][] = [
+    ["--batch-size", state.batchSize, c.batchSize],
+    ["--model", state.policy, c.model],
+    ["--bn-groups", state.bnGroups, c.bnGroups],
+  ];
+  for (const [flag, was, now] of same) {
+    if (was !== now) {
+      throw new UsageError(`--resume: the checkpoint was trained with ${flag} ${was}, not ${now}`);
+    }
   }
 }

@@ -277,6 +277,17 @@ Deno.test({
     for (const [patch, re] of cases) {
       await assertRejects(() => pretrain(gpu, { ...baseConfig(dir), ...patch }, d), re, re.source);
     }
+    // A resume must continue the same experiment.
+    const one = await pretrain(gpu, { ...baseConfig(dir), epochs: 1, maxStepsPerEpoch: 1 }, d);
+    const resume = { ...baseConfig(dir), resume: one.checkpoints[0] };
+    await assertRejects(
+      () => pretrain(gpu, { ...resume, model: "dorsal" }, d),
+      /--resume: the checkpoint was trained with --model ventral, not dorsal/,
+    );
+    await assertRejects(
+      () => pretrain(gpu, { ...resume, arch: "resnet50" }, d),
+      /--resume: the checkpoint is a resnet18, but --arch is resnet50/,
+    );
     const empty = {
       ...d,
       openDataset: () => Promise.resolve({ ...colourDataset(testRng("e"), 0) }),
