@@ -24,6 +24,7 @@ import type { FuseMode } from "../src/models/combine.ts";
 import { realworldInvariance } from "../src/eval/realworld_invariance.ts";
 import { readStatisticsFor, statisticsPaths } from "../src/eval/statistics.ts";
 import { Whitener } from "../src/eval/whitening.ts";
+import { GpuWhitener, type RowWhitener } from "../src/eval/gpu_whitening.ts";
 import {
   checkSizes,
   cleanDir,
@@ -61,6 +62,12 @@ await runMain("eval_realworld_invariance", async () => {
       "data-root": { type: "string", default: "../data/", help: "datasets folder" },
       "batch-size": { type: "int", default: 256, help: "largest forward batch within a group" },
       jitter: { type: "number", help: "added to Σ's diagonal (default 1e-10 for random, else 0)" },
+      whiten: {
+        type: "string",
+        default: "cpu",
+        choices: ["cpu", "gpu"],
+        help: "whiten features in float64 on the CPU, or with an f32 GEMM on the GPU (large D)",
+      },
       "fuse-mode": {
         type: "string",
         default: "cat",
@@ -96,10 +103,13 @@ await runMain("eval_realworld_invariance", async () => {
     jitter: jitterFor(flags.model, flags.jitter),
     what: paths.cov,
   });
+  const rowWhitener: RowWhitener = flags.whiten === "gpu"
+    ? new GpuWhitener(gpu, whitener)
+    : whitener;
   timings.mark("whitening");
   const r = await realworldInvariance(gpu, model, dataset, {
     preprocessing: { resize: flags.resize, cropSize: flags["crop-size"] },
-    whitener,
+    whitener: rowWhitener,
     batchSize: flags["batch-size"],
     excludeDiagonal: flags["exclude-diagonal"],
     onBadImage: flags["on-bad-image"] as "fail" | "skip",
@@ -129,6 +139,7 @@ await runMain("eval_realworld_invariance", async () => {
     details: { statistics: paths, skipped: r.skipped, faithful: flags.faithful },
   });
   console.error(`wrote ${written.json}`);
+  if (rowWhitener instanceof GpuWhitener) rowWhitener.release();
   model.release();
   gpu.destroy();
 });

@@ -33,6 +33,7 @@ import { extractFeatures } from "../src/eval/features.ts";
 import { cachedStatistics, type CovarianceEngine } from "../src/eval/statistics.ts";
 import { sampleImageIndices, syntheticInvariance } from "../src/eval/synthetic_invariance.ts";
 import { Whitener } from "../src/eval/whitening.ts";
+import { GpuWhitener, type RowWhitener } from "../src/eval/gpu_whitening.ts";
 import {
   checkSizes,
   cleanDir,
@@ -82,6 +83,12 @@ await runMain("eval_synthetic_invariance", async () => {
         default: "f64",
         choices: ["f64", "gpu"],
         help: "covariance engine: float64 CPU (exact) or GPU f32 blocks + f64 sums",
+      },
+      whiten: {
+        type: "string",
+        default: "cpu",
+        choices: ["cpu", "gpu"],
+        help: "whiten features in float64 on the CPU, or with an f32 GEMM on the GPU (large D)",
       },
       "fuse-mode": {
         type: "string",
@@ -152,6 +159,9 @@ await runMain("eval_synthetic_invariance", async () => {
     jitter: jitterFor(flags.model, flags.jitter),
     what: paths.cov,
   });
+  const rowWhitener: RowWhitener = flags.whiten === "gpu"
+    ? new GpuWhitener(gpu, whitener)
+    : whitener;
   timings.mark("whitening");
   const indices = sampleImageIndices(folder.length, flags["num-images"], 0);
   for (let f = 0; f < families.length; f++) {
@@ -167,7 +177,7 @@ await runMain("eval_synthetic_invariance", async () => {
           seed: flags.seed,
         }),
       preprocessing,
-      whitener,
+      whitener: rowWhitener,
       batchSize: flags["view-batch"],
       onBadImage,
       progress: family,
@@ -204,6 +214,7 @@ await runMain("eval_synthetic_invariance", async () => {
     });
     console.error(`wrote ${written.json}`);
   }
+  if (rowWhitener instanceof GpuWhitener) rowWhitener.release();
   model.release();
   gpu.destroy();
 });

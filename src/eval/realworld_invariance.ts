@@ -20,14 +20,15 @@ import {
   type Preprocessing,
   type SkippedImage,
 } from "./features.ts";
-import { groupMetrics, mean, type Whitener } from "./whitening.ts";
+import { groupMetrics, mean } from "./whitening.ts";
+import type { RowWhitener } from "./gpu_whitening.ts";
 
 /** Options of {@link realworldInvariance}. */
 export interface RealworldInvarianceOptions {
   /** Resize / crop (SPEC §7.3: 224 / 224). */
   preprocessing: Preprocessing;
   /** Whitening statistics (ImageNet val, SPEC §9 item 26b). */
-  whitener: Whitener;
+  whitener: RowWhitener;
   /** Largest forward batch (default 256). */
   batchSize?: number;
   /** Leave self-similarities out of S (intended alternative; default false = the original). */
@@ -117,7 +118,7 @@ export async function realworldInvariance(
     next = g + 1 < groups.length ? decodeGroup(g + 1) : undefined;
     next?.catch(() => {});
     const feats = await pending;
-    const m = groupMetrics(options.whitener.whiten(feats, n), n, d, {
+    const m = groupMetrics(await options.whitener.whiten(feats, n), n, d, {
       excludeDiagonal: options.excludeDiagonal,
     });
     similarity[g] = m.similarity;

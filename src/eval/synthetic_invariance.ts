@@ -26,7 +26,8 @@ import {
   resizeAndCrop,
   type SkippedImage,
 } from "./features.ts";
-import { mean, nanMeanColumns, viewMetrics, type Whitener } from "./whitening.ts";
+import { mean, nanMeanColumns, viewMetrics } from "./whitening.ts";
+import type { RowWhitener } from "./gpu_whitening.ts";
 
 /**
  * The evaluated image indices: `np.random.seed(seed); np.random.choice(n, size)` (numpy legacy,
@@ -50,7 +51,7 @@ export interface SyntheticInvarianceOptions {
   /** Preprocessing of the clean view (Resize(r) → CenterCrop(c)). */
   preprocessing: Preprocessing;
   /** Whitening statistics. */
-  whitener: Whitener;
+  whitener: RowWhitener;
   /** Images per forward pass (default: clean + all views at once). */
   batchSize?: number;
   /** `fail` (default) or `skip` undecodable images. */
@@ -140,7 +141,7 @@ export async function syntheticInvariance(
     }
     const clean = resizeAndCrop(item, options.preprocessing);
     const feats = await featuresOfViews(gpu, model, [clean, ...views], options.batchSize ?? k + 1);
-    const m = viewMetrics(whitener.whiten(feats, k + 1), k, d);
+    const m = viewMetrics(await whitener.whiten(feats, k + 1), k, d);
     sims.push(m.similarity);
     dists.push(m.distance);
     progress?.advance();

@@ -110,15 +110,27 @@ Deno.test({
       const s = Array.from(sim.data as Float32Array);
       assert(s.every((v) => v > -1 && v <= 1 + 1e-6), `similarities ${s}`);
       assert(Math.abs(s.reduce((a, b) => a + b, 0) / 3 - Number(m![2])) < 1e-5, "printed mean S");
+      // The GPU whitening path gives the same numbers to f32 accuracy.
+      const viaGpu = await runScript(
+        "eval_realworld_invariance",
+        [...args, "--whiten", "gpu"],
+        tmp,
+      );
+      assert(viaGpu.code === 0, viaGpu.stderr);
+      const simGpu = await readTorchCheckpoint(
+        join(results, "default_backbone_COIL100_invariance_similarity.pth"),
+      );
+      const sg = Array.from((simGpu as TorchTensor).data as Float32Array);
+      assert(sg.every((v, i) => Math.abs(v - s[i]) < 1e-4), `gpu ${sg} vs cpu ${s}`);
       const recs = await runRecords(results, "realworld_invariance");
-      assert(recs.length === 1, "one JSON record");
+      assert(recs.length === 2, "one JSON record per run");
       const rec = recs[0] as {
         summary: { groups: number };
         model: { files: { sha256: string }[] };
       };
       assert(rec.summary.groups === 3 && rec.model.files[0].sha256.length === 64, "record content");
       const csv = await Deno.readTextFile(join(results, "realworld_invariance", "runs.csv"));
-      assert(csv.trim().split("\n").length === 2 && /^run_id,finished_at,model,/.test(csv), csv);
+      assert(csv.trim().split("\n").length === 3 && /^run_id,finished_at,model,/.test(csv), csv);
 
       // A different checkpoint under the same name: the cached statistics are refused.
       await perturbCheckpoint(join(models, "default.pth.tar"));
