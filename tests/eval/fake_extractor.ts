@@ -32,7 +32,8 @@ export function fakeExtractor(
   const inF = size * size * 3;
   const rng = new Rng(seed);
   const w = rng.normalArray(dim * inF, 1 / Math.sqrt(inF));
-  const b = rng.normalArray(dim, 0.5);
+  // Positive biases: no channel is dead (constant 0) over a test set, so Σ stays invertible.
+  const b = rng.normalArray(dim, 0.5).map((v) => v + 3);
   const wT = Tensor.from(gpu, w, [dim, inF], "fake w");
   const bT = Tensor.from(gpu, b, [dim], "fake b");
   const fake: FakeExtractor = {
