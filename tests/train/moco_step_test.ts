@@ -67,8 +67,8 @@ Deno.test({
     const size = num(meta.get("size"));
     const paramNames = fx.get("param_names") as string[];
     const bufferNames = fx.get("buffer_names") as string[];
-    const paramIndex = (fx.get("param_index") as TorchTensor).data as BigInt64Array;
-    const bufferIndex = (fx.get("buffer_index") as TorchTensor).data as BigInt64Array;
+    const paramIndex = (fx.get("param_index") as TorchTensor).data as Int32Array;
+    const bufferIndex = (fx.get("buffer_index") as TorchTensor).data as Int32Array;
 
     const config: ResNetConfig = {
       arch: "resnet50",
