@@ -6,7 +6,8 @@
  * when `/usr/bin/python3` has torch. Writes `results/bench/models.json`.
  *
  * Each sample runs one batch and syncs by reading back four feature values (both sides); one
- * warm-up batch (pipeline compilation; for tfjs the checked forward), then the median of three. Before timing, the pooled
+ * warm-up batch each (pipeline compilation; for tfjs the checked forward), then three samples
+ * of each, interleaved, and the medians. Before timing, the pooled
  * features of both GPU implementations are compared (relative L2 printed), so the rows time the
  * same computation.
  *
@@ -143,11 +144,12 @@ export async function modelRows(gpu: Gpu): Promise<BenchRow[]> {
   const xData = rng.normalArray(BATCH * SIZE * SIZE * 3);
   const x = Tensor.from(gpu, xData, [BATCH, SIZE, SIZE, 3]);
 
-  const oursMs = await medianMs(async () => {
+  const oursOnce = async () => {
     const y = model.forwardEval(x);
     await new Tensor(gpu, y.buffer, [4], "f32", false).read();
     y.release();
-  }, { warmup: 1, runs: 3 });
+  };
+  await oursOnce(); // warm-up: pipeline compilation and BN folding
   const oursOut = model.forwardEval(x);
   const [ours] = await gpu.recorder.read([oursOut]);
   oursOut.release();
@@ -156,7 +158,7 @@ export async function modelRows(gpu: Gpu): Promise<BenchRow[]> {
   await tf.ready();
   const net = tfjsResNet50(weights);
   const tx = tf.tensor4d(xData, [BATCH, SIZE, SIZE, 3]);
-  const check = net.forward(tx);
+  const check = net.forward(tx); // also tfjs's warm-up (shader compilation)
   const theirs = await check.data();
   check.dispose();
   let num = 0;
@@ -166,13 +168,27 @@ export async function modelRows(gpu: Gpu): Promise<BenchRow[]> {
     den += theirs[i] ** 2;
   }
   console.error(`features ours vs tfjs: relative L2 ${Math.sqrt(num / den).toExponential(2)}`);
-  const peerMs = await medianMs(async () => {
+  const peerOnce = async () => {
     const y = net.forward(tx);
     const probe = tf.slice(y, [0, 0], [1, 4]);
     await probe.data();
     probe.dispose();
     y.dispose();
-  }, { warmup: 0, runs: 3 }); // the checked forward above compiled tfjs's shaders
+  };
+  // Interleaved samples (ours, tfjs, ours, …): the shared machine's load drifts by minutes, so
+  // each pair sees about the same load; medians of three each.
+  const oursTimes: number[] = [];
+  const peerTimes: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    oursTimes.push(await medianMs(oursOnce, { warmup: 0, runs: 1 }));
+    peerTimes.push(await medianMs(peerOnce, { warmup: 0, runs: 1 }));
+  }
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[1];
+  const oursMs = median(oursTimes);
+  const peerMs = median(peerTimes);
+  console.error(
+    `ours ${oursTimes.map(Math.round)} ms, tfjs ${peerTimes.map(Math.round)} ms per batch`,
+  );
   tx.dispose();
   net.dispose();
   x.release();
