@@ -209,19 +209,23 @@ export function decodeEntry(bytes: Uint8Array, expectedKey?: string): CachedFeat
     throw new Error(`holds key ${header.key}, expected ${expectedKey}`);
   }
   const start = 12 + headerLength;
-  const payload = bytes.slice(start);
+  const payload = bytes.subarray(start);
   if (payload.length !== header.payloadBytes) {
     throw new Error(`payload is ${payload.length} bytes, header says ${header.payloadBytes}`);
   }
   if (sha256Hex(payload) !== header.payloadSha256) throw new Error("payload checksum mismatch");
   const { rows, dim, targetDim } = header;
   const nf = rows * dim;
-  const features = new Float32Array(payload.buffer, 0, nf);
-  const indices = new Int32Array(payload.buffer, nf * 4, rows);
+  // The header is padded so the payload starts 8-byte aligned: views, no copy (unless the
+  // caller's bytes are themselves misaligned).
+  const base = (bytes.byteOffset + start) % 8 === 0 ? bytes : bytes.slice();
+  const buf = base.buffer;
+  const off = base === bytes ? bytes.byteOffset + start : start;
+  const features = new Float32Array(buf, off, nf);
+  const indices = new Int32Array(buf, off + nf * 4, rows);
   let targets: Float64Array | undefined;
   if (targetDim > 0) {
-    const off = Math.ceil(((nf + rows) * 4) / 8) * 8;
-    targets = new Float64Array(payload.buffer, off, rows * targetDim);
+    targets = new Float64Array(buf, off + Math.ceil(((nf + rows) * 4) / 8) * 8, rows * targetDim);
   }
   return {
     features,
