@@ -148,7 +148,18 @@ class ProbeRunner {
   }
 }
 
-/** CV over the grid, refit with the best wd on trainval, score on test (SPEC §6.5). */
+/**
+ * CV over the grid, refit with the best wd on trainval, score on test (SPEC §6.5).
+ *
+ * @example
+ * ```ts
+ * const r = downstreamEvaluation(trainval, test, {
+ *   probe: "logistic", metric: "accuracy", folds: 5, shuffler: new Rng(0),
+ *   grid: [...regularisationGrid("default+ventral")],
+ * });
+ * console.log(r.testScore.toFixed(2), r.wd);
+ * ```
+ */
 export function downstreamEvaluation(
   trainval: ProbeData,
   test: ProbeData,

@@ -217,7 +217,18 @@ export interface ExtrinsicResult extends KernelRidgeSearchResult {
   r2: number;
 }
 
-/** Grid search on `train`, refit on all of it, R² on `test` (SPEC §5.4). */
+/**
+ * Grid search on `train`, refit on all of it, R² on `test` (SPEC §5.4).
+ *
+ * @example
+ * ```ts
+ * const r = await extrinsicEvaluation(
+ *   { x: trainFeatures, y: trainLatent }, { x: testFeatures, y: testLatent },
+ *   { folds: 5, shuffler: new Rng(0) },
+ * );
+ * console.log(r.r2, r.alpha, r.gamma);
+ * ```
+ */
 export async function extrinsicEvaluation(
   train: RegressionData,
   test: RegressionData,

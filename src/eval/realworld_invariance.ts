@@ -61,6 +61,15 @@ export interface RealworldInvarianceResult {
  *
  * @throws DataError for an empty group (the original crashes there) or an undecodable image
  *   under the `fail` policy
+ * @example
+ * ```ts
+ * const ds = await loadRealWorld("COIL100", "../data/");
+ * const r = await realworldInvariance(gpu, model, ds, {
+ *   preprocessing: { resize: 224, cropSize: 224 },
+ *   whitener: Whitener.fromCovariance(stats.mean, stats.cov),
+ * });
+ * console.log(`${model.name}: ${r.summary.distance}, ${r.summary.similarity}`);
+ * ```
  */
 export async function realworldInvariance(
   gpu: Gpu,

@@ -87,6 +87,17 @@ export interface SyntheticInvarianceResult {
  *
  * @throws DataError when a view function returns a different number of views than for the first
  *   image, or (policy `fail`) an image cannot be decoded
+ * @example
+ * ```ts
+ * const grid = syntheticGrid("rotation", 256);
+ * const r = await syntheticInvariance(gpu, model, folder, {
+ *   indices: sampleImageIndices(folder.length, 1000),
+ *   views: (img) => syntheticViews(gpu, img, "rotation", grid),
+ *   preprocessing: { resize: 256, cropSize: 224 },
+ *   whitener: Whitener.fromCovariance(stats.mean, stats.cov),
+ * });
+ * console.log(r.summary.distance, r.summary.similarity);
+ * ```
  */
 export async function syntheticInvariance(
   gpu: Gpu,
