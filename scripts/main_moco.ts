@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { BAD_IMAGE_POLICIES, parseBadImagePolicy } from "../src/data/bad_images.ts";
 import { imageFolder } from "../src/data/image_folder.ts";
 import { openGpu } from "../src/gpu/device.ts";
 import { MoCo } from "../src/models/moco.ts";
@@ -88,6 +89,12 @@ const SPEC = {
       help: "the original's checkpoint names (_0000.pth.tar without the model for non-w3)",
     },
     "max-steps-per-epoch": { type: "int", help: "cut epochs short (smoke tests, benchmarks)" },
+    "on-bad-image": {
+      type: "string",
+      default: "fail",
+      choices: BAD_IMAGE_POLICIES,
+      help: "unreadable image: fail naming it, or skip it (the next image takes its place)",
+    },
     "save-every": {
       type: "int",
       help: "also save <model>_latest.pth.tar every N steps inside an epoch (resumable there)",
@@ -162,6 +169,7 @@ export function parseMainMocoArgs(args: string[]): { config: PretrainConfig; not
     workers: f.workers,
     maxStepsPerEpoch: f["max-steps-per-epoch"],
     saveEvery: f["save-every"],
+    onBadImage: parseBadImagePolicy(f["on-bad-image"]),
   };
   return { config, notes };
 }
@@ -184,6 +192,10 @@ if (import.meta.main) {
             mlp: spec.mlp,
           }, rng),
       });
+      if (summary.skipped.length > 0) {
+        console.error(`${summary.skipped.length} unreadable image(s) were skipped:`);
+        for (const s of summary.skipped.slice(0, 20)) console.error(`  ${s.path}: ${s.reason}`);
+      }
       console.log(
         `done: ${summary.steps} steps, ${summary.pairsPerSecond.toFixed(2)} pairs/s, ` +
           `data wait ${summary.dataWaitSeconds.toFixed(1)} s of ${

@@ -10,7 +10,11 @@
 import type { RgbImage } from "../image/image.ts";
 import { DataError } from "../util/errors.ts";
 import { Rng } from "../util/rng.ts";
+import type { BadImageLog, BadImagePolicy } from "./bad_images.ts";
 import type { ImageDataset } from "./dataset.ts";
+
+/** How many following images are tried in place of an unreadable one before giving up. */
+const MAX_SUBSTITUTES = 16;
 
 /** Options of {@link BatchLoader}. */
 export interface BatchLoaderOptions<T> {
@@ -31,6 +35,12 @@ export interface BatchLoaderOptions<T> {
   prepare: (images: RgbImage[], batch: BatchInfo) => Promise<T>;
   /** Frees a prepared batch the consumer never received (it stopped early). */
   dispose?: (value: T) => void;
+  /**
+   * Unreadable images (`--on-bad-image`): `fail` (default) rejects with the decoder's DataError;
+   * `skip` records the file in `log` once and uses the next readable image of the dataset in its
+   * place, so batches keep their size and a resumed run makes the same substitutions.
+   */
+  badImages?: { policy: BadImagePolicy; log: BadImageLog };
 }
 
 /** Where a batch sits in its epoch. */
@@ -86,6 +96,7 @@ export class BatchLoader<T> {
   /** Images per batch. */
   readonly batchSize: number;
   readonly #options: BatchLoaderOptions<T>;
+  readonly #bad = new Set<number>();
 
   /**
    * A loader over `dataset` (nothing is decoded until a batch is asked for).
@@ -150,7 +161,7 @@ export class BatchLoader<T> {
     const load = (epoch: number, index: number): Promise<LoadedBatch<T>> => {
       const indices = orderOf(epoch).slice(index * this.batchSize, (index + 1) * this.batchSize);
       const info = { epoch, index, indices };
-      return mapConcurrent(indices, o.concurrency ?? 8, (i) => this.dataset.image(i))
+      return mapConcurrent(indices, o.concurrency ?? 8, (i) => this.#decode(i))
         .then((images) => o.prepare(images, info))
         .then((value) => ({ ...info, value, waitMs: 0 }));
     };
@@ -170,6 +181,9 @@ export class BatchLoader<T> {
         current.waitMs = performance.now() - started;
         at = next(at[0], at[1]);
         pending = at ? load(at[0], at[1]) : undefined;
+        // A prefetch may fail while the consumer is busy: mark it handled now (Deno would end
+        // the process on an unhandled rejection) and let the await below rethrow it.
+        pending?.catch(() => undefined);
         yield current;
       }
     } finally {
@@ -179,5 +193,35 @@ export class BatchLoader<T> {
         settle(pending).then((b) => b && dispose?.(b.value));
       }
     }
+  }
+
+  /** Image `i`, or under the skip policy the next readable one after it. */
+  async #decode(i: number): Promise<RgbImage> {
+    const bad = this.#options.badImages;
+    if (!bad) return await this.dataset.image(i);
+    if (bad.policy === "fail") {
+      try {
+        return await this.dataset.image(i);
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error;
+        throw new DataError(`${error.message} (use --on-bad-image skip to leave such files out)`);
+      }
+    }
+    const n = this.dataset.length;
+    for (let k = 0; k <= MAX_SUBSTITUTES; k++) {
+      const j = (i + k) % n;
+      if (this.#bad.has(j)) continue;
+      try {
+        return await this.dataset.image(j);
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error;
+        // Concurrent decodes may meet the same file; it is logged once.
+        if (!this.#bad.has(j)) bad.log.record(this.dataset.describe(j), error);
+        this.#bad.add(j);
+      }
+    }
+    throw new DataError(
+      `${this.dataset.describe(i)} and the ${MAX_SUBSTITUTES} images after it are unreadable`,
+    );
   }
 }

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { BadImageLog, type BadImagePolicy, type SkippedImage } from "../data/bad_images.ts";
 import { BatchLoader } from "../data/loader.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import type { Gpu } from "../gpu/device.ts";
@@ -155,6 +156,8 @@ export interface PretrainConfig {
    * ImageNet epoch takes long on a software adapter); `--resume` continues from its step.
    */
   saveEvery?: number;
+  /** Unreadable images: `fail` (default) stops the run naming the file; `skip` substitutes. */
+  onBadImage?: BadImagePolicy;
 }
 
 /** One logged step. */
@@ -189,6 +192,8 @@ export interface PretrainSummary {
   pairsPerSecond: number;
   /** The run's seed (stored in every checkpoint). */
   seed: number;
+  /** Images left out under `onBadImage: "skip"`. */
+  skipped: readonly SkippedImage[];
 }
 
 /** Checks a configuration before anything is allocated; `UsageError` names the flag. */
@@ -312,8 +317,10 @@ export async function pretrain(
     );
   }
 
+  const badLog = new BadImageLog();
   const loader = new BatchLoader(dataset, {
     batchSize: config.batchSize,
+    badImages: { policy: config.onBadImage ?? "fail", log: badLog },
     seed,
     concurrency: config.workers,
     prepare: (images, info) =>
@@ -458,6 +465,7 @@ export async function pretrain(
     totalSeconds,
     pairsPerSecond: (steps * config.batchSize) / totalSeconds,
     seed,
+    skipped: badLog.skipped,
   };
 }
 

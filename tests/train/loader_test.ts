@@ -1,4 +1,5 @@
 import type { ImageDataset } from "../../src/data/dataset.ts";
+import { BadImageLog } from "../../src/data/bad_images.ts";
 import { BatchLoader, epochOrder, mapConcurrent } from "../../src/data/loader.ts";
 import { createImage, type RgbImage } from "../../src/image/image.ts";
 import { DataError } from "../../src/util/errors.ts";
@@ -109,7 +110,11 @@ Deno.test("BatchLoader refuses an empty or too small dataset and reports a bad i
   let message = "";
   let batches = 0;
   try {
-    for await (const _ of loader.epoch(0)) batches++;
+    // The consumer is slow, so the failing prefetch settles before it is awaited.
+    for await (const _ of loader.epoch(0)) {
+      batches++;
+      await sleep(20);
+    }
   } catch (e) {
     message = (e as Error).message;
   }
@@ -147,4 +152,24 @@ Deno.test("BatchLoader.batches() resumes mid-epoch, caps epochs, and prefetches 
   const midway: string[] = [];
   for await (const b of loader.batches({ epoch: 0, index: 1 }, 1)) midway.push(`${b.index}`);
   assert(midway.join() === "1,2", `resume inside epoch 0: ${midway}`);
+});
+
+Deno.test("BatchLoader with --on-bad-image skip uses the next readable image and logs the file once", async () => {
+  const ds = fakeDataset(8, 1, 5);
+  const log = new BadImageLog();
+  const loader = new BatchLoader(ds, {
+    batchSize: 4,
+    seed: 0,
+    shuffle: false,
+    badImages: { policy: "skip", log },
+    prepare: (images) => Promise.resolve(images.map((img) => img.data[0])),
+  });
+  for (const epoch of [0, 1]) {
+    const got: number[][] = [];
+    for await (const b of loader.epoch(epoch)) got.push(b.value);
+    // Image 5 is unreadable: image 6 takes its place (batches keep their size).
+    assert(got.map((b) => b.join()).join(" | ") === "0,1,2,3 | 4,6,6,7", `epoch ${epoch}: ${got}`);
+  }
+  assert(log.skipped.length === 1 && log.skipped[0].path === "fake/5.png", log.summary());
+  assert(/cannot decode/.test(log.skipped[0].reason), log.skipped[0].reason);
 });

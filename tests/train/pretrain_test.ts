@@ -318,5 +318,23 @@ Deno.test("main_moco refuses an unknown --model and an empty data folder with on
       !/\n\s+at /.test(emptyText),
     `${empty.code}: ${emptyText}`,
   );
+  // An unreadable image: one line naming it (and the way out), or skipped with --on-bad-image.
+  // 15 readable images and a bad one: one batch of 16 holds them all.
+  await tinyImageFolder(dir, 15, testRng("bad"));
+  await Deno.writeTextFile(`${dir}/train/odd/bad.png`, "not an image");
+  const args = cliArgs(dir, `${dir}/out`, ["--epochs", "1", "-b", "16", "--bn-groups", "2"]);
+  const failed = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SCRIPT, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const failedText = new TextDecoder().decode(failed.stderr);
+  assert(
+    failed.code === 1 && /train\/odd\/bad\.png: .*--on-bad-image skip/.test(failedText) &&
+      !/\n\s+at /.test(failedText),
+    `${failed.code}: ${failedText}`,
+  );
+  const skipped = await finish(run([...args, "--on-bad-image", "skip"]), "skip run");
+  assert(/1 unreadable image\(s\) were skipped:\n\s+\S+bad\.png/.test(skipped), skipped);
   await Deno.remove(dir, { recursive: true });
 });
