@@ -305,8 +305,14 @@ export async function pretrain(
   let resumeStep = 0;
   let globalStep = 0;
   if (resumed) {
-    moco.loadStateDict(resumed.stateDict, config.resume!);
-    if (resumed.optimizer) sgd.loadStateDict(resumed.optimizer, config.resume!);
+    try {
+      moco.loadStateDict(resumed.stateDict, config.resume!);
+      if (resumed.optimizer) sgd.loadStateDict(resumed.optimizer, config.resume!);
+    } catch (error) {
+      sgd.release();
+      moco.release();
+      throw error;
+    }
     startEpoch = resumed.epoch;
     resumeStep = resumed.trainState?.stepInEpoch ?? 0;
     globalStep = resumed.trainState?.globalStep ?? 0;

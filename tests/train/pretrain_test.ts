@@ -285,6 +285,10 @@ Deno.test({
       /--resume: the checkpoint was trained with --model ventral, not dorsal/,
     );
     await assertRejects(
+      () => pretrain(gpu, { ...resume, resume: `${dir}/missing.pth.tar` }, d),
+      /missing\.pth\.tar/,
+    );
+    await assertRejects(
       () => pretrain(gpu, { ...resume, arch: "resnet50" }, d),
       /--resume: the checkpoint is a resnet18, but --arch is resnet50/,
     );
