@@ -3,9 +3,9 @@
  * (base width 8, MLP head, dim 128), K = 64, batch 16 of 32×32 views, shuffle-BN with G = 2,
  * three steps with the cosine schedule. The reference ran in float64 from the same initial
  * weights, inputs, queue and key permutations. Each quantity must be within 1e-4 relative L2 of
- * it, or within 4× PyTorch float32's own error where that is larger (10× after the first step;
- * the fixture records that error:
- * this narrow 50-layer network is numerically fragile, see the generator's docstring).
+ * it, or within 4× PyTorch float32's own error where that is larger (10× after the first step).
+ * The fixture records that error: this narrow 50-layer network is numerically fragile (see the
+ * generator's docstring).
  */
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { readTorchCheckpoint, type TorchTensor } from "../../src/io/torch_checkpoint.ts";
