@@ -22,6 +22,7 @@
 import { BAD_IMAGE_POLICIES, parseBadImagePolicy } from "../src/data/bad_images.ts";
 import { imageFolder } from "../src/data/image_folder.ts";
 import { openGpu } from "../src/gpu/device.ts";
+import { modelFileRecords, newRunId, runtimeVersions, writeRunRecord } from "../src/io/results.ts";
 import { MoCo } from "../src/models/moco.ts";
 import { parseArch } from "../src/models/resnet.ts";
 import {
@@ -83,6 +84,11 @@ const SPEC = {
     "image-size": { type: "int", default: 224, help: "side of the augmented views" },
     "base-width": { type: "int", default: 64, help: "ResNet base width (narrow nets for tests)" },
     "out-dir": { type: "string", default: ".", help: "where checkpoints are written" },
+    "results-dir": {
+      type: "string",
+      default: "./results",
+      help: "run record: <results-dir>/main_moco/<run-id>.json and runs.csv",
+    },
     "faithful-names": {
       type: "boolean",
       default: false,
@@ -113,8 +119,18 @@ const SPEC = {
   positionals: [{ name: "data", help: "dataset root containing <split>/", required: true }],
 } as const;
 
+/** What {@link parseMainMocoArgs} returns. */
+export interface MainMocoArgs {
+  /** The training settings. */
+  config: PretrainConfig;
+  /** Where the run record goes. */
+  resultsDir: string;
+  /** Notes for stderr (ignored flags). */
+  notes: string[];
+}
+
 /** Parses the command line into a {@link PretrainConfig}; `UsageError` names the bad flag. */
-export function parseMainMocoArgs(args: string[]): { config: PretrainConfig; notes: string[] } {
+export function parseMainMocoArgs(args: string[]): MainMocoArgs {
   const { flags: f, positionals } = parseCli(args, SPEC);
   const notes: string[] = [];
   const distributed = f["multiprocessing-distributed"] || f["world-size"] !== -1 ||
@@ -171,13 +187,14 @@ export function parseMainMocoArgs(args: string[]): { config: PretrainConfig; not
     saveEvery: f["save-every"],
     onBadImage: parseBadImagePolicy(f["on-bad-image"]),
   };
-  return { config, notes };
+  return { config, resultsDir: f["results-dir"], notes };
 }
 
 if (import.meta.main) {
   await runMain("main_moco", async () => {
-    const { config, notes } = parseMainMocoArgs(Deno.args);
+    const { config, resultsDir, notes } = parseMainMocoArgs(Deno.args);
     for (const n of notes) console.error(n);
+    const startedAt = new Date();
     const gpu = await openGpu();
     try {
       const summary = await pretrain(gpu, config, {
@@ -196,6 +213,39 @@ if (import.meta.main) {
         console.error(`${summary.skipped.length} unreadable image(s) were skipped:`);
         for (const s of summary.skipped.slice(0, 20)) console.error(`  ${s.path}: ${s.reason}`);
       }
+      const last = summary.logs.at(-1);
+      const written = await writeRunRecord(resultsDir, {
+        script: "main_moco",
+        runId: newRunId(startedAt),
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        arguments: { ...config, args: Deno.args },
+        model: {
+          name: config.model,
+          featureLayer: "backbone",
+          contentKey: `${config.arch}-seed-${summary.seed}`,
+          files: await modelFileRecords(summary.checkpoints.slice(-1)),
+        },
+        versions: runtimeVersions(),
+        adapter: gpu.summary.description,
+        timings: { total: summary.totalSeconds, data_wait: summary.dataWaitSeconds },
+        arrays: {
+          global_step: summary.logs.map((l) => l.globalStep),
+          loss: summary.logs.map((l) => l.loss),
+          acc1: summary.logs.map((l) => l.acc1),
+          acc5: summary.logs.map((l) => l.acc5),
+        },
+        summary: {
+          arch: config.arch,
+          steps: summary.steps,
+          pairs_per_s: summary.pairsPerSecond,
+          final_loss: last?.loss ?? null,
+          final_acc1: last?.acc1 ?? null,
+          seed: summary.seed,
+        },
+        details: { checkpoints: summary.checkpoints, skipped: summary.skipped },
+      });
+      console.log(`=> run record ${written.json}`);
       console.log(
         `done: ${summary.steps} steps, ${summary.pairsPerSecond.toFixed(2)} pairs/s, ` +
           `data wait ${summary.dataWaitSeconds.toFixed(1)} s of ${

@@ -45,6 +45,7 @@ function cliArgs(data: string, out: string, extra: string[] = []): string[] {
     ...["--arch", "resnet18", "--base-width", "4", "--image-size", "32", "-b", "8"],
     ...["--moco-k", "32", "--bn-groups", "2", "--epochs", "3", "--seed", "11", "--mlp"],
     ...["--moco-t", "0.2", "--cos", "--model", "default", "--out-dir", out, "-j", "4"],
+    ...["--results-dir", `${out}-results`],
     ...extra,
   ];
 }
@@ -105,6 +106,16 @@ Deno.test({
     await finish(run(cliArgs(`${dir}/data`, `${dir}/a`)), "uninterrupted run");
     const a = await loadTrainingCheckpoint(`${dir}/a/default_0002.pth.tar`);
     assert(a.epoch === 3 && a.trainState!.globalStep === 9, "3 epochs of 3 steps");
+    // The run record: one JSON per run and a CSV row, with the logged losses.
+    const records = [...Deno.readDirSync(`${dir}/a-results/main_moco`)].map((e) => e.name);
+    const json = records.find((n) => n.endsWith(".json"))!;
+    assert(records.includes("runs.csv") && json !== undefined, `records: ${records}`);
+    const record = JSON.parse(await Deno.readTextFile(`${dir}/a-results/main_moco/${json}`));
+    assert(
+      record.summary.steps === 9 && record.arrays.loss.length === 3 &&
+        record.model.files[0].sha256.length === 64,
+      `run record: ${JSON.stringify(record.summary)}`,
+    );
     const scenarios: [string, string[], RegExp][] = [
       ["after an epoch checkpoint", [], /^default_0000\.pth\.tar$/],
       ["after a mid-epoch checkpoint", ["--save-every", "1"], /^default_latest\.pth\.tar$/],
