@@ -78,8 +78,127 @@ export { Ridge } from "./src/linalg/ridge.ts";
 export { KernelRidge } from "./src/linalg/kernel_ridge.ts";
 export { LogisticRegression } from "./src/linalg/logistic.ts";
 
+// Models
+export {
+  archName,
+  type FeatureLayer,
+  parseArch,
+  ResNet,
+  type ResNetArch,
+  type ResNetConfig,
+} from "./src/models/resnet.ts";
+export { MoCo, type MoCoConfig } from "./src/models/moco.ts";
+export { type FeatureExtractor, ResNetFeatureExtractor } from "./src/models/feature_extractor.ts";
+export { CombinedExtractor, FUSE_MODES, type FuseMode } from "./src/models/combine.ts";
+export { loadModel, type LoadModelOptions, modelPath } from "./src/models/registry.ts";
+
+// Transforms (synthetic families, appearance ops, MoCo augmentation policies)
+export {
+  defaultK,
+  isSyntheticFamily,
+  SYNTHETIC_FAMILIES,
+  type SyntheticFamily,
+  syntheticGrid,
+  type SyntheticParams,
+} from "./src/transforms/synthetic_grid.ts";
+export { syntheticViews, type ViewOptions } from "./src/transforms/functional.ts";
+export { affineBatch, resizedCrop, rotateBatch } from "./src/transforms/geometry.ts";
+export { deformBatch } from "./src/transforms/deform.ts";
+export {
+  adjustHueBatch,
+  enhanceBatch,
+  type EnhanceKind,
+  equalize,
+  gaussianBlurBatch,
+  invert,
+  pillowGaussianBlur,
+  posterize,
+  toGrayscale,
+} from "./src/transforms/color.ts";
+export {
+  applyAugmentParams,
+  augmentBatch,
+  type AugmentOptions,
+  type AugmentPolicy,
+  drawAugmentParams,
+  isAugmentPolicy,
+} from "./src/transforms/augment.ts";
+export { resizeImagesGpu } from "./src/transforms/resize_gpu.ts";
+
+// Datasets
+export type {
+  GroupedDataset,
+  ImageDataset,
+  ImageGroup,
+  SupervisedDataset,
+} from "./src/data/dataset.ts";
+export { imageFolder, type ImageFolderDataset } from "./src/data/image_folder.ts";
+export {
+  isRealWorldKey,
+  loadRealWorld,
+  REALWORLD_KEYS,
+  type RealWorldKey,
+} from "./src/data/realworld.ts";
+export { BadImageLog, type BadImagePolicy, decodeOrSkip } from "./src/data/bad_images.ts";
+export {
+  DOWNSTREAM_KEYS,
+  type DownstreamKey,
+  type DownstreamTask,
+  isDownstreamKey,
+  loadDownstream,
+} from "./src/data/downstream.ts";
+export { loadCausal3DIdent } from "./src/data/causal3dident.ts";
+export { createCaltech101Splits } from "./src/data/caltech101.ts";
+export { BatchLoader } from "./src/data/loader.ts";
+export {
+  worldClassification,
+  type WorldDataset,
+  worldGroups,
+  worldImageFolder,
+  worldKeypoints,
+  worldLatents,
+} from "./src/data/world.ts";
+export { LATENT_NAMES, WORLD_CLASSES, WorldRenderer } from "./src/data/world_render.ts";
+export { exportWorld, WORLD_LAYOUTS, type WorldLayout } from "./src/data/world_export.ts";
+export { readMat } from "./src/io/matlab.ts";
+export { readNpy, writeNpy } from "./src/io/npy.ts";
+
+// Evaluation
+export { extractFeatures } from "./src/eval/features.ts";
+export { FeatureCache } from "./src/eval/feature_cache.ts";
+export { cachedStatistics, covarianceF64 } from "./src/eval/statistics.ts";
+export { Whitener } from "./src/eval/whitening.ts";
+export { GpuWhitener } from "./src/eval/gpu_whitening.ts";
+export { sampleImageIndices, syntheticInvariance } from "./src/eval/synthetic_invariance.ts";
+export { realworldInvariance } from "./src/eval/realworld_invariance.ts";
+export { extrinsicEvaluation, kernelRidgeGridSearch } from "./src/eval/extrinsic.ts";
+export { downstreamEvaluation, regularisationGrid } from "./src/eval/downstream.ts";
+export { gpuGram } from "./src/eval/gpu_gram.ts";
+export { writeRunRecord, writeTorchOutput } from "./src/io/results.ts";
+
+// Pretraining
+export { pretrain, type PretrainConfig, type PretrainSummary } from "./src/train/pretrain.ts";
+export { recordMocoStep } from "./src/train/moco_step.ts";
+export { MomentumSgd } from "./src/train/optimizer.ts";
+export { learningRate } from "./src/train/schedule.ts";
+export {
+  checkpointFileName,
+  loadTrainingCheckpoint,
+  saveTrainingCheckpoint,
+} from "./src/train/checkpoint.ts";
+
+// Beyond one machine, and reports
+export { Mpi } from "./src/dist/mpi.ts";
+export { expandPlan, parsePlan, type SweepCell, type SweepPlan } from "./src/sweep/plan.ts";
+export { runCell, runLocal } from "./src/sweep/cells.ts";
+export { writeSlurmJobs } from "./src/sweep/slurm.ts";
+export { renderReportHtml, type Report, type ReportChart } from "./src/report/html.ts";
+export { checkReportInBrowser } from "./src/report/browser_check.ts";
+
 // Utilities
 export { DataError, GpuError, GpuUnavailableError, UsageError } from "./src/util/errors.ts";
 export { parseCli } from "./src/util/cli.ts";
 export { Rng } from "./src/util/rng.ts";
+export { Progress } from "./src/util/progress.ts";
+export { sha256File, stableKey } from "./src/util/hash.ts";
 export { NumpyLegacyRandom } from "./src/util/mt19937.ts";
