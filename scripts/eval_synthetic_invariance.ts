@@ -67,6 +67,10 @@ await runMain("eval_synthetic_invariance", async () => {
       model: { type: "string", default: "default", help: "checkpoint name (A+B fuses)" },
       transform: { type: "string", default: "rotation", help: "transform family" },
       all: { type: "boolean", help: "evaluate every transform family in one run" },
+      "statistics-only": {
+        type: "boolean",
+        help: "only compute (or find) the feature statistics (a sweep's first job per model)",
+      },
       device: DEVICE_FLAG,
       "feature-layer": FEATURE_LAYER_FLAG,
       "batch-size": { type: "int", default: 256, help: "forward batch of the statistics pass" },
@@ -155,6 +159,25 @@ await runMain("eval_synthetic_invariance", async () => {
       progress: "statistics",
     }), gpu);
   timings.mark("statistics");
+  if (flags["statistics-only"]) {
+    console.log(`statistics ${cached ? "found" : "computed"}: ${paths.cov} (n ${stats.n})`);
+    const written = await recordRun({
+      script: "synthetic_invariance",
+      resultsDir,
+      startedAt,
+      args: { ...flags, data },
+      model,
+      gpu,
+      timings,
+      arrays: {},
+      summary: { statistics: paths.cov, n: stats.n, dim: model.dim, cached },
+      details: { statistics: { ...paths, cached, engine: flags.covariance } },
+    });
+    console.error(`wrote ${written.json}`);
+    model.release();
+    gpu.destroy();
+    return;
+  }
   const whitener = Whitener.fromCovariance(stats.mean, stats.cov, {
     jitter: jitterFor(flags.model, flags.jitter),
     what: paths.cov,

@@ -100,6 +100,18 @@ export function parseCsvLine(line: string): string[] {
   return cells;
 }
 
+/**
+ * A sweep cell runs its script with `SSL_RESULT_MANIFEST` naming a file; every record written is
+ * appended there (absolute path, one per line), so the sweep knows which results are the cell's
+ * without scanning shared folders.
+ */
+async function reportToManifest(json: string): Promise<void> {
+  const manifest = Deno.env.get("SSL_RESULT_MANIFEST");
+  if (!manifest) return;
+  const abs = json.startsWith("/") ? json : `${Deno.cwd()}/${json}`;
+  await Deno.writeTextFile(manifest, abs + "\n", { append: true });
+}
+
 /** Where {@link writeRunRecord} put things. */
 export interface WrittenRecord {
   json: string;
@@ -156,6 +168,7 @@ export async function writeRunRecord(
   };
   rows.push(header.map((h) => csvCell(values[h])).join(","));
   await writeFileAtomic(csv, [header.map(csvCell).join(","), ...rows].join("\n") + "\n");
+  await reportToManifest(json);
   return { json, csv };
 }
 

@@ -249,6 +249,8 @@ export function expandPlan(plan: SweepPlan): SweepCell[] {
           "--results-dir",
           plan.resultsDir,
           ...common,
+          // The synthetic cells' extra flags (resize, crop, arch …) shape the statistics too.
+          ...plan.synthetic.extraArgs,
         ],
         checkpoints: checkpointsOf(model),
       });
