@@ -281,3 +281,36 @@ Deno.test({
     model.release();
   },
 });
+
+Deno.test({
+  name: "ResNet train steps, key-encoder passes and eval passes leave no GPU buffers behind",
+  ...GPU_TEST,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = testRng("resnet leaks");
+    await gpu.sync();
+    const start = gpu.pool.liveBytes;
+    const model = ResNet.create(gpu, { ...R18, numClasses: 6 }, rng);
+    const x = Tensor.from(gpu, rng.normalArray(4 * 20 * 20 * 3), [4, 20, 20, 3]);
+    const dy = Tensor.from(gpu, rng.normalArray(4 * 6), [4, 6]);
+    const iteration = async () => {
+      model.zeroGrad();
+      model.forwardTrain(x, { bnGroups: 2 }).release();
+      model.backward(dy);
+      model.forwardTrain(x, { keepTape: false }).release();
+      model.forwardTrain(x).release();
+      model.clearTape();
+      for (const layer of ["layer2", "backbone"] as const) model.forwardEval(x, layer).release();
+      await gpu.sync();
+      return gpu.pool.liveBytes;
+    };
+    const first = await iteration();
+    for (let i = 0; i < 2; i++) {
+      const live = await iteration();
+      assert(live === first, `live pool bytes ${live} after iteration ${i + 2}, ${first} after 1`);
+    }
+    for (const t of [x, dy]) t.release();
+    model.release();
+    assert(gpu.pool.liveBytes === start, `release() leaves ${gpu.pool.liveBytes - start} bytes`);
+  },
+});
