@@ -7,9 +7,19 @@
  *   ../data/imagenet
  * ```
  *
+ * Data-parallel over MPI (PyTorch DDP's role), one rank per device, each rank opening its own
+ * adapter (the one WebGPU offers that process; on a multi-GPU node restrict each rank's view of
+ * the devices through the launcher's per-rank environment):
+ *
+ * ```sh
+ * mpirun -np 8 deno run -A scripts/main_moco.ts --dist mpi --mlp --moco-t 0.2 --cos ../data/imagenet
+ * srun --ntasks 8 deno run -A scripts/main_moco.ts --dist mpi ...
+ * ```
+ *
  * Differences from the original, all deliberate:
  * - one device: shuffle-BN is emulated with `--bn-groups` (default 8, MoCo's reference setting);
- *   the distributed flags are accepted and ignored with a note;
+ *   with `--dist mpi` the default is the number of ranks (DDP's per-GPU BN); PyTorch's
+ *   distributed flags are accepted and ignored with a note (mpirun/srun place the ranks);
  * - an unknown `--model` is a usage error at start (the original crashed later, SPEC §9.2);
  * - checkpoints are named `{model}[_w3]_{epoch:04d}.pth.tar` (`--faithful-names` gives the
  *   original's `_0000.pth.tar`), written atomically into `--out-dir` (default: the working
@@ -32,9 +42,10 @@ import {
   type PretrainConfig,
 } from "../src/train/pretrain.ts";
 import { parseMilestones } from "../src/train/schedule.ts";
-import { augmentBatch } from "../src/transforms/augment.ts";
+import { augmentPerImage } from "../src/train/two_views.ts";
 import { parseCli } from "../src/util/cli.ts";
-import { UsageError } from "../src/util/errors.ts";
+import { exitCodeFor, UsageError } from "../src/util/errors.ts";
+import type { Communicator } from "../src/dist/communicator.ts";
 import { runMain } from "../src/util/main.ts";
 
 const ARCHS = ["resnet18", "resnet18w3", "resnet50", "resnet50w3"] as const;
@@ -78,8 +89,15 @@ const SPEC = {
     cos: { type: "boolean", default: false, help: "cosine learning-rate schedule" },
     "bn-groups": {
       type: "int",
-      default: 8,
-      help: "emulated GPUs for shuffle-BN: BN statistics per group of batch/G images",
+      help: "emulated GPUs for shuffle-BN: BN statistics per group of batch/G images (default 8; " +
+        "with --dist mpi the number of ranks)",
+    },
+    dist: {
+      type: "string",
+      default: "none",
+      choices: ["none", "mpi"],
+      help: "data-parallel over the ranks of mpirun/srun (Open MPI): batch split over ranks, " +
+        "gradients averaged with MPI_Allreduce, rank 0 logs and saves",
     },
     "image-size": { type: "int", default: 224, help: "side of the augmented views" },
     "base-width": { type: "int", default: 64, help: "ResNet base width (narrow nets for tests)" },
@@ -127,6 +145,10 @@ export interface MainMocoArgs {
   resultsDir: string;
   /** Notes for stderr (ignored flags). */
   notes: string[];
+  /** `--dist`: `mpi` for data-parallel ranks. */
+  dist: "none" | "mpi";
+  /** Whether `--bn-groups` was given (otherwise a data-parallel run uses the rank count). */
+  bnGroupsGiven: boolean;
 }
 
 /** Parses the command line into a {@link PretrainConfig}; `UsageError` names the bad flag. */
@@ -139,7 +161,8 @@ export function parseMainMocoArgs(args: string[]): MainMocoArgs {
   if (distributed) {
     notes.push(
       "note: distributed flags are ignored: this runs on one WebGPU device and emulates " +
-        `--bn-groups ${f["bn-groups"]} GPUs for shuffle-BN`,
+        `--bn-groups ${f["bn-groups"] ?? 8} GPUs for shuffle-BN (use --dist mpi under mpirun ` +
+        "for data-parallel ranks)",
     );
   }
   if (f["aug-plus"]) notes.push("note: --aug-plus is ignored, as in the original");
@@ -178,7 +201,7 @@ export function parseMainMocoArgs(args: string[]): MainMocoArgs {
     mocoM: f["moco-m"],
     mocoT: f["moco-t"],
     mlp: f.mlp,
-    bnGroups: f["bn-groups"],
+    bnGroups: f["bn-groups"] ?? 8,
     imageSize: f["image-size"],
     outDir: f["out-dir"],
     faithfulNames: f["faithful-names"],
@@ -187,73 +210,156 @@ export function parseMainMocoArgs(args: string[]): MainMocoArgs {
     saveEvery: f["save-every"],
     onBadImage: parseBadImagePolicy(f["on-bad-image"]),
   };
-  return { config, resultsDir: f["results-dir"], notes };
+  return {
+    config,
+    resultsDir: f["results-dir"],
+    notes,
+    dist: f.dist as "none" | "mpi",
+    bnGroupsGiven: f["bn-groups"] !== undefined,
+  };
+}
+
+/**
+ * Test hook: `SSL_DIST_TEST_KILL=<rank>:<step>` makes that rank SIGKILL itself after global step
+ * `step`, to check that the job fails promptly instead of hanging.
+ */
+function killHook(comm: Communicator | undefined): ((step: number) => void) | undefined {
+  const spec = Deno.env.get("SSL_DIST_TEST_KILL");
+  if (!spec || !comm) return undefined;
+  const [rank, step] = spec.split(":").map(Number);
+  if (rank !== comm.rank) return undefined;
+  return (globalStep) => {
+    if (globalStep >= step) Deno.kill(Deno.pid, "SIGKILL");
+  };
+}
+
+/**
+ * Opens Open MPI for `--dist mpi` (loaded only then, so single-process runs need no MPI).
+ *
+ * @throws UsageError when the process was not started by mpirun/srun.
+ */
+async function openCommunicator(): Promise<Communicator & { finalize(): void }> {
+  const { Mpi, launchedByMpi } = await import("../src/dist/mpi.ts");
+  if (!launchedByMpi()) {
+    throw new UsageError(
+      "--dist mpi: start the ranks with mpirun or srun (e.g. `mpirun -np 2 deno run -A " +
+        "scripts/main_moco.ts --dist mpi ...`)",
+    );
+  }
+  return Mpi.init();
 }
 
 if (import.meta.main) {
   await runMain("main_moco", async () => {
-    const { config, resultsDir, notes } = parseMainMocoArgs(Deno.args);
-    for (const n of notes) console.error(n);
-    const startedAt = new Date();
-    const gpu = await openGpu();
+    const { config, resultsDir, notes, dist, bnGroupsGiven } = parseMainMocoArgs(Deno.args);
+    const comm = dist === "mpi" ? await openCommunicator() : undefined;
+    if (comm && !bnGroupsGiven) config.bnGroups = comm.size;
+    const leader = !comm || comm.rank === 0;
+    if (leader) { for (const n of notes) console.error(n); }
     try {
-      const summary = await pretrain(gpu, config, {
-        openDataset: (root) => imageFolder(root),
-        augment: (g, images, policy, rng, options) => augmentBatch(g, images, policy, rng, options),
-        createMoco: (g, spec, rng) =>
-          MoCo.create(g, {
-            ...parseArch(spec.arch),
-            baseWidth: spec.baseWidth,
-            dim: spec.dim,
-            K: spec.queueSize,
-            mlp: spec.mlp,
-          }, rng),
-      });
-      if (summary.skipped.length > 0) {
-        console.error(`${summary.skipped.length} unreadable image(s) were skipped:`);
-        for (const s of summary.skipped.slice(0, 20)) console.error(`  ${s.path}: ${s.reason}`);
-      }
-      const last = summary.logs.at(-1);
-      const written = await writeRunRecord(resultsDir, {
-        script: "main_moco",
-        runId: newRunId(startedAt),
-        startedAt: startedAt.toISOString(),
-        finishedAt: new Date().toISOString(),
-        arguments: { ...config, args: Deno.args },
-        model: {
-          name: config.model,
-          featureLayer: "backbone",
-          contentKey: `${config.arch}-seed-${summary.seed}`,
-          files: await modelFileRecords(summary.checkpoints.slice(-1)),
-        },
-        versions: runtimeVersions(),
-        adapter: gpu.summary.description,
-        timings: { total: summary.totalSeconds, data_wait: summary.dataWaitSeconds },
-        arrays: {
-          global_step: summary.logs.map((l) => l.globalStep),
-          loss: summary.logs.map((l) => l.loss),
-          acc1: summary.logs.map((l) => l.acc1),
-          acc5: summary.logs.map((l) => l.acc5),
-        },
-        summary: {
-          arch: config.arch,
-          steps: summary.steps,
-          pairs_per_s: summary.pairsPerSecond,
-          final_loss: last?.loss ?? null,
-          final_acc1: last?.acc1 ?? null,
-          seed: summary.seed,
-        },
-        details: { checkpoints: summary.checkpoints, skipped: summary.skipped },
-      });
-      console.log(`=> run record ${written.json}`);
-      console.log(
-        `done: ${summary.steps} steps, ${summary.pairsPerSecond.toFixed(2)} pairs/s, ` +
-          `data wait ${summary.dataWaitSeconds.toFixed(1)} s of ${
-            summary.totalSeconds.toFixed(1)
-          } s, seed ${summary.seed}`,
+      await train(config, resultsDir, comm, leader);
+    } catch (error) {
+      if (!comm) throw error;
+      // One rank failing must end the whole job (the others wait in a collective).
+      const where = `main_moco (rank ${comm.rank} of ${comm.size})`;
+      const code = exitCodeFor(error);
+      console.error(
+        code !== undefined
+          ? `${where}: ${(error as Error).message}`
+          : `${where}: ${(error as Error).stack ?? error}`,
       );
-    } finally {
-      gpu.destroy();
+      comm.abort(code ?? 1);
     }
+    comm?.finalize();
   });
+}
+
+async function train(
+  config: PretrainConfig,
+  resultsDir: string,
+  comm: Communicator | undefined,
+  leader: boolean,
+): Promise<void> {
+  const startedAt = new Date();
+  const gpu = await openGpu();
+  try {
+    const summary = await pretrain(gpu, config, {
+      openDataset: (root) => imageFolder(root),
+      augment: (g, images, policy, rngs, options) =>
+        augmentPerImage(g, images, policy, rngs, options),
+      createMoco: (g, spec, rng) =>
+        MoCo.create(g, {
+          ...parseArch(spec.arch),
+          baseWidth: spec.baseWidth,
+          dim: spec.dim,
+          K: spec.queueSize,
+          mlp: spec.mlp,
+        }, rng),
+      comm,
+      afterStep: killHook(comm),
+    });
+    if (!leader) return;
+    if (summary.skipped.length > 0) {
+      console.error(`${summary.skipped.length} unreadable image(s) were skipped:`);
+      for (const s of summary.skipped.slice(0, 20)) console.error(`  ${s.path}: ${s.reason}`);
+    }
+    const last = summary.logs.at(-1);
+    const written = await writeRunRecord(resultsDir, {
+      script: "main_moco",
+      runId: newRunId(startedAt),
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      arguments: { ...config, args: Deno.args },
+      model: {
+        name: config.model,
+        featureLayer: "backbone",
+        contentKey: `${config.arch}-seed-${summary.seed}`,
+        files: await modelFileRecords(summary.checkpoints.slice(-1)),
+      },
+      versions: runtimeVersions(),
+      adapter: gpu.summary.description,
+      timings: {
+        total: summary.totalSeconds,
+        data_wait: summary.dataWaitSeconds,
+        ...(summary.communication
+          ? {
+            communication: summary.communication.seconds,
+            gradient_allreduce: summary.communication.allreduceSeconds,
+            key_gather: summary.communication.gatherSeconds,
+          }
+          : {}),
+      },
+      arrays: {
+        global_step: summary.logs.map((l) => l.globalStep),
+        loss: summary.logs.map((l) => l.loss),
+        acc1: summary.logs.map((l) => l.acc1),
+        acc5: summary.logs.map((l) => l.acc5),
+      },
+      summary: {
+        arch: config.arch,
+        steps: summary.steps,
+        pairs_per_s: summary.pairsPerSecond,
+        final_loss: last?.loss ?? null,
+        final_acc1: last?.acc1 ?? null,
+        seed: summary.seed,
+        ranks: comm?.size ?? 1,
+        ...(summary.communication
+          ? {
+            bytes_communicated: summary.communication.bytes,
+            gradient_bytes_per_step: summary.communication.gradientBytesPerStep,
+          }
+          : {}),
+      },
+      details: { checkpoints: summary.checkpoints, skipped: summary.skipped },
+    });
+    console.log(`=> run record ${written.json}`);
+    console.log(
+      `done: ${summary.steps} steps, ${summary.pairsPerSecond.toFixed(2)} pairs/s, ` +
+        `data wait ${summary.dataWaitSeconds.toFixed(1)} s of ${
+          summary.totalSeconds.toFixed(1)
+        } s, seed ${summary.seed}`,
+    );
+  } finally {
+    gpu.destroy();
+  }
 }

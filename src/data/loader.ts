@@ -41,6 +41,12 @@ export interface BatchLoaderOptions<T> {
    * place, so batches keep their size and a resumed run makes the same substitutions.
    */
   badImages?: { policy: BadImagePolicy; log: BadImageLog };
+  /**
+   * Data-parallel training (PyTorch's DistributedSampler role): every rank walks the same global
+   * seeded order and batches of `batchSize`, and decodes only rows [rank·b, (rank+1)·b) of each
+   * global batch, b = batchSize / size. Ranks together see exactly the batches one process would.
+   */
+  shard?: { rank: number; size: number };
 }
 
 /** Where a batch sits in its epoch. */
@@ -49,8 +55,10 @@ export interface BatchInfo {
   epoch: number;
   /** 0-based batch index within the epoch. */
   index: number;
-  /** Dataset indices of the batch's images. */
+  /** Dataset indices of the batch's images (this rank's rows only, when sharded). */
   indices: readonly number[];
+  /** Row of `indices[0]` in the global batch (rank·b when sharded, else 0). */
+  offset: number;
 }
 
 /** One prepared batch and how long the consumer waited for it. */
@@ -114,6 +122,18 @@ export class BatchLoader<T> {
           `(the last incomplete batch is dropped)`,
       );
     }
+    const shard = options.shard;
+    if (shard) {
+      const { rank, size } = shard;
+      if (
+        !Number.isInteger(size) || size < 1 || !Number.isInteger(rank) || rank < 0 || rank >= size
+      ) {
+        throw new RangeError(`shard: rank ${rank} of ${size} is not a valid rank`);
+      }
+      if (b % size !== 0) {
+        throw new RangeError(`batch size ${b} is not divisible by the ${size} ranks`);
+      }
+    }
     this.batchSize = b;
     this.#options = options;
   }
@@ -159,8 +179,11 @@ export class BatchLoader<T> {
       return order;
     };
     const load = (epoch: number, index: number): Promise<LoadedBatch<T>> => {
-      const indices = orderOf(epoch).slice(index * this.batchSize, (index + 1) * this.batchSize);
-      const info = { epoch, index, indices };
+      const global = orderOf(epoch).slice(index * this.batchSize, (index + 1) * this.batchSize);
+      const local = o.shard ? this.batchSize / o.shard.size : this.batchSize;
+      const offset = o.shard ? o.shard.rank * local : 0;
+      const indices = global.slice(offset, offset + local);
+      const info = { epoch, index, indices, offset };
       return mapConcurrent(indices, o.concurrency ?? 8, (i) => this.#decode(i))
         .then((images) => o.prepare(images, info))
         .then((value) => ({ ...info, value, waitMs: 0 }));

@@ -15,6 +15,8 @@
  */
 import { BadImageLog, type BadImagePolicy, type SkippedImage } from "../data/bad_images.ts";
 import { BatchLoader } from "../data/loader.ts";
+import type { Communicator } from "../dist/communicator.ts";
+import { distributedMocoStep, type StepCommTimes } from "../dist/moco_step.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
@@ -34,7 +36,7 @@ import { checkTrainingFits } from "./limits.ts";
 import { type MocoTrainable, recordMocoStep } from "./moco_step.ts";
 import { MomentumSgd } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
-import { randomPermutation } from "./shuffle_bn.ts";
+import { permutationFrom, randomPermutation } from "./shuffle_bn.ts";
 
 /** The augmentation policies of SPEC §2.3 (`--model`). */
 export type AugmentPolicy = "default" | "ventral" | "dorsal";
@@ -50,12 +52,15 @@ export interface TwoViews {
   k: Tensor;
 }
 
-/** Makes the two views of a batch on the GPU (src/transforms/augment.ts's `augmentBatch`). */
+/**
+ * Makes the two views of a batch on the GPU (src/train/two_views.ts's `augmentPerImage`):
+ * image i's query and key views draw from `rngs[i]`, seeded by {@link imageSeed}.
+ */
 export type AugmentFn = (
   gpu: Gpu,
   images: RgbImage[],
   policy: AugmentPolicy,
-  rng: Rng,
+  rngs: readonly Rng[],
   options: { size: number },
 ) => Promise<TwoViews>;
 
@@ -91,8 +96,15 @@ export interface PretrainDeps {
   augment: AugmentFn;
   /** A freshly initialised MoCo model (weights and queue drawn from `rng`). */
   createMoco: (gpu: Gpu, spec: MocoSpec, rng: Rng) => MocoModel;
-  /** Where log lines go (default: stdout). */
+  /** Where log lines go (default: stdout); only rank 0 logs in a data-parallel run. */
   log?: (line: string) => void;
+  /**
+   * Data-parallel training over these ranks (`--dist mpi`): each rank takes its slice of every
+   * global batch of `batchSize` pairs, and `bnGroups` counts BN groups over all ranks.
+   */
+  comm?: Communicator;
+  /** Called after every optimiser step with the global step count (test hooks). */
+  afterStep?: (globalStep: number) => void;
 }
 
 /** Settings of a run; the flags of `main_moco.py` (SPEC §7.1) plus ours. */
@@ -194,6 +206,24 @@ export interface PretrainSummary {
   seed: number;
   /** Images left out under `onBadImage: "skip"`. */
   skipped: readonly SkippedImage[];
+  /** Data-parallel runs: this rank's communication (totals over the run). */
+  communication?: CommunicationSummary;
+}
+
+/** Where a data-parallel rank's communication time went. */
+export interface CommunicationSummary {
+  /** Number of ranks. */
+  ranks: number;
+  /** Payload bytes this rank moved in collectives. */
+  bytes: number;
+  /** Seconds inside collectives. */
+  seconds: number;
+  /** Gathering key views and keys (readbacks included). */
+  gatherSeconds: number;
+  /** Averaging gradients (readback, all-reduce, upload). */
+  allreduceSeconds: number;
+  /** Gradient bytes all-reduced per step. */
+  gradientBytesPerStep: number;
 }
 
 /** Checks a configuration before anything is allocated; `UsageError` names the flag. */
@@ -250,8 +280,17 @@ export function batchSeed(seed: number, epoch: number, index: number, stream: nu
   return h >>> 0;
 }
 
-const STREAM_AUGMENT = 1;
+/**
+ * The seed of one image's two views: from the run seed, the epoch and the image's row in the
+ * epoch's global order (batch · batchSize + row). It does not depend on how a batch is split
+ * over ranks, so every rank renders the views a single process would.
+ */
+export function imageSeed(seed: number, epoch: number, position: number): number {
+  return batchSeed(seed, epoch, position, STREAM_VIEWS);
+}
+
 const STREAM_SHUFFLE_BN = 2;
+const STREAM_VIEWS = 3;
 
 /**
  * Runs (or resumes) MoCo v2 pretraining and returns the logged steps and timings.
@@ -265,7 +304,24 @@ export async function pretrain(
   deps: PretrainDeps,
 ): Promise<PretrainSummary> {
   validatePretrainConfig(config);
-  const log = deps.log ?? ((line: string) => console.log(line));
+  const comm = deps.comm;
+  const ranks = comm?.size ?? 1;
+  if (comm) {
+    if (config.batchSize % ranks !== 0) {
+      throw new UsageError(
+        `--batch-size ${config.batchSize} must be divisible by the ${ranks} ranks`,
+      );
+    }
+    if (config.bnGroups % ranks !== 0) {
+      throw new UsageError(
+        `--bn-groups ${config.bnGroups} must be a multiple of the ${ranks} ranks (each rank ` +
+          `computes BN over its own rows)`,
+      );
+    }
+  }
+  const leader = !comm || comm.rank === 0;
+  const log = leader ? deps.log ?? ((line: string) => console.log(line)) : () => {};
+  const localBatch = config.batchSize / ranks;
   const spec: MocoSpec = {
     arch: config.arch,
     baseWidth: config.baseWidth,
@@ -276,7 +332,7 @@ export async function pretrain(
   checkTrainingFits({
     arch: config.arch,
     baseWidth: config.baseWidth,
-    batch: config.batchSize,
+    batch: localBatch,
     imageSize: config.imageSize,
     dim: config.mocoDim,
     queueSize: config.mocoK,
@@ -293,8 +349,14 @@ export async function pretrain(
 
   const resumed = config.resume ? await loadTrainingCheckpoint(config.resume) : undefined;
   if (resumed) checkResumable(resumed.arch, resumed.trainState, config);
-  const seed = resumed?.trainState?.seed ?? config.seed ??
+  let seed = resumed?.trainState?.seed ?? config.seed ??
     crypto.getRandomValues(new Uint32Array(1))[0];
+  if (comm) {
+    // A seed drawn at random differs per rank: rank 0's is the run's.
+    const shared = new Float64Array([seed]);
+    comm.broadcast(shared, 0);
+    seed = shared[0];
+  }
   const rng = new Rng(seed);
   const moco = deps.createMoco(gpu, spec, rng);
   const sgd = new MomentumSgd(gpu, moco.encoderQ.parameters(), {
@@ -329,14 +391,12 @@ export async function pretrain(
     badImages: { policy: config.onBadImage ?? "fail", log: badLog },
     seed,
     concurrency: config.workers,
-    prepare: (images, info) =>
-      deps.augment(
-        gpu,
-        images,
-        config.model,
-        new Rng(batchSeed(seed, info.epoch, info.index, STREAM_AUGMENT)),
-        { size: config.imageSize },
-      ),
+    shard: comm ? { rank: comm.rank, size: comm.size } : undefined,
+    prepare: (images, info) => {
+      const first = info.index * config.batchSize + info.offset;
+      const rngs = images.map((_, i) => new Rng(imageSeed(seed, info.epoch, first + i)));
+      return deps.augment(gpu, images, config.model, rngs, { size: config.imageSize });
+    },
     dispose: (views) => {
       views.q.release();
       views.k.release();
@@ -346,8 +406,10 @@ export async function pretrain(
   const totalSteps = perEpoch * Math.max(0, config.epochs - startEpoch) - resumeStep;
   log(
     `=> ${dataset.length} images in ${root}, ${perEpoch} steps per epoch of ${config.batchSize}` +
-      ` pairs, epochs ${startEpoch}…${config.epochs - 1}, seed ${seed}`,
+      ` pairs, epochs ${startEpoch}…${config.epochs - 1}, seed ${seed}` +
+      (comm ? `, ${ranks} ranks of ${localBatch} pairs` : ""),
   );
+  const commTimes: StepCommTimes = { gatherSeconds: 0, allreduceSeconds: 0, gradientBytes: 0 };
 
   const schedule = {
     baseLr: config.lr,
@@ -398,15 +460,38 @@ export async function pretrain(
       windowWait += batch.waitMs;
       const { q: xq, k: xk } = batch.value;
       const shuffleRng = new Rng(batchSeed(seed, epoch, index, STREAM_SHUFFLE_BN));
-      const result = recordMocoStep(gpu, moco, sgd, xq, xk, {
+      let shuffle = randomPermutation(shuffleRng, config.batchSize);
+      const stepOptions = {
         lr,
         temperature: config.mocoT,
         keyMomentum: config.mocoM,
         bnGroups: config.bnGroups,
-        shuffle: randomPermutation(shuffleRng, config.batchSize),
-      });
-      xq.release();
-      xk.release();
+        shuffle,
+      };
+      let result;
+      try {
+        if (comm) {
+          // The original draws the permutation on rank 0 and broadcasts it.
+          const perm = Int32Array.from(shuffle.perm);
+          comm.broadcast(perm, 0);
+          shuffle = permutationFrom(perm);
+          result = await distributedMocoStep(
+            gpu,
+            moco,
+            sgd,
+            comm,
+            xq,
+            xk,
+            { ...stepOptions, shuffle },
+            commTimes,
+          );
+        } else {
+          result = recordMocoStep(gpu, moco, sgd, xq, xk, stepOptions);
+        }
+      } finally {
+        xq.release();
+        xk.release();
+      }
       index++;
       steps++;
       globalStep++;
@@ -414,14 +499,17 @@ export async function pretrain(
       const last = index === perEpoch;
       if (index % config.printFreq === 0 || last) {
         const [lossData, correctData] = await gpu.recorder.read([result.loss, result.correct]);
+        // Over ranks: the loss is the mean of the per-rank means, the counts add up.
+        const stats = Float64Array.of(lossData[0], correctData[0], correctData[1]);
+        comm?.allreduceSum(stats);
         const now = performance.now();
         const entry: StepLog = {
           epoch,
           step: index - 1,
           globalStep,
-          loss: lossData[0],
-          acc1: (100 * correctData[0]) / config.batchSize,
-          acc5: (100 * correctData[1]) / config.batchSize,
+          loss: stats[0] / ranks,
+          acc1: (100 * stats[1]) / config.batchSize,
+          acc5: (100 * stats[2]) / config.batchSize,
         };
         logs.push(entry);
         const windowSec = (now - windowStart) / 1000;
@@ -443,13 +531,14 @@ export async function pretrain(
       }
       result.loss.release();
       result.correct.release();
-      if (config.saveEvery && globalStep % config.saveEvery === 0 && !last) {
+      deps.afterStep?.(globalStep);
+      if (config.saveEvery && globalStep % config.saveEvery === 0 && !last && leader) {
         // Mid-epoch: `epoch` counts completed epochs, the step inside this one is in our key.
         const file = `${outDir}/${latestFileName(config.model, config.arch)}`;
         await save(file, epoch, index, lr);
         log(`=> saved ${file} (epoch ${epoch}, step ${index})`);
       }
-      if (last) {
+      if (last && leader) {
         const file = `${outDir}/${
           checkpointFileName(config.model, config.arch, epoch, config.faithfulNames)
         }`;
@@ -472,6 +561,16 @@ export async function pretrain(
     pairsPerSecond: (steps * config.batchSize) / totalSeconds,
     seed,
     skipped: badLog.skipped,
+    communication: comm
+      ? {
+        ranks,
+        bytes: comm.bytesCommunicated,
+        seconds: comm.secondsCommunicating,
+        gatherSeconds: commTimes.gatherSeconds,
+        allreduceSeconds: commTimes.allreduceSeconds,
+        gradientBytesPerStep: steps > 0 ? commTimes.gradientBytes / steps : 0,
+      }
+      : undefined,
   };
 }
 
