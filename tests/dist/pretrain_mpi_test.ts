@@ -1,0 +1,162 @@
+/**
+ * Data-parallel pretraining over Open MPI (`--dist mpi`): two ranks on the software adapter
+ * train the same weights as one process over the same global batch with `--bn-groups 2` (the
+ * PyTorch DDP + shuffle-BN equivalence), only rank 0 writes, and a rank that dies mid-run ends
+ * the job promptly with mpirun's message instead of a hang.
+ *
+ * The equivalence holds up to float32 summation order (a rank sums gradients over its own rows,
+ * then the ranks are averaged). MoCo's steps amplify such differences quickly on a tiny batch
+ * (a 1e-7 relative change of the learning rate moves momentum buffers by ~1e-3 after three steps
+ * at lr 0.03), so the run uses lr 0.003, where both perturbations stay near 3e-6.
+ */
+import { loadTrainingCheckpoint } from "../../src/train/checkpoint.ts";
+import type { TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { assert } from "../util/assert.ts";
+import { testRng } from "../util/seed.ts";
+import type { Rng } from "../../src/util/rng.ts";
+import { mpiAvailable, mpirunArgs } from "./mpi_launch.ts";
+
+const SCRIPT = new URL("../../scripts/main_moco.ts", import.meta.url).pathname;
+const HAVE_MPI = mpiAvailable();
+const TOLERANCE = 1e-5;
+
+/** `count` noisy PPM images (various sizes) in two classes under `<root>/train/`. */
+async function imageTree(root: string, count: number, rng: Rng): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const dir = `${root}/train/${i % 2 === 0 ? "a" : "b"}`;
+    await Deno.mkdir(dir, { recursive: true });
+    const [w, h] = [40 + rng.int(24), 40 + rng.int(24)];
+    const header = new TextEncoder().encode(`P6\n${w} ${h}\n255\n`);
+    const file = new Uint8Array(header.length + w * h * 3);
+    file.set(header);
+    const base = [rng.int(256), rng.int(256), rng.int(256)];
+    for (let p = 0; p < w * h * 3; p++) file[header.length + p] = (base[p % 3] + rng.int(96)) & 255;
+    await Deno.writeFile(`${dir}/${String(i).padStart(3, "0")}.ppm`, file);
+  }
+}
+
+function trainArgs(data: string, out: string, seed: number, extra: string[] = []): string[] {
+  return [
+    SCRIPT,
+    data,
+    ...["--arch", "resnet18", "--base-width", "8", "--image-size", "64", "-b", "16"],
+    ...["--moco-k", "64", "--epochs", "1", "--max-steps-per-epoch", "3", "--lr", "0.003"],
+    ...["--seed", String(seed), "--mlp", "--moco-t", "0.2", "--print-freq", "1", "-j", "4"],
+    ...["--out-dir", out, "--results-dir", `${out}-results`],
+    ...extra,
+  ];
+}
+
+async function run(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; text: string; stdout: string }> {
+  const out = await new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" })
+    .output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  return { code: out.code, stdout, text: stdout + new TextDecoder().decode(out.stderr) };
+}
+
+function values(t: TorchTensor): Float64Array {
+  return Float64Array.from(t.data as ArrayLike<number | bigint>, Number);
+}
+
+/** ‖a − b‖ / ‖b‖ (0 when both are zero). */
+function relativeError(a: Float64Array, b: Float64Array): number {
+  let d2 = 0;
+  let n2 = 0;
+  for (let i = 0; i < b.length; i++) {
+    d2 += (a[i] - b[i]) ** 2;
+    n2 += b[i] ** 2;
+  }
+  return d2 === 0 ? 0 : Math.sqrt(d2 / n2);
+}
+
+Deno.test({
+  name: "pretrain --dist mpi on 2 ranks equals one process with --bn-groups 2 " +
+    "(weights, BN buffers, queue, momentum)",
+  ignore: !HAVE_MPI,
+  sanitizeResources: false,
+  async fn() {
+    const rng = testRng("dist-equivalence");
+    const seed = rng.int(1 << 30);
+    const dir = await Deno.makeTempDir({ prefix: "moco-mpi-" });
+    await imageTree(`${dir}/data`, 48, rng);
+    const single = await run(
+      Deno.execPath(),
+      ["run", "-A", ...trainArgs(`${dir}/data`, `${dir}/single`, seed, ["--bn-groups", "2"])],
+    );
+    assert(single.code === 0, `single-process run failed:\n${single.text}`);
+    const [, ...mpiArgs] = trainArgs(`${dir}/data`, `${dir}/mpi`, seed, ["--dist", "mpi"]);
+    const dist = await run("mpirun", mpirunArgs(2, SCRIPT, mpiArgs));
+    assert(dist.code === 0, `mpirun failed (${dist.code}):\n${dist.text}`);
+    // Rank 0 logs: one line per step and one checkpoint, no duplicate from rank 1.
+    const steps = dist.stdout.split("\n").filter((l) => l.startsWith("Epoch: [0]"));
+    assert(steps.length === 3, `3 step lines expected (rank 0 only):\n${dist.stdout}`);
+    assert(/2 ranks of 8 pairs/.test(dist.stdout), `rank layout not logged:\n${dist.stdout}`);
+    const written = [...Deno.readDirSync(`${dir}/mpi`)].map((e) => e.name);
+    assert(written.join() === "default_0000.pth.tar", `files written: ${written}`);
+
+    const a = await loadTrainingCheckpoint(`${dir}/single/default_0000.pth.tar`);
+    const b = await loadTrainingCheckpoint(`${dir}/mpi/default_0000.pth.tar`);
+    assert(b.epoch === 1 && b.trainState!.globalStep === 3, "3 steps of one epoch");
+    assert(b.trainState!.bnGroups === 2, "--bn-groups defaults to the rank count");
+    assert([...b.stateDict.keys()].join() === [...a.stateDict.keys()].join(), "same layout");
+    let worst = 0;
+    let worstName = "";
+    const compare = (name: string, x: TorchTensor, y: TorchTensor) => {
+      assert(x.shape.join() === y.shape.join(), `${name}: shape [${x.shape}] vs [${y.shape}]`);
+      const e = relativeError(values(y), values(x));
+      if (e > worst) [worst, worstName] = [e, name];
+    };
+    for (const [name, t] of a.stateDict) compare(name, t, b.stateDict.get(name)!);
+    assert(a.optimizer!.state.size > 0, "momentum buffers exist after 3 steps");
+    for (const [i, t] of a.optimizer!.state) {
+      const other = b.optimizer!.state.get(i);
+      assert(other !== undefined, `momentum buffer ${i} missing in the MPI checkpoint`);
+      compare(`momentum ${i}`, t, other);
+    }
+    assert(
+      worst <= TOLERANCE,
+      `largest relative difference ${worst.toExponential(2)} in ${worstName}`,
+    );
+    // The queue moved (3 × 16 keys into 64 columns) and its pointer is exact.
+    assert(values(b.stateDict.get("queue_ptr")!)[0] === 48, "queue_ptr after 3 steps");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "pretrain --dist mpi: a rank killed after step 1 fails the job promptly, no hang",
+  ignore: !HAVE_MPI,
+  async fn() {
+    const rng = testRng("dist-kill");
+    const dir = await Deno.makeTempDir({ prefix: "moco-mpi-kill-" });
+    await imageTree(`${dir}/data`, 48, rng);
+    const [, ...args] = trainArgs(`${dir}/data`, `${dir}/out`, 5, ["--dist", "mpi"]);
+    const t0 = performance.now();
+    const dist = await run("mpirun", mpirunArgs(2, SCRIPT, args), { SSL_DIST_TEST_KILL: "1:1" });
+    const seconds = (performance.now() - t0) / 1000;
+    assert(dist.code !== 0, `the job must fail:\n${dist.text}`);
+    assert(/rank 1 .*(signal 9|Killed)/is.test(dist.text), `mpirun's message:\n${dist.text}`);
+    assert(seconds < 60, `the job took ${seconds.toFixed(1)} s to end`);
+    const written = await Deno.stat(`${dir}/out/default_0000.pth.tar`).then(() => 1, () => 0);
+    assert(written === 0, "no final checkpoint from a failed job");
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "pretrain --dist mpi outside mpirun is a usage error naming the launcher",
+  async fn() {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", SCRIPT, "/nonexistent", "--dist", "mpi"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stderr);
+    assert(out.code === 2, `exit code ${out.code}: ${text}`);
+    assert(/--dist mpi: start the ranks with mpirun or srun/.test(text), text);
+  },
+});
