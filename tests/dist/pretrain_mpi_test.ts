@@ -160,3 +160,27 @@ Deno.test({
     assert(/--dist mpi: start the ranks with mpirun or srun/.test(text), text);
   },
 });
+
+Deno.test({
+  name: "pretrain --dist mpi: an unreadable image on one rank aborts every rank with its name",
+  ignore: !HAVE_MPI,
+  async fn() {
+    const rng = testRng("dist-bad-image");
+    const dir = await Deno.makeTempDir({ prefix: "moco-mpi-bad-" });
+    await imageTree(`${dir}/data`, 48, rng);
+    const bad = `${dir}/data/train/b/0${String(2 * rng.int(24) + 1).padStart(2, "0")}.ppm`;
+    await Deno.writeTextFile(bad, "not an image");
+    const [, ...args] = trainArgs(`${dir}/data`, `${dir}/out`, 5, ["--dist", "mpi"]);
+    const t0 = performance.now();
+    const dist = await run("mpirun", mpirunArgs(2, SCRIPT, args));
+    const seconds = (performance.now() - t0) / 1000;
+    assert(dist.code !== 0, `the job must fail:\n${dist.text}`);
+    const name = bad.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    assert(
+      new RegExp(`main_moco \\(rank [01] of 2\\): ${name}: not a supported image`).test(dist.text),
+      `message naming the rank and the file:\n${dist.text}`,
+    );
+    assert(seconds < 60, `the job took ${seconds.toFixed(1)} s to end`);
+    await Deno.remove(dir, { recursive: true });
+  },
+});

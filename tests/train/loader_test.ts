@@ -173,3 +173,46 @@ Deno.test("BatchLoader with --on-bad-image skip uses the next readable image and
   assert(log.skipped.length === 1 && log.skipped[0].path === "fake/5.png", log.summary());
   assert(/cannot decode/.test(log.skipped[0].reason), log.skipped[0].reason);
 });
+
+Deno.test("BatchLoader shards: rank r decodes rows [r·b, (r+1)·b) of the global batch", async () => {
+  const rng = testRng("shard");
+  const seed = rng.nextUint32();
+  const n = 30 + rng.int(20);
+  const collect = async (shard?: { rank: number; size: number }) => {
+    const loader = new BatchLoader(fakeDataset(n), {
+      batchSize: 6,
+      seed,
+      shard,
+      prepare: (images, info) =>
+        Promise.resolve({ red: images.map((img) => img.data[0]), offset: info.offset }),
+    });
+    const out: { red: number[]; offset: number; indices: readonly number[] }[] = [];
+    for await (const b of loader.batches({ epoch: 0, index: 0 }, 2)) {
+      out.push({ ...b.value, indices: b.indices });
+    }
+    return out;
+  };
+  const whole = await collect();
+  const ranks = await Promise.all([0, 1, 2].map((rank) => collect({ rank, size: 3 })));
+  assert(whole.length === 2 * Math.floor(n / 6), `${whole.length} batches over 2 epochs`);
+  whole.forEach((batch, i) => {
+    const joined = ranks.flatMap((r) => r[i].red);
+    assertArrayEqual(joined, batch.red, `batch ${i}: the ranks' rows in rank order`);
+    ranks.forEach((r, rank) => {
+      assert(r[i].offset === rank * 2, `batch ${i} rank ${rank}: offset ${r[i].offset}`);
+      assertArrayEqual(r[i].indices, r[i].red, `batch ${i} rank ${rank}: indices`);
+    });
+  });
+  let refused = "";
+  try {
+    new BatchLoader(fakeDataset(n), {
+      batchSize: 6,
+      seed,
+      shard: { rank: 0, size: 4 },
+      prepare: () => Promise.resolve(0),
+    });
+  } catch (e) {
+    refused = (e as Error).message;
+  }
+  assert(/6 is not divisible by the 4 ranks/.test(refused), `refusal: ${refused}`);
+});
