@@ -326,6 +326,7 @@ async function train(
             communication: summary.communication.seconds,
             gradient_allreduce: summary.communication.allreduceSeconds,
             key_gather: summary.communication.gatherSeconds,
+            gradient_readback: summary.communication.gradientReadbackSeconds,
           }
           : {}),
       },

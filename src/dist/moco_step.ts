@@ -29,11 +29,13 @@ import type { MomentumSgd, TrainParameter } from "../train/optimizer.ts";
 import { checkBnGroups } from "../train/shuffle_bn.ts";
 import type { Communicator } from "./communicator.ts";
 
-/** Seconds one rank spent in each communication phase of a step (for benchmarks). */
+/** Where one rank's step time went around the collectives (accumulated, for benchmarks). */
 export interface StepCommTimes {
-  /** Gathering key views and keys. */
+  /** Gathering key views and keys, readbacks (GPU waits) included. */
   gatherSeconds: number;
-  /** Averaging gradients (readback + allreduce + upload recording). */
+  /** Waiting for the backward pass and reading the packed gradients back. */
+  gradientReadbackSeconds: number;
+  /** Inside `MPI_Allreduce` of the gradients (includes waiting for the slowest rank). */
   allreduceSeconds: number;
   /** Gradient bytes all-reduced. */
   gradientBytes: number;
@@ -98,7 +100,7 @@ export async function distributedMocoStep(
   encoderK.invalidateFolded?.();
 
   // 3. Shuffle-BN across ranks: gather all key views, encode this rank's shuffled slice.
-  let t0 = performance.now();
+  const t0 = performance.now();
   const [xkHost] = await gpu.recorder.read([xk]);
   const allViews = comm.allgather(xkHost as Float32Array);
   const mine = new Float32Array(b * rowLen);
@@ -137,11 +139,11 @@ export async function distributedMocoStep(
   encoderQ.backward(dOut);
   dOut.release();
   outQ.release();
-  t0 = performance.now();
-  const bytes = await averageGradients(gpu, comm, paramsQ);
+  const averaged = await averageGradients(gpu, comm, paramsQ);
   if (times) {
-    times.allreduceSeconds += (performance.now() - t0) / 1000;
-    times.gradientBytes += bytes;
+    times.gradientReadbackSeconds += averaged.readbackSeconds;
+    times.allreduceSeconds += averaged.allreduceSeconds;
+    times.gradientBytes += averaged.bytes;
   }
   sgd.step(options.lr);
 
@@ -154,13 +156,14 @@ export async function distributedMocoStep(
 /**
  * Replaces every parameter gradient by its mean over ranks: the gradients are packed into one
  * GPU buffer and read back with one sync, averaged with one `allreduceMean`, uploaded once and
- * copied back. Returns the bytes all-reduced.
+ * copied back. Returns the bytes all-reduced and where the time went.
  */
 export async function averageGradients(
   gpu: Gpu,
   comm: Communicator,
   params: readonly TrainParameter[],
-): Promise<number> {
+): Promise<{ bytes: number; readbackSeconds: number; allreduceSeconds: number }> {
+  const t0 = performance.now();
   const total = params.reduce((s, p) => s + p.grad.size, 0);
   const packed = Tensor.empty(gpu, [total], "f32", "packed gradients");
   let offset = 0;
@@ -170,7 +173,9 @@ export async function averageGradients(
   }
   const [host] = await gpu.recorder.read([packed]);
   const grads = host as Float32Array;
+  const t1 = performance.now();
   comm.allreduceMean(grads);
+  const t2 = performance.now();
   gpu.recorder.upload(packed.buffer, 0, grads);
   offset = 0;
   for (const p of params) {
@@ -178,5 +183,9 @@ export async function averageGradients(
     offset += p.grad.size;
   }
   packed.release();
-  return grads.byteLength;
+  return {
+    bytes: grads.byteLength,
+    readbackSeconds: (t1 - t0) / 1000,
+    allreduceSeconds: (t2 - t1) / 1000,
+  };
 }

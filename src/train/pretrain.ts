@@ -220,7 +220,9 @@ export interface CommunicationSummary {
   seconds: number;
   /** Gathering key views and keys (readbacks included). */
   gatherSeconds: number;
-  /** Averaging gradients (readback, all-reduce, upload). */
+  /** Waiting for backward and reading the gradients back. */
+  gradientReadbackSeconds: number;
+  /** Inside the gradient `MPI_Allreduce` (waiting for the slowest rank included). */
   allreduceSeconds: number;
   /** Gradient bytes all-reduced per step. */
   gradientBytesPerStep: number;
@@ -409,7 +411,12 @@ export async function pretrain(
       ` pairs, epochs ${startEpoch}…${config.epochs - 1}, seed ${seed}` +
       (comm ? `, ${ranks} ranks of ${localBatch} pairs` : ""),
   );
-  const commTimes: StepCommTimes = { gatherSeconds: 0, allreduceSeconds: 0, gradientBytes: 0 };
+  const commTimes: StepCommTimes = {
+    gatherSeconds: 0,
+    gradientReadbackSeconds: 0,
+    allreduceSeconds: 0,
+    gradientBytes: 0,
+  };
 
   const schedule = {
     baseLr: config.lr,
@@ -567,6 +574,7 @@ export async function pretrain(
         bytes: comm.bytesCommunicated,
         seconds: comm.secondsCommunicating,
         gatherSeconds: commTimes.gatherSeconds,
+        gradientReadbackSeconds: commTimes.gradientReadbackSeconds,
         allreduceSeconds: commTimes.allreduceSeconds,
         gradientBytesPerStep: steps > 0 ? commTimes.gradientBytes / steps : 0,
       }
