@@ -1,39 +1,129 @@
 /**
- * `deno task demo`: the main job on the built-in synthetic world. Until the world, models and
- * evaluation land, it checks the GPU path end to end and says what is available.
+ * `deno task demo`: the main job on the built-in synthetic world, with no dataset and no
+ * download. It renders the world (cached on disk), loads the three built-in MoCo v2 checkpoints
+ * (`models/world_{default,ventral,dorsal}.pth.tar`, made by this project's own pretraining;
+ * `--retrain` makes them again), measures synthetic and real-world-style invariance, latent
+ * regression and downstream transfer for each model and for their concatenation, and writes
+ * `results/demo/{results.json, results.csv, report.html}` (plus a screenshot when Chromium is
+ * installed).
  *
  * @module
  */
+import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
+import { DEMO_SIZES, demoModels, PRETRAIN } from "../src/demo/config.ts";
+import { missingCheckpoints, retrainDemoCheckpoints } from "../src/demo/checkpoints.ts";
+import { type DemoModelResult, evaluateDemoModel } from "../src/demo/evaluate.ts";
+import { demoCsv, demoReport } from "../src/demo/report.ts";
+import { prepareDemoWorld } from "../src/demo/world_data.ts";
 import { openGpu } from "../src/gpu/device.ts";
-import { Tensor } from "../src/gpu/tensor.ts";
-import { axpby } from "../src/ops/elementwise.ts";
+import { loadModel } from "../src/models/registry.ts";
+import { checkReportInBrowser, findChromium } from "../src/report/browser_check.ts";
+import { renderReportHtml } from "../src/report/html.ts";
+import { parseCli } from "../src/util/cli.ts";
 import { runMain } from "../src/util/main.ts";
-import { Rng } from "../src/util/rng.ts";
+import { formatDuration } from "../src/util/progress.ts";
+
+const SPEC = {
+  name: "deno task demo",
+  summary: "Pretrained MoCo v2 policies (default / ventral / dorsal) on the built-in synthetic " +
+    "world: invariance (18 synthetic transforms, 3 real-world-style groups) and transfer " +
+    "(10 latents, object class, keypoints), with an HTML report.",
+  flags: {
+    quick: {
+      type: "boolean",
+      default: false,
+      help: "small sizes (a smoke run, used by the tests)",
+    },
+    retrain: {
+      type: "boolean",
+      default: false,
+      help:
+        "re-create models/world_*.pth.tar with deno task pretrain (about 10 min per model here)",
+    },
+    out: { type: "string", default: "results/demo", help: "output folder" },
+    "models-dir": { type: "string", default: "models", help: "where the built-in checkpoints are" },
+    "no-browser": {
+      type: "boolean",
+      default: false,
+      help: "skip checking the report in headless Chromium (done when Chromium is installed)",
+    },
+  },
+} as const;
 
 await runMain("demo", async () => {
+  const { flags } = parseCli(Deno.args, SPEC);
+  const started = performance.now();
+  const log = (line: string) => console.error(line);
+  const sizes = flags.quick ? DEMO_SIZES.quick : DEMO_SIZES.full;
+  const out = flags.out.replace(/\/+$/, "");
+  await Deno.mkdir(out, { recursive: true });
   const gpu = await openGpu();
-  console.log(
-    `adapter: ${gpu.summary.description}${gpu.summary.isFallbackAdapter ? " (software)" : ""}`,
-  );
-  const rng = new Rng(0);
-  const n = 1 << 20;
-  const x = rng.normalArray(n);
-  const y = rng.normalArray(n);
-  const t0 = performance.now();
-  const out = axpby(gpu, 2, Tensor.from(gpu, x), -0.5, Tensor.from(gpu, y));
-  const result = await out.read();
-  let maxErr = 0;
-  for (let i = 0; i < n; i++) {
-    maxErr = Math.max(maxErr, Math.abs(result[i] - Math.fround(2 * x[i] - 0.5 * y[i])));
+  console.log(`adapter: ${gpu.summary.description}`);
+  try {
+    const missing = await missingCheckpoints(flags["models-dir"]);
+    if (flags.retrain || missing.length > 0) {
+      if (!flags.retrain) log(`demo: missing ${missing.join(", ")}; retraining them`);
+      await retrainDemoCheckpoints(
+        gpu,
+        `${out}/retrain`,
+        flags["models-dir"],
+        flags.retrain ? undefined : missing,
+        log,
+      );
+    }
+    const world = `${out}/${flags.quick ? "world-quick" : "world"}`;
+    await prepareDemoWorld(gpu, world, sizes, log);
+    const results: DemoModelResult[] = [];
+    for (const { label, name } of demoModels()) {
+      const model = await loadModel(gpu, name, {
+        ckptDir: flags["models-dir"],
+        baseWidth: PRETRAIN.baseWidth,
+      });
+      try {
+        const r = await evaluateDemoModel(gpu, model, label, { world, results: out }, sizes, log);
+        results.push(r);
+        const syn = Object.values(r.synthetic);
+        const meanSim = syn.reduce((a, v) => a + v.similarity, 0) / syn.length;
+        const cls = r.downstream["object class"]?.score ?? NaN;
+        console.log(
+          `${label.padEnd(24)} synthetic similarity ${meanSim.toFixed(3)}  class accuracy ${
+            cls.toFixed(3)
+          }  (${Object.values(r.seconds).reduce((a, b) => a + b, 0).toFixed(0)} s)`,
+        );
+      } finally {
+        model.release();
+      }
+    }
+    const subtitle = [
+      `adapter: ${gpu.summary.description}`,
+      `models: narrow ResNet-18 (base width ${PRETRAIN.baseWidth}), ${PRETRAIN.imageSize}×${PRETRAIN.imageSize} inputs, ` +
+      `${PRETRAIN.epochs} epochs of MoCo v2 on ${7 * PRETRAIN.world.perClass} world images`,
+      `synthetic: ${sizes.numImages} images × k = ${sizes.k} views; groups: ${sizes.objects} objects; ` +
+      `${flags.quick ? "quick run" : "full run"}; generated ${new Date().toISOString()}`,
+    ];
+    await writeJsonAtomic(`${out}/results.json`, {
+      generatedAt: new Date().toISOString(),
+      adapter: gpu.summary.description,
+      quick: flags.quick,
+      sizes,
+      pretrain: PRETRAIN,
+      models: results,
+    });
+    await writeFileAtomic(`${out}/results.csv`, demoCsv(results));
+    await writeFileAtomic(`${out}/report.html`, renderReportHtml(demoReport(results, subtitle)));
+    console.log(`wrote ${out}/results.json, ${out}/results.csv and ${out}/report.html`);
+    const chromium = flags["no-browser"] ? undefined : findChromium();
+    if (chromium) {
+      const check = await checkReportInBrowser(chromium, `${out}/report.html`, `${out}/report.png`);
+      const bars = check.charts.reduce((a, c) => a + c.bars, 0);
+      const expected = check.charts.reduce((a, c) => a + c.expected, 0);
+      console.log(
+        `report check (headless Chromium): ${check.rendered}/${check.expectedCharts} charts, ` +
+          `${bars}/${expected} bars, ${check.errors.length} errors; screenshot ${check.screenshot}`,
+      );
+    }
+    console.log(`demo done in ${formatDuration((performance.now() - started) / 1000)}`);
+  } finally {
+    gpu.destroy();
   }
-  console.log(
-    `GPU check: 2x − 0.5y over ${n} values, max error ${maxErr.toExponential(2)}, ${
-      (performance.now() - t0).toFixed(0)
-    } ms`,
-  );
-  console.log("available now: `deno task info`, `deno task test`, `deno task bench`.");
-  console.log(
-    "coming: pretraining on the synthetic world and the invariance/transfer evaluations.",
-  );
-  gpu.destroy();
 });

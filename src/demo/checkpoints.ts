@@ -1,0 +1,102 @@
+/**
+ * The demo's built-in checkpoints: trained by the project's own pretraining on the world, then
+ * reduced to their release form (the query encoder only, in the MoCo key layout) so they stay
+ * small enough to ship in `models/`.
+ *
+ * @module
+ */
+import { exportWorld } from "../data/world_export.ts";
+import type { Gpu } from "../gpu/device.ts";
+import {
+  loadTorchCheckpoint,
+  mocoCheckpointToPy,
+  parseMocoCheckpoint,
+  writeTorchCheckpoint,
+} from "../io/torch_checkpoint.ts";
+import { DataError } from "../util/errors.ts";
+import {
+  DEMO_POLICIES,
+  demoCheckpointName,
+  type DemoPolicy,
+  PRETRAIN,
+  pretrainArgs,
+} from "./config.ts";
+
+/** Paths of the three built-in checkpoints in `modelsDir`. */
+export function demoCheckpointPaths(modelsDir: string): Record<DemoPolicy, string> {
+  const dir = modelsDir.replace(/\/+$/, "");
+  return Object.fromEntries(
+    DEMO_POLICIES.map((p) => [p, `${dir}/${demoCheckpointName(p)}.pth.tar`]),
+  ) as Record<DemoPolicy, string>;
+}
+
+/** Which built-in checkpoints are missing. */
+export async function missingCheckpoints(modelsDir: string): Promise<DemoPolicy[]> {
+  const missing: DemoPolicy[] = [];
+  for (const [policy, path] of Object.entries(demoCheckpointPaths(modelsDir))) {
+    try {
+      await Deno.stat(path);
+    } catch {
+      missing.push(policy as DemoPolicy);
+    }
+  }
+  return missing;
+}
+
+/**
+ * Writes the release form of a MoCo training checkpoint: `epoch`, `arch` and the
+ * `module.encoder_q.*` entries of its state dict (encoder_k, the queue and the optimizer are
+ * dropped: evaluation loads only the query encoder). The result loads with `loadModel` and with
+ * `torch.load`.
+ */
+export async function writeReleaseCheckpoint(source: string, target: string): Promise<number> {
+  const { value } = await loadTorchCheckpoint(source);
+  const ckpt = parseMocoCheckpoint(value, source);
+  const kept = new Map([...ckpt.stateDict].filter(([k]) => k.startsWith("module.encoder_q.")));
+  if (kept.size === 0) throw new DataError(`${source}: no module.encoder_q.* entries to keep`);
+  await writeTorchCheckpoint(
+    target,
+    mocoCheckpointToPy({ epoch: ckpt.epoch, arch: ckpt.arch, stateDict: kept }),
+  );
+  return kept.size;
+}
+
+/**
+ * Re-creates the built-in checkpoints exactly as recorded in `models/README.md`: renders the
+ * pretraining world into `workDir`, runs `deno task pretrain` once per policy (a child process,
+ * so its progress shows as usual), and writes the release form of the last epoch to `modelsDir`.
+ */
+export async function retrainDemoCheckpoints(
+  gpu: Gpu,
+  workDir: string,
+  modelsDir: string,
+  policies: readonly DemoPolicy[] = DEMO_POLICIES,
+  log: (line: string) => void = (l) => console.error(l),
+): Promise<void> {
+  const w = PRETRAIN.world;
+  const data = `${workDir}/pretrain-world`;
+  await exportWorld(gpu, "imagefolder", data, {
+    seed: w.seed,
+    resolution: w.resolution,
+    perClass: w.perClass,
+    testPerClass: w.testPerClass,
+    log,
+  });
+  const script = new URL("../../scripts/main_moco.ts", import.meta.url).pathname;
+  const targets = demoCheckpointPaths(modelsDir);
+  await Deno.mkdir(modelsDir, { recursive: true });
+  for (const policy of policies) {
+    const out = `${workDir}/pretrain-${policy}`;
+    const args = pretrainArgs(policy, data, out);
+    log(`demo: deno task pretrain ${args.join(" ")}`);
+    const status = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", script, ...args],
+      stdout: "inherit",
+      stderr: "inherit",
+    }).spawn().status;
+    if (!status.success) throw new DataError(`pretraining ${policy} failed (exit ${status.code})`);
+    const last = `${out}/${policy}_${String(PRETRAIN.epochs - 1).padStart(4, "0")}.pth.tar`;
+    const n = await writeReleaseCheckpoint(last, targets[policy]);
+    log(`demo: wrote ${targets[policy]} (${n} encoder_q tensors from ${last})`);
+  }
+}

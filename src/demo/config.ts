@@ -1,0 +1,123 @@
+/**
+ * The demo's fixed settings: which world it renders, which built-in checkpoints it evaluates and
+ * how each evaluation is sized, in a full and a `--quick` variant. Kept in one place so the
+ * demo, its retraining and `models/README.md` describe the same thing.
+ *
+ * @module
+ */
+
+/** The three MoCo v2 augmentation policies of the paper. */
+export const DEMO_POLICIES = ["default", "ventral", "dorsal"] as const;
+
+/** A policy name. */
+export type DemoPolicy = typeof DEMO_POLICIES[number];
+
+/** The built-in checkpoint of a policy (in `models/`). */
+export function demoCheckpointName(policy: DemoPolicy): string {
+  return `world_${policy}`;
+}
+
+/** The models the demo evaluates: each policy and their concatenation. */
+export function demoModels(): { label: string; name: string }[] {
+  const singles = DEMO_POLICIES.map((p) => ({ label: p, name: demoCheckpointName(p) }));
+  return [
+    ...singles,
+    { label: DEMO_POLICIES.join("+"), name: singles.map((s) => s.name).join("+") },
+  ];
+}
+
+/** How the built-in checkpoints were trained (`deno task demo --retrain` repeats it). */
+export const PRETRAIN = {
+  /** World rendered for pretraining: an ImageFolder of 7 classes × `perClass` at 64×64. */
+  world: { seed: 0, resolution: 64, perClass: 300, testPerClass: 50 },
+  arch: "resnet18",
+  baseWidth: 16,
+  imageSize: 64,
+  batchSize: 64,
+  mocoK: 1024,
+  mocoT: 0.2,
+  mocoM: 0.99,
+  lr: 0.06,
+  epochs: 10,
+  seed: 0,
+} as const;
+
+/** The `deno task pretrain` arguments for one policy, writing into `outDir`. */
+export function pretrainArgs(policy: DemoPolicy, dataDir: string, outDir: string): string[] {
+  const p = PRETRAIN;
+  return [
+    dataDir,
+    "-a",
+    p.arch,
+    "--base-width",
+    String(p.baseWidth),
+    "--image-size",
+    String(p.imageSize),
+    "-b",
+    String(p.batchSize),
+    "--moco-k",
+    String(p.mocoK),
+    "--moco-t",
+    String(p.mocoT),
+    "--mlp",
+    "--cos",
+    "--lr",
+    String(p.lr),
+    "--moco-m",
+    String(p.mocoM),
+    "--epochs",
+    String(p.epochs),
+    "-p",
+    "10",
+    "--model",
+    policy,
+    "--out-dir",
+    outDir,
+    "--seed",
+    String(p.seed),
+  ];
+}
+
+/** Sizes of one demo run. */
+export interface DemoSizes {
+  /** World export: images per class (train / other splits) and objects per group layout. */
+  perClass: number;
+  testPerClass: number;
+  objects: number;
+  /** Synthetic invariance: sampled images and views per image (`--k`). */
+  numImages: number;
+  k: number;
+  /** Resize / crop of the synthetic views (the 256/224 ratio at 64 px). */
+  resize: number;
+  cropSize: number;
+  /** CV folds of the probes. */
+  folds: number;
+  /** Every how many wd values of the 45-point probe grid are tried (1 = all, as the original). */
+  gridStride: number;
+}
+
+/** The full demo and the `--quick` one (used by the tests). */
+export const DEMO_SIZES: Record<"full" | "quick", DemoSizes> = {
+  full: {
+    perClass: 300,
+    testPerClass: 50,
+    objects: 20,
+    numImages: 32,
+    k: 16,
+    resize: 73,
+    cropSize: 64,
+    folds: 5,
+    gridStride: 1,
+  },
+  quick: {
+    perClass: 30,
+    testPerClass: 8,
+    objects: 3,
+    numImages: 3,
+    k: 4,
+    resize: 73,
+    cropSize: 64,
+    folds: 3,
+    gridStride: 4,
+  },
+};

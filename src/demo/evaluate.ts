@@ -1,0 +1,268 @@
+/**
+ * Everything the demo measures for one model on the built-in world, with the same library
+ * functions the entry scripts use: feature statistics, synthetic invariance for all 18
+ * transforms, the three real-world-style groups, latent regression (kernel ridge, Causal3DIdent
+ * protocol) and the two downstream probes (class: logistic; keypoints: ridge).
+ *
+ * @module
+ */
+import { loadCausal3DIdent } from "../data/causal3dident.ts";
+import type { ImageDataset, SupervisedDataset } from "../data/dataset.ts";
+import { imageFolder } from "../data/image_folder.ts";
+import { loadRealWorld, type RealWorldKey } from "../data/realworld.ts";
+import { LATENT_NAMES } from "../data/world_render.ts";
+import { worldKeypoints } from "../data/world.ts";
+import { downstreamEvaluation, type ProbeData, regularisationGrid } from "../eval/downstream.ts";
+import { extrinsicEvaluation } from "../eval/extrinsic.ts";
+import { FeatureCache, featureCacheKey } from "../eval/feature_cache.ts";
+import { extractFeatures } from "../eval/features.ts";
+import { gpuGram } from "../eval/gpu_gram.ts";
+import { realworldInvariance } from "../eval/realworld_invariance.ts";
+import { cachedStatistics } from "../eval/statistics.ts";
+import { sampleImageIndices, syntheticInvariance } from "../eval/synthetic_invariance.ts";
+import { Whitener } from "../eval/whitening.ts";
+import type { Gpu } from "../gpu/device.ts";
+import type { FeatureExtractor } from "../models/feature_extractor.ts";
+import { syntheticViews } from "../transforms/functional.ts";
+import { SYNTHETIC_FAMILIES, syntheticGrid } from "../transforms/synthetic_grid.ts";
+import { Rng } from "../util/rng.ts";
+import type { DemoSizes } from "./config.ts";
+
+/** The real-world-style group sets the demo exports and evaluates. */
+export const DEMO_GROUPS: readonly { key: RealWorldKey; label: string }[] = [
+  { key: "COIL100", label: "viewpoint (COIL-like)" },
+  { key: "ALOI-illumination", label: "spotlight position (ALOI-illumination-like)" },
+  { key: "ALOI-temperature", label: "spotlight hue (ALOI-temperature-like)" },
+];
+
+/** The numbers the demo keeps for one model. */
+export interface DemoModelResult {
+  label: string;
+  name: string;
+  dim: number;
+  /** Per transform: summary similarity/distance and the per-k curves. */
+  synthetic: Record<
+    string,
+    {
+      similarity: number;
+      distance: number;
+      k: number;
+      curve: { similarity: number[]; distance: number[] };
+    }
+  >;
+  /** Per group set: summary similarity/distance and the number of groups. */
+  realworld: Record<string, { similarity: number; distance: number; groups: number }>;
+  /** Per latent: test R² of the kernel ridge probe and the chosen hyper-parameters. */
+  extrinsic: Record<string, { r2: number; alpha: number; gamma: number }>;
+  /** Per downstream task: test score and chosen wd. */
+  downstream: Record<string, { score: number; metric: string; wd: number }>;
+  seconds: Record<string, number>;
+}
+
+/** Where the demo's world and caches live. */
+export interface DemoPaths {
+  /** Data root holding the exported world layouts. */
+  world: string;
+  /** Results folder of the demo (statistics, feature cache). */
+  results: string;
+}
+
+async function probeData(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  ds: SupervisedDataset,
+  cache: FeatureCache,
+  preprocessing: { resize: number; cropSize: number },
+  split: string,
+): Promise<ProbeData> {
+  const key = featureCacheKey({
+    model: model.contentKey,
+    featureLayer: model.featureLayer,
+    dataset: ds.contentKey,
+    preprocessing,
+    subset: { split },
+  });
+  const { entry } = await cache.getOrCompute(key, async () => {
+    const f = await extractFeatures(gpu, model, ds, {
+      batchSize: 128,
+      preprocessing,
+      progress: `${model.name} ${ds.name}`,
+    });
+    return { features: f.features, rows: f.rows, dim: f.dim, indices: f.indices, meta: { split } };
+  });
+  const t = ds.targetDim;
+  const y = new Float64Array(entry.rows * t);
+  for (let i = 0; i < entry.rows; i++) {
+    for (let j = 0; j < t; j++) y[i * t + j] = ds.targets[entry.indices[i] * t + j];
+  }
+  return {
+    x: { rows: entry.rows, cols: entry.dim, data: Float64Array.from(entry.features) },
+    y,
+    targetDim: t,
+  };
+}
+
+function column(d: ProbeData, j: number): Float64Array {
+  const out = new Float64Array(d.x.rows);
+  for (let i = 0; i < d.x.rows; i++) out[i] = d.y[i * d.targetDim + j];
+  return out;
+}
+
+/**
+ * Runs every demo evaluation for `model` (label = how the report names it). `log` receives one
+ * line per finished part.
+ */
+export async function evaluateDemoModel(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  label: string,
+  paths: DemoPaths,
+  sizes: DemoSizes,
+  log: (line: string) => void,
+): Promise<DemoModelResult> {
+  const seconds: Record<string, number> = {};
+  let t0 = performance.now();
+  const lap = (name: string) => {
+    const t = performance.now();
+    seconds[name] = Math.round(t - t0) / 1000;
+    t0 = t;
+  };
+  const full = { resize: sizes.cropSize, cropSize: sizes.cropSize };
+  const views = { resize: sizes.resize, cropSize: sizes.cropSize };
+  const cache = new FeatureCache(`${paths.results}/cache/features`);
+
+  // Feature statistics over the world stream (the role of ImageNet val in the paper).
+  const stream = await imageFolder(`${paths.world}/train`, { name: "world-train" });
+  const { stats } = await cachedStatistics({
+    dir: `${paths.results}/statistics`,
+    modelName: model.name,
+    featureLayer: model.featureLayer,
+    parts: {
+      model: model.contentKey,
+      featureLayer: model.featureLayer,
+      dataset: stream.contentKey,
+      preprocessing: views,
+    },
+    log,
+  }, () =>
+    extractFeatures(gpu, model, stream, {
+      batchSize: 128,
+      preprocessing: views,
+      progress: `${label} statistics`,
+    }), gpu);
+  const whitener = Whitener.fromCovariance(stats.mean, stats.cov, {
+    jitter: 1e-6,
+    what: `${label} statistics`,
+  });
+  lap("statistics");
+
+  const synthetic: DemoModelResult["synthetic"] = {};
+  const indices = sampleImageIndices(stream.length, sizes.numImages, 0);
+  for (const family of SYNTHETIC_FAMILIES) {
+    const fixed = ["h_flip", "v_flip", "grayscale", "invert", "equalize", "posterize"];
+    const grid = syntheticGrid(
+      family,
+      fixed.includes(family) ? (family === "posterize" ? 7 : 2) : sizes.k,
+      views,
+    );
+    const r = await syntheticInvariance(gpu, model, stream as ImageDataset, {
+      indices,
+      views: (img, index) => syntheticViews(gpu, img, family, grid, { ...views, seed: index }),
+      preprocessing: views,
+      whitener,
+      progress: false,
+    });
+    synthetic[family] = {
+      similarity: r.summary.similarity,
+      distance: r.summary.distance,
+      k: r.k,
+      curve: { similarity: Array.from(r.similarity), distance: Array.from(r.distance) },
+    };
+  }
+  log(
+    `${label}: synthetic invariance, ${SYNTHETIC_FAMILIES.length} transforms × ${indices.length} images`,
+  );
+  lap("synthetic");
+
+  const realworld: DemoModelResult["realworld"] = {};
+  for (const { key } of DEMO_GROUPS) {
+    const groups = await loadRealWorld(key, paths.world);
+    const r = await realworldInvariance(gpu, model, groups, {
+      preprocessing: full,
+      whitener,
+      progress: false,
+    });
+    realworld[key] = {
+      similarity: r.summary.similarity,
+      distance: r.summary.distance,
+      groups: groups.groups.length,
+    };
+  }
+  log(`${label}: real-world-style groups`);
+  lap("realworld");
+
+  const train = await loadCausal3DIdent(paths.world, "train");
+  const test = await loadCausal3DIdent(paths.world, "test");
+  const xTrain = await probeData(gpu, model, train, cache, full, "causal-train");
+  const xTest = await probeData(gpu, model, test, cache, full, "causal-test");
+  const extrinsic: DemoModelResult["extrinsic"] = {};
+  // Small Gram matrices are cheaper on the CPU than a GPU round trip (≥ 11 ms per sync).
+  const gram = xTrain.x.rows >= 2048 ? gpuGram(gpu) : undefined;
+  for (let t = 0; t < LATENT_NAMES.length; t++) {
+    const r = await extrinsicEvaluation(
+      { x: xTrain.x, y: { rows: xTrain.x.rows, cols: 1, data: column(xTrain, t) } },
+      { x: xTest.x, y: { rows: xTest.x.rows, cols: 1, data: column(xTest, t) } },
+      { folds: sizes.folds, shuffler: new Rng(1000 + t), gramFn: gram, progress: false },
+    );
+    extrinsic[LATENT_NAMES[t]] = { r2: r.r2, alpha: r.alpha, gamma: r.gamma };
+  }
+  log(`${label}: latent regression (${LATENT_NAMES.length} latents)`);
+  lap("extrinsic");
+
+  const downstream: DemoModelResult["downstream"] = {};
+  const clsTrain = await imageFolder(`${paths.world}/train`, { name: "world-train" });
+  const clsTest = await imageFolder(`${paths.world}/val`, { name: "world-val" });
+  // The original shifts the grid by the number of fused models (SPEC §6.3).
+  const grid = [...regularisationGrid(model.name)].filter((_, i) => i % sizes.gridStride === 0);
+  const cls = downstreamEvaluation(
+    await probeData(gpu, model, clsTrain, cache, full, "class-train"),
+    await probeData(gpu, model, clsTest, cache, full, "class-test"),
+    {
+      probe: "logistic",
+      metric: "accuracy",
+      folds: sizes.folds,
+      shuffler: new Rng(7),
+      grid,
+      progress: false,
+    },
+  );
+  downstream["object class"] = { score: cls.testScore, metric: "accuracy", wd: cls.wd };
+  const kpOptions = { seed: 0, resolution: 64, perClass: sizes.perClass / 3 | 0 };
+  const kpTrain = worldKeypoints(gpu, { ...kpOptions, split: "train" });
+  const kpTest = worldKeypoints(gpu, { ...kpOptions, split: "test", perClass: sizes.testPerClass });
+  const kp = downstreamEvaluation(
+    await probeData(gpu, model, kpTrain, cache, full, "keypoints-train"),
+    await probeData(gpu, model, kpTest, cache, full, "keypoints-test"),
+    {
+      probe: "ridge",
+      metric: "r2",
+      folds: sizes.folds,
+      shuffler: new Rng(8),
+      grid,
+      progress: false,
+    },
+  );
+  downstream["keypoints"] = { score: kp.testScore, metric: "R²", wd: kp.wd };
+  log(`${label}: downstream probes`);
+  lap("downstream");
+  return {
+    label,
+    name: model.name,
+    dim: model.dim,
+    synthetic,
+    realworld,
+    extrinsic,
+    downstream,
+    seconds,
+  };
+}
