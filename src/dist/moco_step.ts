@@ -13,6 +13,11 @@
  *    one `allreduceMean`, one upload) before SGD, so weight decay and momentum act on the same
  *    averaged gradient everywhere.
  *
+ * The key views are read back first and the key path is recorded before the query path (the EMA
+ * reads θ_q, which the query forward does not change), so the key readback overlaps the query
+ * forward; the values are those of the order above. Three syncs per step: key views, keys,
+ * gradients.
+ *
  * With BN groups G = size (× any local groups) every rank computes what a single process with
  * `--bn-groups G` computes for the same rows: the same query groups, the same shuffled key
  * groups, and the mean of the per-rank mean losses is the global mean loss.
@@ -83,12 +88,20 @@ export async function distributedMocoStep(
   const rowLen = xk.size / b;
   const first = comm.rank * b;
 
-  // 1. Query path.
-  encoderQ.zeroGrad();
-  const outQ = encoderQ.forwardTrain(xq, local);
-  const q = l2NormalizeForward(gpu, outQ);
+  // 0. The key views of every rank, in rank order, then this rank's slice of the shuffled batch.
+  // Read before the query forward is recorded, so this sync waits only for the augmentation.
+  const t0 = performance.now();
+  const [xkHost] = await gpu.recorder.read([xk]);
+  const allViews = comm.allgather(xkHost as Float32Array);
+  const mine = new Float32Array(b * rowLen);
+  for (let i = 0; i < b; i++) {
+    const src = options.shuffle.perm[first + i] * rowLen;
+    mine.set(allViews.subarray(src, src + rowLen), i * rowLen);
+  }
+  let gatherMs = performance.now() - t0;
 
-  // 2. Momentum update.
+  // 1. Momentum update (θ_q is the same before and after the query forward, so the key path is
+  // recorded first and its readback overlaps the query forward).
   const paramsQ = encoderQ.parameters();
   const paramsK = encoderK.parameters();
   if (paramsQ.length !== paramsK.length) {
@@ -99,30 +112,33 @@ export async function distributedMocoStep(
   emaUpdate(gpu, paramsK.map((p) => p.value), paramsQ.map((p) => p.value), options.keyMomentum);
   encoderK.invalidateFolded?.();
 
-  // 3. Shuffle-BN across ranks: gather all key views, encode this rank's shuffled slice.
-  const t0 = performance.now();
-  const [xkHost] = await gpu.recorder.read([xk]);
-  const allViews = comm.allgather(xkHost as Float32Array);
-  const mine = new Float32Array(b * rowLen);
-  for (let i = 0; i < b; i++) {
-    const src = options.shuffle.perm[first + i] * rowLen;
-    mine.set(allViews.subarray(src, src + rowLen), i * rowLen);
-  }
+  // 2. Shuffle-BN across ranks: encode this rank's shuffled slice (submitted with its readback),
+  // record the query path while it runs, then gather the keys and un-shuffle them.
   const xkMine = Tensor.from(gpu, mine, xk.shape, "shuffled key views");
   const outK = encoderK.forwardTrain(xkMine, { ...local, keepTape: false });
   xkMine.release();
   const kShuffledMine = l2NormalizeForward(gpu, outK);
   outK.release();
   const dim = kShuffledMine.shape[1];
-  const [kHost] = await gpu.recorder.read([kShuffledMine]);
+  const keysRead = gpu.recorder.read([kShuffledMine]);
   kShuffledMine.release();
+
+  // 3. Query path (the only one with gradients).
+  encoderQ.zeroGrad();
+  const outQ = encoderQ.forwardTrain(xq, local);
+  const q = l2NormalizeForward(gpu, outQ);
+  gpu.recorder.flush();
+
+  const t1 = performance.now();
+  const [kHost] = await keysRead;
   const kShuffled = comm.allgather(kHost as Float32Array);
   const kAll = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     const src = options.shuffle.inverse[i] * dim;
     kAll.set(kShuffled.subarray(src, src + dim), i * dim);
   }
-  if (times) times.gatherSeconds += (performance.now() - t0) / 1000;
+  gatherMs += performance.now() - t1;
+  if (times) times.gatherSeconds += gatherMs / 1000;
   const k = Tensor.from(gpu, kAll.subarray(first * dim, (first + b) * dim), [b, dim], "keys");
   const kGlobal = Tensor.from(gpu, kAll, [n, dim], "gathered keys");
 
