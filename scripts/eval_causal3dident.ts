@@ -17,23 +17,24 @@
  * @module
  */
 import { join } from "node:path";
+import type { BadImagePolicy } from "../src/data/bad_images.ts";
 import { loadCausal3DIdent } from "../src/data/causal3dident.ts";
 import type { SupervisedDataset } from "../src/data/dataset.ts";
-import { loadModel } from "../src/models/registry.ts";
-import type { FeatureLayer } from "../src/models/resnet.ts";
 import type { Gpu } from "../src/gpu/device.ts";
-import { extractFeatures, type FeatureExtractor } from "../src/eval/features.ts";
-import { FeatureCache, featureCacheKey } from "../src/eval/feature_cache.ts";
+import type { FeatureExtractor } from "../src/models/feature_extractor.ts";
+import { FeatureCache } from "../src/eval/feature_cache.ts";
+import { cachedSplitFeatures, shuffledPrefix } from "../src/eval/split_features.ts";
 import { causalSampleCount, extrinsicEvaluation } from "../src/eval/extrinsic.ts";
 import { gpuGram } from "../src/eval/gpu_gram.ts";
 import {
   cacheDir,
   checkSizes,
   cleanDir,
+  closeEval,
   DEVICE_FLAG,
   EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
-  openEvalGpu,
+  openEvalModel,
   recordRun,
   Timings,
 } from "../src/eval/cli_common.ts";
@@ -65,36 +66,20 @@ async function splitFeatures(
     resize: number;
     cropSize: number;
     cache: FeatureCache;
-    onBadImage: "fail" | "skip";
+    onBadImage: BadImagePolicy;
     target: string;
   },
 ): Promise<SplitFeatures> {
   const count = causalSampleCount(split, o.batchSize, ds.length, o.quick);
-  const rng = new Rng(o.seed + (split === "train" ? 0 : 1));
-  const order = rng.shuffle(Array.from({ length: ds.length }, (_, i) => i)).slice(0, count);
-  const preprocessing = { resize: o.resize, cropSize: o.cropSize };
-  const key = featureCacheKey({
-    model: model.contentKey,
-    featureLayer: model.featureLayer,
-    dataset: ds.contentKey,
-    preprocessing,
+  const order = shuffledPrefix(ds.length, count, o.seed + (split === "train" ? 0 : 1));
+  const { entry, cached } = await cachedSplitFeatures(gpu, model, ds, {
+    split,
     subset: { split, count, seed: o.seed, order: "rng-shuffle" },
-  });
-  const { entry, cached } = await o.cache.getOrCompute(key, async () => {
-    const f = await extractFeatures(gpu, model, ds, {
-      batchSize: o.batchSize,
-      preprocessing,
-      indices: order,
-      onBadImage: o.onBadImage,
-      progress: `features ${split}`,
-    });
-    return {
-      features: f.features,
-      rows: f.rows,
-      dim: f.dim,
-      indices: f.indices,
-      meta: { model: model.name, split, skipped: f.skipped },
-    };
+    indices: order,
+    batchSize: o.batchSize,
+    preprocessing: { resize: o.resize, cropSize: o.cropSize },
+    cache: o.cache,
+    onBadImage: o.onBadImage,
   });
   const t = o.target === "class" ? -1 : Number(o.target);
   if (t >= ds.latentDim) {
@@ -156,15 +141,7 @@ await runMain("eval_causal3dident", async () => {
   const train = await loadCausal3DIdent(flags["data-root"], "train");
   const test = await loadCausal3DIdent(flags["data-root"], "test");
   timings.mark("list");
-  const gpu = await openEvalGpu(flags.device);
-  const model = await loadModel(gpu, flags.model, {
-    ckptDir: flags["ckpt-dir"],
-    featureLayer: flags["feature-layer"] as FeatureLayer,
-    arch: flags.arch,
-    seed: flags.seed,
-    baseWidth: flags["base-width"],
-  });
-  timings.mark("load model");
+  const { gpu, model } = await openEvalModel(flags, timings);
   const cache = new FeatureCache(cacheDir(flags["cache-dir"], resultsDir));
   const common = {
     batchSize: flags["batch-size"],
@@ -173,7 +150,7 @@ await runMain("eval_causal3dident", async () => {
     resize: flags.resize,
     cropSize: flags["crop-size"],
     cache,
-    onBadImage: flags["on-bad-image"] as "fail" | "skip",
+    onBadImage: flags["on-bad-image"] as BadImagePolicy,
     target: flags.target,
   };
   const tr = await splitFeatures(gpu, model, train, "train", common);
@@ -207,7 +184,7 @@ await runMain("eval_causal3dident", async () => {
     join(outDir, `${flags.model}_${flags["feature-layer"]}_causal3dident_${flags.target}.pth`),
     r.r2,
   );
-  const written = await recordRun({
+  await recordRun({
     script: "causal3dident",
     resultsDir,
     startedAt,
@@ -231,7 +208,5 @@ await runMain("eval_causal3dident", async () => {
       cache: cache.stats,
     },
   });
-  console.error(`wrote ${written.json}`);
-  model.release();
-  gpu.destroy();
+  closeEval(gpu, model);
 });

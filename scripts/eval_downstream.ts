@@ -17,14 +17,13 @@
  * @module
  */
 import { join } from "node:path";
+import type { BadImagePolicy } from "../src/data/bad_images.ts";
 import { DOWNSTREAM_KEYS, isDownstreamKey, loadDownstream } from "../src/data/downstream.ts";
 import type { SupervisedDataset } from "../src/data/dataset.ts";
-import { loadModel } from "../src/models/registry.ts";
-import type { FeatureLayer } from "../src/models/resnet.ts";
-import type { FuseMode } from "../src/models/combine.ts";
 import type { Gpu } from "../src/gpu/device.ts";
-import { extractFeatures, type FeatureExtractor } from "../src/eval/features.ts";
-import { FeatureCache, featureCacheKey } from "../src/eval/feature_cache.ts";
+import type { FeatureExtractor } from "../src/models/feature_extractor.ts";
+import { FeatureCache } from "../src/eval/feature_cache.ts";
+import { cachedSplitFeatures, shuffledPrefix } from "../src/eval/split_features.ts";
 import {
   downstreamEvaluation,
   type ProbeData,
@@ -34,10 +33,11 @@ import {
   cacheDir,
   checkSizes,
   cleanDir,
+  closeEval,
   DEVICE_FLAG,
   EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
-  openEvalGpu,
+  openEvalModel,
   recordRun,
   Timings,
 } from "../src/eval/cli_common.ts";
@@ -61,39 +61,21 @@ async function splitFeatures(
     seed: number;
     preprocessing: { resize: number; cropSize: number };
     cache: FeatureCache;
-    onBadImage: "fail" | "skip";
+    onBadImage: BadImagePolicy;
   },
 ): Promise<{ data: ProbeData; cached: boolean; rows: number; dim: number }> {
-  let order: number[] | undefined;
-  if (o.quick && ds.length > QUICK_BATCHES * o.batchSize) {
-    const rng = new Rng(o.seed + (split === "test" ? 1 : 0));
-    order = rng.shuffle(Array.from({ length: ds.length }, (_, i) => i)).slice(
-      0,
-      QUICK_BATCHES * o.batchSize,
-    );
-  }
-  const key = featureCacheKey({
-    model: model.contentKey,
-    featureLayer: model.featureLayer,
-    dataset: ds.contentKey,
-    preprocessing: o.preprocessing,
+  const quickCount = QUICK_BATCHES * o.batchSize;
+  const order = o.quick && ds.length > quickCount
+    ? shuffledPrefix(ds.length, quickCount, o.seed + (split === "test" ? 1 : 0))
+    : undefined;
+  const { entry, cached } = await cachedSplitFeatures(gpu, model, ds, {
+    split,
     subset: order ? { split, quick: order.length, seed: o.seed } : { split },
-  });
-  const { entry, cached } = await o.cache.getOrCompute(key, async () => {
-    const f = await extractFeatures(gpu, model, ds, {
-      batchSize: o.batchSize,
-      preprocessing: o.preprocessing,
-      indices: order,
-      onBadImage: o.onBadImage,
-      progress: `features ${split}`,
-    });
-    return {
-      features: f.features,
-      rows: f.rows,
-      dim: f.dim,
-      indices: f.indices,
-      meta: { model: model.name, split, skipped: f.skipped },
-    };
+    indices: order,
+    batchSize: o.batchSize,
+    preprocessing: o.preprocessing,
+    cache: o.cache,
+    onBadImage: o.onBadImage,
   });
   const t = ds.targetDim;
   const y = new Float64Array(entry.rows * t);
@@ -162,16 +144,7 @@ await runMain("eval_downstream", async () => {
     size: flags["crop-size"],
   });
   timings.mark("list");
-  const gpu = await openEvalGpu(flags.device);
-  const model = await loadModel(gpu, flags.model, {
-    ckptDir: flags["ckpt-dir"],
-    featureLayer: flags["feature-layer"] as FeatureLayer,
-    fuseMode: flags["fuse-mode"] as FuseMode,
-    arch: flags.arch,
-    seed: flags.seed,
-    baseWidth: flags["base-width"],
-  });
-  timings.mark("load model");
+  const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
   const cache = new FeatureCache(cacheDir(flags["cache-dir"], resultsDir));
   const common = {
     batchSize: flags["batch-size"],
@@ -179,7 +152,7 @@ await runMain("eval_downstream", async () => {
     seed: flags.seed,
     preprocessing: { resize: flags.resize, cropSize: flags["crop-size"] },
     cache,
-    onBadImage: flags["on-bad-image"] as "fail" | "skip",
+    onBadImage: flags["on-bad-image"] as BadImagePolicy,
   };
   const trainval = await splitFeatures(gpu, model, task.trainval, "trainval", common);
   const test = await splitFeatures(gpu, model, task.test, "test", common);
@@ -203,7 +176,7 @@ await runMain("eval_downstream", async () => {
   timings.mark("probe");
   console.log(`${flags.model} on ${key}: ${r.testScore.toFixed(2)}`);
   await writeTorchOutput(join(resultsDir, `${flags.model}_${key}.pth`), r.testScore);
-  const written = await recordRun({
+  await recordRun({
     script: "downstream",
     resultsDir,
     startedAt,
@@ -230,7 +203,5 @@ await runMain("eval_downstream", async () => {
       faithful: flags.faithful,
     },
   });
-  console.error(`wrote ${written.json}`);
-  model.release();
-  gpu.destroy();
+  closeEval(gpu, model);
 });

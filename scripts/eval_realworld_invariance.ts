@@ -16,23 +16,20 @@
  * @module
  */
 import { join } from "node:path";
+import type { BadImagePolicy } from "../src/data/bad_images.ts";
 import { parseRealWorldKey, REALWORLD_KEYS } from "../src/data/realworld.ts";
 import { loadRealWorld } from "../src/data/realworld.ts";
-import { loadModel } from "../src/models/registry.ts";
-import type { FeatureLayer } from "../src/models/resnet.ts";
-import type { FuseMode } from "../src/models/combine.ts";
 import { realworldInvariance } from "../src/eval/realworld_invariance.ts";
 import { readStatisticsFor, statisticsPaths } from "../src/eval/statistics.ts";
-import { Whitener } from "../src/eval/whitening.ts";
-import { GpuWhitener, type RowWhitener } from "../src/eval/gpu_whitening.ts";
 import {
   checkSizes,
   cleanDir,
+  closeEval,
   DEVICE_FLAG,
+  evalWhitener,
   EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
-  jitterFor,
-  openEvalGpu,
+  openEvalModel,
   recordRun,
   Timings,
 } from "../src/eval/cli_common.ts";
@@ -87,32 +84,17 @@ await runMain("eval_realworld_invariance", async () => {
   const resultsDir = cleanDir(flags["results-dir"]);
   const dataset = await loadRealWorld(key, flags["data-root"], { faithful: flags.faithful });
   timings.mark("list");
-  const gpu = await openEvalGpu(flags.device);
-  const model = await loadModel(gpu, flags.model, {
-    ckptDir: flags["ckpt-dir"],
-    featureLayer: flags["feature-layer"] as FeatureLayer,
-    fuseMode: flags["fuse-mode"] as FuseMode,
-    arch: flags.arch,
-    seed: flags.seed,
-    baseWidth: flags["base-width"],
-  });
-  timings.mark("load model");
+  const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
   const paths = statisticsPaths(resultsDir, flags.model, flags["feature-layer"]);
   const stats = await readStatisticsFor(paths, model, flags.faithful);
-  const whitener = Whitener.fromCovariance(stats.mean, stats.cov, {
-    jitter: jitterFor(flags.model, flags.jitter),
-    what: paths.cov,
-  });
-  const rowWhitener: RowWhitener = flags.whiten === "gpu"
-    ? new GpuWhitener(gpu, whitener)
-    : whitener;
+  const whitening = evalWhitener(gpu, stats, paths.cov, flags);
   timings.mark("whitening");
   const r = await realworldInvariance(gpu, model, dataset, {
     preprocessing: { resize: flags.resize, cropSize: flags["crop-size"] },
-    whitener: rowWhitener,
+    whitener: whitening.rows,
     batchSize: flags["batch-size"],
     excludeDiagonal: flags["exclude-diagonal"],
-    onBadImage: flags["on-bad-image"] as "fail" | "skip",
+    onBadImage: flags["on-bad-image"] as BadImagePolicy,
   });
   timings.mark("evaluate");
   console.log(`${flags.model}: ${r.summary.distance}, ${r.summary.similarity}`);
@@ -120,7 +102,7 @@ await runMain("eval_realworld_invariance", async () => {
   const stem = `${flags.model}_${flags["feature-layer"]}_${key}_invariance`;
   await writeTorchOutput(join(outDir, `${stem}_distance.pth`), r.distance);
   await writeTorchOutput(join(outDir, `${stem}_similarity.pth`), r.similarity);
-  const written = await recordRun({
+  await recordRun({
     script: "realworld_invariance",
     resultsDir,
     startedAt,
@@ -134,12 +116,9 @@ await runMain("eval_realworld_invariance", async () => {
       groups: r.distance.length,
       distance: r.summary.distance,
       similarity: r.summary.similarity,
-      jitter: whitener.jitter,
+      jitter: whitening.whitener.jitter,
     },
     details: { statistics: paths, skipped: r.skipped, faithful: flags.faithful },
   });
-  console.error(`wrote ${written.json}`);
-  if (rowWhitener instanceof GpuWhitener) rowWhitener.release();
-  model.release();
-  gpu.destroy();
+  closeEval(gpu, model, whitening);
 });

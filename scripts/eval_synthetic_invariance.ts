@@ -17,10 +17,8 @@
  * @module
  */
 import { join } from "node:path";
+import type { BadImagePolicy } from "../src/data/bad_images.ts";
 import { imageFolder } from "../src/data/image_folder.ts";
-import { loadModel } from "../src/models/registry.ts";
-import type { FeatureLayer } from "../src/models/resnet.ts";
-import type { FuseMode } from "../src/models/combine.ts";
 import {
   defaultK,
   isSyntheticFamily,
@@ -32,16 +30,15 @@ import { syntheticViews } from "../src/transforms/functional.ts";
 import { extractFeatures } from "../src/eval/features.ts";
 import { cachedStatistics, type CovarianceEngine } from "../src/eval/statistics.ts";
 import { sampleImageIndices, syntheticInvariance } from "../src/eval/synthetic_invariance.ts";
-import { Whitener } from "../src/eval/whitening.ts";
-import { GpuWhitener, type RowWhitener } from "../src/eval/gpu_whitening.ts";
 import {
   checkSizes,
   cleanDir,
+  closeEval,
   DEVICE_FLAG,
+  evalWhitener,
   EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
-  jitterFor,
-  openEvalGpu,
+  openEvalModel,
   recordRun,
   Timings,
 } from "../src/eval/cli_common.ts";
@@ -127,18 +124,9 @@ await runMain("eval_synthetic_invariance", async () => {
     name: `${flags.dataset}-${flags.split}`,
   });
   timings.mark("list");
-  const gpu = await openEvalGpu(flags.device);
-  const model = await loadModel(gpu, flags.model, {
-    ckptDir: flags["ckpt-dir"],
-    featureLayer: layer as FeatureLayer,
-    fuseMode: flags["fuse-mode"] as FuseMode,
-    arch: flags.arch,
-    seed: flags.seed,
-    baseWidth: flags["base-width"],
-  });
-  timings.mark("load model");
+  const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
   const preprocessing = { resize: flags.resize, cropSize: flags["crop-size"] };
-  const onBadImage = flags["on-bad-image"] as "fail" | "skip";
+  const onBadImage = flags["on-bad-image"] as BadImagePolicy;
   const { stats, cached, paths } = await cachedStatistics({
     dir: resultsDir,
     modelName: flags.model,
@@ -161,7 +149,7 @@ await runMain("eval_synthetic_invariance", async () => {
   timings.mark("statistics");
   if (flags["statistics-only"]) {
     console.log(`statistics ${cached ? "found" : "computed"}: ${paths.cov} (n ${stats.n})`);
-    const written = await recordRun({
+    await recordRun({
       script: "synthetic_invariance",
       resultsDir,
       startedAt,
@@ -173,18 +161,10 @@ await runMain("eval_synthetic_invariance", async () => {
       summary: { statistics: paths.cov, n: stats.n, dim: model.dim, cached },
       details: { statistics: { ...paths, cached, engine: flags.covariance } },
     });
-    console.error(`wrote ${written.json}`);
-    model.release();
-    gpu.destroy();
+    closeEval(gpu, model);
     return;
   }
-  const whitener = Whitener.fromCovariance(stats.mean, stats.cov, {
-    jitter: jitterFor(flags.model, flags.jitter),
-    what: paths.cov,
-  });
-  const rowWhitener: RowWhitener = flags.whiten === "gpu"
-    ? new GpuWhitener(gpu, whitener)
-    : whitener;
+  const whitening = evalWhitener(gpu, stats, paths.cov, flags);
   timings.mark("whitening");
   const indices = sampleImageIndices(folder.length, flags["num-images"], 0);
   for (let f = 0; f < families.length; f++) {
@@ -200,7 +180,7 @@ await runMain("eval_synthetic_invariance", async () => {
           seed: flags.seed,
         }),
       preprocessing,
-      whitener: rowWhitener,
+      whitener: whitening.rows,
       batchSize: flags["view-batch"],
       onBadImage,
       progress: family,
@@ -212,7 +192,7 @@ await runMain("eval_synthetic_invariance", async () => {
     const stem = `${flags.model}_${layer}_${flags.dataset}_${family}_invariance`;
     await writeTorchOutput(join(resultsDir, `${stem}_distance.pth`), r.distance);
     await writeTorchOutput(join(resultsDir, `${stem}_similarity.pth`), r.similarity);
-    const written = await recordRun({
+    await recordRun({
       script: "synthetic_invariance",
       resultsDir,
       startedAt,
@@ -227,7 +207,7 @@ await runMain("eval_synthetic_invariance", async () => {
         images: r.images,
         distance: r.summary.distance,
         similarity: r.summary.similarity,
-        jitter: whitener.jitter,
+        jitter: whitening.whitener.jitter,
       },
       details: {
         statistics: { ...paths, cached, n: stats.n, engine: flags.covariance },
@@ -235,9 +215,6 @@ await runMain("eval_synthetic_invariance", async () => {
         faithful: flags.faithful,
       },
     });
-    console.error(`wrote ${written.json}`);
   }
-  if (rowWhitener instanceof GpuWhitener) rowWhitener.release();
-  model.release();
-  gpu.destroy();
+  closeEval(gpu, model, whitening);
 });

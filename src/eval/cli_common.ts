@@ -1,15 +1,21 @@
 /**
  * What the four evaluation scripts share: the flags every one of them adds to the original's
  * (`--faithful`, `--jitter`, `--seed`, `--on-bad-image`, `--arch`, `--base-width`, `--cache-dir`),
- * the `--device` explanation, opening the GPU and the model, phase timings and the run record.
+ * the `--device` explanation, opening the GPU and the model, the whitener, phase timings, the run
+ * record and the release at the end.
  *
  * @module
  */
 import { join } from "node:path";
 import { type Gpu, openGpu } from "../gpu/device.ts";
+import type { FuseMode } from "../models/combine.ts";
+import type { FeatureExtractor } from "../models/feature_extractor.ts";
+import { loadModel } from "../models/registry.ts";
+import type { FeatureLayer } from "../models/resnet.ts";
 import type { FlagSpec } from "../util/cli.ts";
 import { UsageError } from "../util/errors.ts";
-import type { FeatureExtractor } from "./features.ts";
+import { GpuWhitener, type RowWhitener } from "./gpu_whitening.ts";
+import type { FeatureStatistics } from "./statistics.ts";
 import {
   newRunId,
   type RunRecord,
@@ -17,7 +23,7 @@ import {
   writeRunRecord,
   type WrittenRecord,
 } from "../io/results.ts";
-import { RANDOM_MODEL_JITTER } from "./whitening.ts";
+import { RANDOM_MODEL_JITTER, Whitener } from "./whitening.ts";
 
 /** Feature layers the registry accepts. */
 export const FEATURE_LAYERS: readonly string[] = [
@@ -124,6 +130,73 @@ export async function openEvalGpu(device: string): Promise<Gpu> {
   return gpu;
 }
 
+/** The parsed flags that choose the adapter note and the model (shared by all four scripts). */
+export interface ModelFlags {
+  device: string;
+  model: string;
+  "ckpt-dir": string;
+  "feature-layer": string;
+  arch: string;
+  seed: number;
+  "base-width": number;
+}
+
+/**
+ * Opens the GPU (printing the `--device` note when relevant) and loads the model the flags name,
+ * marking the `load model` phase. `fuseMode` is passed only by scripts whose `--fuse-mode` fuses
+ * (`eval:causal3dident` accepts the flag unused, as the original).
+ */
+export async function openEvalModel(
+  flags: ModelFlags,
+  timings: Timings,
+  fuseMode?: string,
+): Promise<{ gpu: Gpu; model: FeatureExtractor }> {
+  const gpu = await openEvalGpu(flags.device);
+  const model = await loadModel(gpu, flags.model, {
+    ckptDir: flags["ckpt-dir"],
+    featureLayer: flags["feature-layer"] as FeatureLayer,
+    ...(fuseMode === undefined ? {} : { fuseMode: fuseMode as FuseMode }),
+    arch: flags.arch,
+    seed: flags.seed,
+    baseWidth: flags["base-width"],
+  });
+  timings.mark("load model");
+  return { gpu, model };
+}
+
+/** A whitener for the invariance scripts in both forms: float64 (for its jitter) and per-row. */
+export interface EvalWhitener {
+  /** The float64 whitener (its `jitter` goes into the run record). */
+  readonly whitener: Whitener;
+  /** What the evaluation whitens rows with: the float64 one, or its GPU form (`--whiten gpu`). */
+  readonly rows: RowWhitener;
+}
+
+/**
+ * Whitens with `stats` (read from `what`, named in errors) under the jitter of SPEC §3.1 for
+ * `flags.model`, on the CPU or, with `flags.whiten === "gpu"`, on the GPU.
+ */
+export function evalWhitener(
+  gpu: Gpu,
+  stats: FeatureStatistics,
+  what: string,
+  flags: { model: string; jitter?: number; whiten: string },
+): EvalWhitener {
+  const whitener = Whitener.fromCovariance(stats.mean, stats.cov, {
+    jitter: jitterFor(flags.model, flags.jitter),
+    what,
+  });
+  const rows: RowWhitener = flags.whiten === "gpu" ? new GpuWhitener(gpu, whitener) : whitener;
+  return { whitener, rows };
+}
+
+/** Frees what a script opened: the GPU whitener if any, the model, then the device. */
+export function closeEval(gpu: Gpu, model: FeatureExtractor, whitener?: EvalWhitener): void {
+  if (whitener?.rows instanceof GpuWhitener) whitener.rows.release();
+  model.release();
+  gpu.destroy();
+}
+
 /** Phase timings in seconds. */
 export class Timings {
   readonly #start = performance.now();
@@ -157,10 +230,13 @@ export interface RecordRunInput {
   details?: Record<string, unknown>;
 }
 
-/** Writes the run's JSON + CSV row under `<resultsDir>/<script>/` and returns the paths. */
-export function recordRun(input: RecordRunInput): Promise<WrittenRecord> {
+/**
+ * Writes the run's JSON + CSV row under `<resultsDir>/<script>/`, says where on stderr and returns
+ * the paths.
+ */
+export async function recordRun(input: RecordRunInput): Promise<WrittenRecord> {
   input.timings.values.total = input.timings.total();
-  return writeRunRecord(input.resultsDir, {
+  const written = await writeRunRecord(input.resultsDir, {
     script: input.script,
     runId: newRunId(input.startedAt),
     startedAt: input.startedAt.toISOString(),
@@ -179,6 +255,8 @@ export function recordRun(input: RecordRunInput): Promise<WrittenRecord> {
     summary: input.summary,
     details: input.details,
   });
+  console.error(`wrote ${written.json}`);
+  return written;
 }
 
 /** The feature cache folder: `--cache-dir`, else `<resultsDir>/cache/features`. */
