@@ -16,30 +16,11 @@ import { centerCrop } from "../image/crop.ts";
 import type { RgbImage } from "../image/image.ts";
 import { resizeShortSide } from "../image/resize.ts";
 import { toNormalizedTensor } from "../image/to_tensor.ts";
+import type { BadImagePolicy } from "../data/bad_images.ts";
 import type { ImageDataset } from "../data/dataset.ts";
+import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { DataError } from "../util/errors.ts";
 import { Progress } from "../util/progress.ts";
-
-/**
- * What evaluation needs from a network (the contract `src/models/feature_extractor.ts`
- * implements): a forward pass from normalised NHWC images to pooled features.
- */
-export interface FeatureExtractor {
-  /** Model name as given on the command line (e.g. `default`, `default+ventral`). */
-  readonly name: string;
-  /** The layer features come from (`backbone` = pooled last stage). */
-  readonly featureLayer: string;
-  /** Feature dimension D. */
-  readonly dim: number;
-  /** Stable key of the weights (checkpoint sha256s, seed for `random`): changes with the model. */
-  readonly contentKey: string;
-  /** Files the weights came from, with their sha256 (for result records). */
-  readonly files?: readonly { path: string; sha256: string }[];
-  /** Records the forward pass of `input` [N, H, W, 3] (f32, normalised) → [N, dim]. */
-  extract(input: Tensor): Tensor | Promise<Tensor>;
-  /** Frees the weights. */
-  release(): void;
-}
 
 /** The standard evaluation preprocessing of SPEC §1.1. */
 export interface Preprocessing {
@@ -66,9 +47,6 @@ export function preprocessImage(
 ): Float32Array {
   return toNormalizedTensor(resizeAndCrop(img, p), { layout: "HWC", out, offset });
 }
-
-import type { BadImagePolicy } from "../data/bad_images.ts";
-export type { BadImagePolicy };
 
 /** Options of {@link extractFeatures}. */
 export interface ExtractOptions {
@@ -190,7 +168,7 @@ async function forward(
         "eval input",
       );
       try {
-        const out = await model.extract(input);
+        const out = model.extract(input);
         outs.push(out);
         checkOutput(model, out, n);
       } finally {

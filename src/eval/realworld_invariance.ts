@@ -12,9 +12,9 @@ import type { RgbImage } from "../image/image.ts";
 import type { GroupedDataset } from "../data/dataset.ts";
 import { DataError } from "../util/errors.ts";
 import { Progress } from "../util/progress.ts";
+import type { BadImagePolicy } from "../data/bad_images.ts";
+import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import {
-  type BadImagePolicy,
-  type FeatureExtractor,
   featuresOfTensors,
   preprocessImage,
   type Preprocessing,

@@ -18,9 +18,9 @@ import type { ImageDataset } from "../data/dataset.ts";
 import { DataError } from "../util/errors.ts";
 import { NumpyLegacyRandom } from "../util/mt19937.ts";
 import { Progress } from "../util/progress.ts";
+import type { BadImagePolicy } from "../data/bad_images.ts";
+import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import {
-  type BadImagePolicy,
-  type FeatureExtractor,
   featuresOfViews,
   type Preprocessing,
   resizeAndCrop,

@@ -8,7 +8,7 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { linearForward } from "../../src/ops/linear.ts";
 import { relu } from "../../src/ops/elementwise.ts";
-import type { FeatureExtractor } from "../../src/eval/features.ts";
+import type { FeatureExtractor } from "../../src/models/feature_extractor.ts";
 import { Rng } from "../../src/util/rng.ts";
 
 /** The fake extractor plus a CPU reference of its forward pass. */
