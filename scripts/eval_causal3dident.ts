@@ -29,13 +29,16 @@ import { gpuGram } from "../src/eval/gpu_gram.ts";
 import {
   cacheDir,
   checkSizes,
+  ckptDirFlag,
   cleanDir,
   closeEval,
+  DATA_ROOT_FLAG,
   DEVICE_FLAG,
   EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
   openEvalModel,
   recordRun,
+  sizeFlags,
   Timings,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
@@ -110,11 +113,10 @@ await runMain("eval_causal3dident", async () => {
         default: 64,
         help: "forward batch; also sets the sample counts",
       },
-      resize: { type: "int", default: 224, help: "short side after resizing" },
-      "crop-size": { type: "int", default: 224, help: "centre crop side" },
-      "ckpt-dir": { type: "string", default: "./models/", help: "checkpoint folder" },
+      ...sizeFlags(224),
+      "ckpt-dir": ckptDirFlag("./models/"),
       "results-dir": { type: "string", default: "./results/", help: "results folder" },
-      "data-root": { type: "string", default: "../data/", help: "datasets folder" },
+      "data-root": DATA_ROOT_FLAG,
       quick: { type: "boolean", help: "at most 100 batches per split" },
       gram: {
         type: "string",

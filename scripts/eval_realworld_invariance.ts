@@ -23,15 +23,21 @@ import { realworldInvariance } from "../src/eval/realworld_invariance.ts";
 import { readStatisticsFor, statisticsPaths } from "../src/eval/statistics.ts";
 import {
   checkSizes,
+  ckptDirFlag,
   cleanDir,
   closeEval,
+  DATA_ROOT_FLAG,
   DEVICE_FLAG,
   evalWhitener,
   EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
+  FUSE_MODE_FLAG,
+  JITTER_FLAG,
   openEvalModel,
   recordRun,
+  sizeFlags,
   Timings,
+  WHITEN_FLAG,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
 import { parseCli } from "../src/util/cli.ts";
@@ -48,29 +54,18 @@ await runMain("eval_realworld_invariance", async () => {
       dataset: { type: "string", default: "Flickr1024", help: "dataset key (case-sensitive)" },
       device: DEVICE_FLAG,
       "feature-layer": FEATURE_LAYER_FLAG,
-      resize: { type: "int", default: 224, help: "short side after resizing" },
-      "crop-size": { type: "int", default: 224, help: "centre crop side" },
-      "ckpt-dir": { type: "string", default: "./models/", help: "checkpoint folder" },
+      ...sizeFlags(224),
+      "ckpt-dir": ckptDirFlag("./models/"),
       "results-dir": {
         type: "string",
         default: "./results/",
         help: "statistics are read from here, results written here",
       },
-      "data-root": { type: "string", default: "../data/", help: "datasets folder" },
+      "data-root": DATA_ROOT_FLAG,
       "batch-size": { type: "int", default: 256, help: "largest forward batch within a group" },
-      jitter: { type: "number", help: "added to Σ's diagonal (default 1e-10 for random, else 0)" },
-      whiten: {
-        type: "string",
-        default: "cpu",
-        choices: ["cpu", "gpu"],
-        help: "whiten features in float64 on the CPU, or with an f32 GEMM on the GPU (large D)",
-      },
-      "fuse-mode": {
-        type: "string",
-        default: "cat",
-        choices: ["cat", "add", "mean"],
-        help: "fusion of A+B",
-      },
+      jitter: JITTER_FLAG,
+      whiten: WHITEN_FLAG,
+      "fuse-mode": FUSE_MODE_FLAG,
       "exclude-diagonal": {
         type: "boolean",
         help: "leave self-similarities out of S (the original includes them)",

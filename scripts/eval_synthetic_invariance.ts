@@ -32,15 +32,20 @@ import { cachedStatistics, type CovarianceEngine } from "../src/eval/statistics.
 import { sampleImageIndices, syntheticInvariance } from "../src/eval/synthetic_invariance.ts";
 import {
   checkSizes,
+  ckptDirFlag,
   cleanDir,
   closeEval,
   DEVICE_FLAG,
   evalWhitener,
   EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
+  FUSE_MODE_FLAG,
+  JITTER_FLAG,
   openEvalModel,
   recordRun,
+  sizeFlags,
   Timings,
+  WHITEN_FLAG,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
 import { parseCli } from "../src/util/cli.ts";
@@ -73,30 +78,19 @@ await runMain("eval_synthetic_invariance", async () => {
       "batch-size": { type: "int", default: 256, help: "forward batch of the statistics pass" },
       "view-batch": { type: "int", help: "forward batch of the views (default: k + 1 at once)" },
       "num-images": { type: "int", default: 1000, help: "images drawn (with replacement)" },
-      resize: { type: "int", default: 256, help: "short side after resizing" },
-      "crop-size": { type: "int", default: 224, help: "centre crop side" },
+      ...sizeFlags(256),
       k: { type: "int", help: "views per image (default per family, SPEC §3.2)" },
-      "ckpt-dir": { type: "string", default: "models/", help: "checkpoint folder" },
+      "ckpt-dir": ckptDirFlag("models/"),
       "results-dir": { type: "string", default: "./results/", help: "statistics and results" },
-      jitter: { type: "number", help: "added to Σ's diagonal (default 1e-10 for random, else 0)" },
+      jitter: JITTER_FLAG,
       covariance: {
         type: "string",
         default: "f64",
         choices: ["f64", "gpu"],
         help: "covariance engine: float64 CPU (exact) or GPU f32 blocks + f64 sums",
       },
-      whiten: {
-        type: "string",
-        default: "cpu",
-        choices: ["cpu", "gpu"],
-        help: "whiten features in float64 on the CPU, or with an f32 GEMM on the GPU (large D)",
-      },
-      "fuse-mode": {
-        type: "string",
-        default: "cat",
-        choices: ["cat", "add", "mean"],
-        help: "fusion of A+B",
-      },
+      whiten: WHITEN_FLAG,
+      "fuse-mode": FUSE_MODE_FLAG,
       ...EXTRA_FLAGS,
     },
   });

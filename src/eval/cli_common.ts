@@ -85,6 +85,57 @@ export const FEATURE_LAYER_FLAG = {
   help: "layer whose pooled output is the feature",
 } as const satisfies FlagSpec;
 
+/** The `--fuse-mode` flag of scripts that fuse `A+B+…` models. */
+export const FUSE_MODE_FLAG = {
+  type: "string",
+  default: "cat",
+  choices: ["cat", "add", "mean"],
+  help: "fusion of A+B+… models",
+} as const satisfies FlagSpec;
+
+/** The `--whiten` flag of the invariance scripts. */
+export const WHITEN_FLAG = {
+  type: "string",
+  default: "cpu",
+  choices: ["cpu", "gpu"],
+  help: "whiten features in float64 on the CPU, or with an f32 GEMM on the GPU (large D)",
+} as const satisfies FlagSpec;
+
+/** The `--data-root` flag (the folder holding one folder per dataset). */
+export const DATA_ROOT_FLAG = {
+  type: "string",
+  default: "../data/",
+  help: "datasets folder",
+} as const satisfies FlagSpec;
+
+/** A string flag with a default, as the parser types it. */
+export interface StringFlagWithDefault extends FlagSpec {
+  type: "string";
+  default: string;
+}
+
+/** An integer flag with a default, as the parser types it. */
+export interface IntFlagWithDefault extends FlagSpec {
+  type: "int";
+  default: number;
+}
+
+/** The `--ckpt-dir` flag; the default differs between the original scripts (`models/`, `./models/`). */
+export function ckptDirFlag(defaultDir: string): StringFlagWithDefault {
+  return { type: "string", default: defaultDir, help: "checkpoint folder" };
+}
+
+/** `--resize` (default `resize`, the script's) and `--crop-size` (default 224): SPEC §1.1 sizes. */
+export function sizeFlags(resize: number): {
+  resize: IntFlagWithDefault;
+  "crop-size": IntFlagWithDefault;
+} {
+  return {
+    resize: { type: "int", default: resize, help: "short side after resizing" },
+    "crop-size": { type: "int", default: 224, help: "centre crop side" },
+  };
+}
+
 /** One line explaining what `--device` means here, when it was given a non-default value. */
 export function deviceNote(device: string, adapter: string): string | undefined {
   if (device === "cuda:0") return undefined;
