@@ -28,21 +28,18 @@ import { causalSampleCount, extrinsicEvaluation } from "../src/eval/extrinsic.ts
 import { gpuGram } from "../src/eval/gpu_gram.ts";
 import {
   cacheDir,
-  checkSizes,
   ckptDirFlag,
   cleanDir,
   closeEval,
   DATA_ROOT_FLAG,
   DEVICE_FLAG,
-  EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
   openEvalModel,
+  parseEvalCli,
   recordRun,
   sizeFlags,
-  Timings,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
-import { parseCli } from "../src/util/cli.ts";
 import { UsageError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -97,8 +94,7 @@ async function splitFeatures(
 }
 
 await runMain("eval_causal3dident", async () => {
-  const startedAt = new Date();
-  const { flags } = parseCli(Deno.args, {
+  const { flags, startedAt, timings } = parseEvalCli(Deno.args, {
     name: "deno task eval:causal3dident",
     summary: "Kernel-ridge regression of a Causal3DIdent latent from a model's features (test R²).",
     flags: {
@@ -124,11 +120,8 @@ await runMain("eval_causal3dident", async () => {
         choices: ["cpu", "gpu"],
         help: "kernel Gram matrices in float64 on the CPU or in f32 on the GPU",
       },
-      ...EXTRA_FLAGS,
     },
   });
-  const timings = new Timings();
-  checkSizes(flags.resize, flags["crop-size"], flags["batch-size"]);
   if (flags.model.includes("+")) {
     throw new UsageError(`--model ${flags.model}: this script evaluates a single model (no '+')`);
   }

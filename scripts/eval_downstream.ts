@@ -31,22 +31,19 @@ import {
 } from "../src/eval/downstream.ts";
 import {
   cacheDir,
-  checkSizes,
   ckptDirFlag,
   cleanDir,
   closeEval,
   DATA_ROOT_FLAG,
   DEVICE_FLAG,
-  EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
   FUSE_MODE_FLAG,
   openEvalModel,
+  parseEvalCli,
   recordRun,
   sizeFlags,
-  Timings,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
-import { parseCli } from "../src/util/cli.ts";
 import { UsageError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
 import { Rng } from "../src/util/rng.ts";
@@ -100,8 +97,7 @@ async function splitFeatures(
 }
 
 await runMain("eval_downstream", async () => {
-  const startedAt = new Date();
-  const { flags } = parseCli(Deno.args, {
+  const { flags, startedAt, timings } = parseEvalCli(Deno.args, {
     name: "deno task eval:downstream",
     summary: "Linear evaluation (logistic or ridge probe, CV over the regularisation grid) of a " +
       `model's features on ${DOWNSTREAM_KEYS.join(", ")}.`,
@@ -122,11 +118,8 @@ await runMain("eval_downstream", async () => {
         type: "boolean",
         help: "start every logistic fit from zero (the original warm-starts across folds and wd)",
       },
-      ...EXTRA_FLAGS,
     },
   });
-  const timings = new Timings();
-  checkSizes(flags.resize, flags["crop-size"], flags["batch-size"]);
   if (!(flags["cv-folds"] >= 2)) throw new UsageError("--cv-folds: must be ≥ 2");
   const key = flags.dataset.toLowerCase();
   if (!isDownstreamKey(key)) {

@@ -22,30 +22,26 @@ import { loadRealWorld } from "../src/data/realworld.ts";
 import { realworldInvariance } from "../src/eval/realworld_invariance.ts";
 import { readStatisticsFor, statisticsPaths } from "../src/eval/statistics.ts";
 import {
-  checkSizes,
   ckptDirFlag,
   cleanDir,
   closeEval,
   DATA_ROOT_FLAG,
   DEVICE_FLAG,
   evalWhitener,
-  EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
   FUSE_MODE_FLAG,
   JITTER_FLAG,
   openEvalModel,
+  parseEvalCli,
   recordRun,
   sizeFlags,
-  Timings,
   WHITEN_FLAG,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
-import { parseCli } from "../src/util/cli.ts";
 import { runMain } from "../src/util/main.ts";
 
 await runMain("eval_realworld_invariance", async () => {
-  const startedAt = new Date();
-  const { flags } = parseCli(Deno.args, {
+  const { flags, startedAt, timings } = parseEvalCli(Deno.args, {
     name: "deno task eval:realworld",
     summary: "Real-world invariance of a model's features on one of the 11 grouped datasets " +
       `(${REALWORLD_KEYS.join(", ")}).`,
@@ -70,11 +66,8 @@ await runMain("eval_realworld_invariance", async () => {
         type: "boolean",
         help: "leave self-similarities out of S (the original includes them)",
       },
-      ...EXTRA_FLAGS,
     },
   });
-  const timings = new Timings();
-  checkSizes(flags.resize, flags["crop-size"], flags["batch-size"]);
   const key = parseRealWorldKey(flags.dataset, "--dataset");
   const resultsDir = cleanDir(flags["results-dir"]);
   const dataset = await loadRealWorld(key, flags["data-root"], { faithful: flags.faithful });

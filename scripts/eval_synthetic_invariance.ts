@@ -31,30 +31,26 @@ import { extractFeatures } from "../src/eval/features.ts";
 import { cachedStatistics, type CovarianceEngine } from "../src/eval/statistics.ts";
 import { sampleImageIndices, syntheticInvariance } from "../src/eval/synthetic_invariance.ts";
 import {
-  checkSizes,
   ckptDirFlag,
   cleanDir,
   closeEval,
   DEVICE_FLAG,
   evalWhitener,
-  EXTRA_FLAGS,
   FEATURE_LAYER_FLAG,
   FUSE_MODE_FLAG,
   JITTER_FLAG,
   openEvalModel,
+  parseEvalCli,
   recordRun,
   sizeFlags,
-  Timings,
   WHITEN_FLAG,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
-import { parseCli } from "../src/util/cli.ts";
 import { UsageError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
 
 await runMain("eval_synthetic_invariance", async () => {
-  const startedAt = new Date();
-  const { flags, positionals } = parseCli(Deno.args, {
+  const { flags, positionals, startedAt, timings } = parseEvalCli(Deno.args, {
     name: "deno task eval:synthetic",
     summary: "Invariance of a model's features to a parametric transform family " +
       `(${SYNTHETIC_FAMILIES.join(", ")}), whitened with the model's feature statistics.`,
@@ -91,13 +87,10 @@ await runMain("eval_synthetic_invariance", async () => {
       },
       whiten: WHITEN_FLAG,
       "fuse-mode": FUSE_MODE_FLAG,
-      ...EXTRA_FLAGS,
     },
   });
-  const timings = new Timings();
   // The original strips a trailing carriage return from the path (Windows line endings).
   const data = positionals[0].replace(/\r$/, "");
-  checkSizes(flags.resize, flags["crop-size"], flags["batch-size"]);
   if (!(flags["num-images"] >= 1)) throw new UsageError("--num-images: must be ≥ 1");
   let families: SyntheticFamily[];
   if (flags.all) families = [...SYNTHETIC_FAMILIES];

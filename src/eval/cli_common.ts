@@ -12,7 +12,7 @@ import type { FuseMode } from "../models/combine.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { loadModel } from "../models/registry.ts";
 import type { FeatureLayer } from "../models/resnet.ts";
-import type { FlagSpec } from "../util/cli.ts";
+import { type CliSpec, type FlagSpec, parseCli, type ParsedCli } from "../util/cli.ts";
 import { UsageError } from "../util/errors.ts";
 import { GpuWhitener, type RowWhitener } from "./gpu_whitening.ts";
 import type { FeatureStatistics } from "./statistics.ts";
@@ -152,6 +152,39 @@ export function jitterFor(model: string, flag: number | undefined): number {
     return flag;
   }
   return model.includes("random") ? RANDOM_MODEL_JITTER : 0;
+}
+
+/** Flags every evaluation script declares itself, checked by {@link parseEvalCli}. */
+export interface SizeFlagSpecs {
+  resize: IntFlagWithDefault;
+  "crop-size": IntFlagWithDefault;
+  "batch-size": IntFlagWithDefault;
+}
+
+/** A parsed evaluation command line, with the run's start time and its phase timings. */
+export interface EvalCli<F extends Record<string, FlagSpec>>
+  extends ParsedCli<F & typeof EXTRA_FLAGS> {
+  /** When the run started (for the run id and record). */
+  startedAt: Date;
+  /** Phase timings, started now. */
+  timings: Timings;
+}
+
+/**
+ * The start of every evaluation script: parses `args` against `spec` plus {@link EXTRA_FLAGS}
+ * (appended, so they come last in `--help`), starts the clock and rejects bad
+ * `--resize` / `--crop-size` / `--batch-size` values.
+ */
+export function parseEvalCli<F extends Record<string, FlagSpec> & SizeFlagSpecs>(
+  args: string[],
+  spec: CliSpec<F>,
+): EvalCli<F> {
+  const startedAt = new Date();
+  const parsed = parseCli(args, { ...spec, flags: { ...spec.flags, ...EXTRA_FLAGS } });
+  const timings = new Timings();
+  const sizes = parsed.flags as unknown as Record<keyof SizeFlagSpecs, number>;
+  checkSizes(sizes.resize, sizes["crop-size"], sizes["batch-size"]);
+  return { ...parsed, startedAt, timings };
 }
 
 /** Rejects sizes the pipeline cannot use. */
