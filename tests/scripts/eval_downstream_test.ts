@@ -5,12 +5,12 @@ import { assert } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import { GPU_TEST } from "../util/gpu.ts";
 import {
-  NARROW,
   runRecords,
   runScript,
+  treeFlags,
+  withScriptTree,
   write300W,
   writeCaltech101,
-  writeModel,
 } from "./eval_tree.ts";
 
 interface DownstreamRecord {
@@ -32,10 +32,8 @@ Deno.test({
   ...GPU_TEST,
   fn: async () => {
     const rng = testRng("e2e downstream");
-    const tmp = await Deno.makeTempDir({ prefix: "e2e-ds-" });
-    try {
-      const models = join(tmp, "models"), results = join(tmp, "results"), data = join(tmp, "data");
-      await writeModel(models, "default");
+    await withScriptTree("e2e-ds-", async (tree) => {
+      const { tmp, models, results, data } = tree;
       await Deno.copyFile(
         new URL("../fixtures/checkpoints/moco_r18_w2_legacy.pth.tar", import.meta.url).pathname,
         join(models, "ventral.pth.tar"),
@@ -46,13 +44,7 @@ Deno.test({
         "Caltech101",
         "--cv-folds",
         "3",
-        "--data-root",
-        data,
-        "--ckpt-dir",
-        models,
-        "--results-dir",
-        results,
-        ...NARROW,
+        ...treeFlags(tree),
       ];
       const single = await runScript("eval_downstream", ["--model", "default", ...common], tmp);
       assert(single.code === 0, single.stderr);
@@ -106,13 +98,7 @@ Deno.test({
         "300w",
         "--cv-folds",
         "3",
-        "--data-root",
-        data,
-        "--ckpt-dir",
-        models,
-        "--results-dir",
-        results,
-        ...NARROW,
+        ...treeFlags(tree),
       ], tmp);
       assert(ridge.code === 0, ridge.stderr);
       const recs2 = await runRecords(results, "downstream") as unknown as DownstreamRecord[];
@@ -149,8 +135,6 @@ Deno.test({
         missing.code === 1 && /Flowers/.test(missing.stderr) && !/\n\s+at /.test(missing.stderr),
         missing.stderr,
       );
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
+    });
   },
 });

@@ -14,12 +14,12 @@ import { assert } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 import {
-  NARROW,
   runRecords,
   runScript,
+  treeFlags,
+  withScriptTree,
   writeCausal3DIdent,
   writeImageFolder,
-  writeModel,
   writeRandomPng,
 } from "./eval_tree.ts";
 
@@ -30,10 +30,8 @@ Deno.test({
   fn: async () => {
     const gpu = await testGpu();
     const rng = testRng("e2e realworld");
-    const tmp = await Deno.makeTempDir({ prefix: "e2e-rw-" });
-    try {
-      const models = join(tmp, "models"), results = join(tmp, "results"), data = join(tmp, "data");
-      await writeModel(models);
+    await withScriptTree("e2e-rw-", async (tree) => {
+      const { tmp, models, results, data } = tree;
       for (let obj = 1; obj <= 3; obj++) {
         for (const angle of [0, 5, 10]) {
           await writeRandomPng(rng, join(data, "COIL100", `obj${obj}__${angle}.png`), 22, 20);
@@ -45,13 +43,7 @@ Deno.test({
         "default",
         "--dataset",
         "COIL100",
-        "--data-root",
-        data,
-        "--ckpt-dir",
-        models,
-        "--results-dir",
-        results,
-        ...NARROW,
+        ...treeFlags(tree),
       ];
       const missing = await runScript("eval_realworld_invariance", args, tmp);
       assert(
@@ -146,9 +138,7 @@ Deno.test({
         unknown.code === 2 && /COIL100/.test(unknown.stderr) && /Flickr1024/.test(unknown.stderr),
         unknown.stderr,
       );
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
+    });
   },
 });
 
@@ -158,10 +148,8 @@ Deno.test({
   ...GPU_TEST,
   fn: async () => {
     const rng = testRng("e2e causal");
-    const tmp = await Deno.makeTempDir({ prefix: "e2e-c3d-" });
-    try {
-      const models = join(tmp, "models"), results = join(tmp, "results"), data = join(tmp, "data");
-      await writeModel(models);
+    await withScriptTree("e2e-c3d-", async (tree) => {
+      const { tmp, models, results, data } = tree;
       await writeCausal3DIdent(rng, data, [3, 3, 3, 2, 3, 3, 3]);
       const args = [
         "--model",
@@ -172,13 +160,7 @@ Deno.test({
         "4",
         "--cv-folds",
         "3",
-        "--data-root",
-        data,
-        "--ckpt-dir",
-        models,
-        "--results-dir",
-        results,
-        ...NARROW,
+        ...treeFlags(tree),
       ];
       const first = await runScript("eval_causal3dident", args, tmp);
       assert(first.code === 0, first.stderr);
@@ -221,9 +203,7 @@ Deno.test({
         tmp,
       );
       assert(fused.code === 2 && /single model/.test(fused.stderr), fused.stderr);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
+    });
   },
 });
 

@@ -3,7 +3,7 @@ import { readTorchCheckpoint, TorchTensor } from "../../src/io/torch_checkpoint.
 import { assert } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import { GPU_TEST } from "../util/gpu.ts";
-import { NARROW, runRecords, runScript, writeImageFolder, writeModel } from "./eval_tree.ts";
+import { runRecords, runScript, treeFlags, withScriptTree, writeImageFolder } from "./eval_tree.ts";
 
 interface SyntheticRecord {
   summary: { transform: string; k: number; images: number; distance: number; similarity: number };
@@ -17,23 +17,17 @@ Deno.test({
   ...GPU_TEST,
   fn: async () => {
     const rng = testRng("e2e synthetic");
-    const tmp = await Deno.makeTempDir({ prefix: "e2e-syn-" });
-    try {
-      const models = join(tmp, "models"), results = join(tmp, "results"), data = join(tmp, "imnet");
-      await writeModel(models);
+    await withScriptTree("e2e-syn-", async (tree) => {
+      const { tmp, models, results, data } = tree;
       await writeImageFolder(rng, join(data, "val"), 2, 14);
       const base = [
         "--model",
         "default",
-        "--ckpt-dir",
-        models,
-        "--results-dir",
-        results,
         "--num-images",
         "3",
         "--jitter",
         "1e-6",
-        ...NARROW,
+        ...treeFlags(tree, false),
         data,
       ];
       const first = await runScript(
@@ -138,8 +132,6 @@ Deno.test({
       );
       const noData = await runScript("eval_synthetic_invariance", ["--model", "default"], tmp);
       assert(noData.code === 2 && /missing argument: data/.test(noData.stderr), noData.stderr);
-    } finally {
-      await Deno.remove(tmp, { recursive: true });
-    }
+    });
   },
 });

@@ -88,6 +88,46 @@ export async function writeModel(dir: string, name = "default"): Promise<string>
   return path;
 }
 
+/** A script test's temporary tree: models (the fixture as `default`), results and data folders. */
+export interface ScriptTree {
+  tmp: string;
+  models: string;
+  results: string;
+  data: string;
+}
+
+/** Runs `fn` in a fresh {@link ScriptTree} under a temp dir named `prefix…`, removed afterwards. */
+export async function withScriptTree(
+  prefix: string,
+  fn: (tree: ScriptTree) => Promise<void>,
+): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix });
+  try {
+    const tree = {
+      tmp,
+      models: join(tmp, "models"),
+      results: join(tmp, "results"),
+      data: join(tmp, "data"),
+    };
+    await writeModel(tree.models);
+    await fn(tree);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/** The tree's `--data-root` (unless `dataRoot` is false), `--ckpt-dir`, `--results-dir` + NARROW. */
+export function treeFlags(tree: ScriptTree, dataRoot = true): string[] {
+  return [
+    ...(dataRoot ? ["--data-root", tree.data] : []),
+    "--ckpt-dir",
+    tree.models,
+    "--results-dir",
+    tree.results,
+    ...NARROW,
+  ];
+}
+
 /** Output of one script run. */
 export interface ScriptRun {
   code: number;
