@@ -15,14 +15,14 @@
  * @module
  */
 import { cropBox } from "../image/crop.ts";
-import { loadImage } from "../image/decode.ts";
-import { type RgbImage, roundHalfEven } from "../image/image.ts";
-import { readNpy, writeNpy } from "../io/npy.ts";
+import { roundHalfEven } from "../image/image.ts";
 import { DataError } from "../util/errors.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { NumpyLegacyRandom } from "../util/mt19937.ts";
 import type { SupervisedDataset } from "./dataset.ts";
 import { filesContentKey, requireDirectory } from "./files.ts";
+import { listedImageDataset } from "./listed_images.ts";
+import { npySplitIndices } from "./split_files.ts";
 import { comparePythonStrings, globFiles } from "./python_glob.ts";
 
 /** The 300W splits (the original's `valid` is accepted directly). */
@@ -126,15 +126,6 @@ export function faceTargets(pts: Float64Array, crop: FaceCrop, size: number): Fl
   return out;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Loads split `train`, `valid` or `test` of `<root>` (= `<data_root>/300W`). Creates the three
  * split files when the requested one is missing (as the original). Images and `.pts` files are
@@ -176,25 +167,19 @@ export async function loadFaces300W(
       );
     }
   }
-  const splitFile = `${base}/${MODE}_${split}.npy`;
-  if (!(await exists(splitFile))) {
-    const splits = faces300WSplits(images.length);
-    for (const s of ["train", "valid", "test"] as const) {
-      await writeNpy(`${base}/${MODE}_${s}.npy`, splits[s], [splits[s].length], "<i8");
-    }
-  }
-  const indices = (await readNpy(splitFile)).data;
+  const splitPath = (s: Faces300WSplit) => `${base}/${MODE}_${s}.npy`;
+  const indices = await npySplitIndices(
+    { train: splitPath("train"), valid: splitPath("valid"), test: splitPath("test") },
+    split,
+    () => faces300WSplits(images.length),
+    images.length,
+    "delete the split files to recreate them",
+  );
   const paths: string[] = [];
   const crops: FaceCrop[] = [];
   const targets = new Float64Array(indices.length * FACES300W_POINTS * 2);
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k];
-    if (!Number.isInteger(i) || i < 0 || i >= images.length) {
-      throw new DataError(
-        `${splitFile}: index ${i} outside 0…${images.length - 1} ` +
-          `(${images.length} images); delete the split files to recreate them`,
-      );
-    }
     const text = await Deno.readTextFile(points[i]).catch((e) => {
       throw new DataError(`cannot read ${points[i]}: ${(e as Error).message}`);
     });
@@ -213,21 +198,15 @@ export async function loadFaces300W(
     ...paths,
     ...Array.from(indices, (i) => points[i]),
   ]);
-  const name = `300w-${split}`;
-  return {
-    name,
-    length: paths.length,
+  return listedImageDataset(paths, {
+    name: `300w-${split}`,
     contentKey: sha256Hex(`300w\n${size}\n${contentKey}`),
     kind: "regression",
     targetDim: FACES300W_POINTS * 2,
     targets,
-    async image(index: number): Promise<RgbImage> {
-      if (!Number.isInteger(index) || index < 0 || index >= paths.length) {
-        throw new RangeError(`${name}: image index ${index} outside 0…${paths.length - 1}`);
-      }
+    adjust: (img, index) => {
       const c = crops[index];
-      return cropBox(await loadImage(paths[index]), c.x1, c.y1, c.x1 + c.side, c.y1 + c.side);
+      return cropBox(img, c.x1, c.y1, c.x1 + c.side, c.y1 + c.side);
     },
-    describe: (index: number) => paths[index] ?? `${name}[${index}]`,
-  };
+  });
 }

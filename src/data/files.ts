@@ -52,6 +52,16 @@ export async function requireFile(path: string, expected: string): Promise<void>
   if (!info.isFile) throw new DataError(`${path} is not a file; expected ${expected}`);
 }
 
+/** True when something exists at `path` (file, folder or link target); false when stat fails. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Python `sorted` order of strings (code points, not UTF-16 units or locale). */
 export function compareCodePoints(a: string, b: string): number {
   return comparePythonStrings(a, b);

@@ -13,15 +13,14 @@
  * @module
  */
 import { cropBox } from "../image/crop.ts";
-import { loadImage } from "../image/decode.ts";
-import type { RgbImage } from "../image/image.ts";
 import { matNumeric, readMat } from "../io/matlab.ts";
-import { readNpy, writeNpy } from "../io/npy.ts";
 import { DataError } from "../util/errors.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { NumpyLegacyRandom } from "../util/mt19937.ts";
 import type { SupervisedDataset } from "./dataset.ts";
 import { filesContentKey, requireDirectory, requireFile } from "./files.ts";
+import { listedImageDataset } from "./listed_images.ts";
+import { npySplitIndices } from "./split_files.ts";
 import { globFiles } from "./python_glob.ts";
 
 /** Options for {@link loadLeedsSportsPose}. */
@@ -51,15 +50,6 @@ async function imageSize(path: string): Promise<{ width: number; height: number 
     return { width: meta.width, height: meta.height };
   } catch (e) {
     throw new DataError(`${path}: cannot read the image size: ${(e as Error).message}`);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -97,24 +87,19 @@ export async function loadLeedsSportsPose(
     );
   }
   const splitFile = `${base}/${split}.npy`;
-  if (!(await exists(splitFile))) {
-    const splits = leedsSportsPoseSplits(images.length);
-    await writeNpy(`${base}/train.npy`, splits.train, [splits.train.length], "<i8");
-    await writeNpy(`${base}/test.npy`, splits.test, [splits.test.length], "<i8");
-  }
-  const indices = (await readNpy(splitFile)).data;
+  const indices = await npySplitIndices(
+    { train: `${base}/train.npy`, test: `${base}/test.npy` },
+    split,
+    () => leedsSportsPoseSplits(images.length),
+    images.length,
+    "delete train.npy and test.npy to recreate them",
+  );
   const paths: string[] = [];
   const boxes: { left: number; top: number; side: number; width: number; height: number }[] = [];
   const dim = numJoints * 2;
   const targets = new Float64Array(indices.length * dim);
   for (let k = 0; k < indices.length; k++) {
     const i = indices[k];
-    if (!Number.isInteger(i) || i < 0 || i >= images.length) {
-      throw new DataError(
-        `${splitFile}: index ${i} outside 0…${images.length - 1} ` +
-          `(${images.length} images); delete train.npy and test.npy to recreate them`,
-      );
-    }
     const { width, height } = await imageSize(images[i]);
     const side = Math.min(width, height);
     const left = Math.floor((width - side) / 2);
@@ -130,20 +115,14 @@ export async function loadLeedsSportsPose(
     boxes.push({ left, top, side, width, height });
   }
   const contentKey = await filesContentKey(base, [...paths, jointsFile, splitFile]);
-  const name = `leeds_sports_pose-${split}`;
-  return {
-    name,
-    length: paths.length,
+  return listedImageDataset(paths, {
+    name: `leeds_sports_pose-${split}`,
     contentKey: sha256Hex(`leeds_sports_pose\n${size}\n${contentKey}`),
     kind: "regression",
     targetDim: dim,
     targets,
-    async image(index: number): Promise<RgbImage> {
-      if (!Number.isInteger(index) || index < 0 || index >= paths.length) {
-        throw new RangeError(`${name}: image index ${index} outside 0…${paths.length - 1}`);
-      }
+    adjust: (img, index) => {
       const b = boxes[index];
-      const img = await loadImage(paths[index]);
       if (img.width !== b.width || img.height !== b.height) {
         throw new DataError(
           `${paths[index]} decodes to ${img.width}x${img.height}, but its ` +
@@ -152,6 +131,5 @@ export async function loadLeedsSportsPose(
       }
       return cropBox(img, b.left, b.top, b.left + b.side, b.top + b.side);
     },
-    describe: (index: number) => paths[index] ?? `${name}[${index}]`,
-  };
+  });
 }
