@@ -13,15 +13,14 @@
  *
  * @module
  */
-import { loadImage } from "../image/decode.ts";
-import type { RgbImage } from "../image/image.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { DataError } from "../util/errors.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { NumpyLegacyRandom } from "../util/mt19937.ts";
 import type { SupervisedDataset } from "./dataset.ts";
-import { filesContentKey, requireDirectory } from "./files.ts";
+import { filesContentKey, pathExists, requireDirectory } from "./files.ts";
 import { imageFolder } from "./image_folder.ts";
+import { listedImageDataset } from "./listed_images.ts";
 import { parsePythonInt } from "./python_glob.ts";
 
 /** Training images drawn per class by the original split helper. */
@@ -84,15 +83,6 @@ export async function createCaltech101Splits(
   return out;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Loads the `train` or `test` split of `<root>` (= `<data_root>/Caltech101`). When neither split
  * file exists they are created first (see {@link createCaltech101Splits}); one without the other
@@ -110,15 +100,15 @@ export async function loadCaltech101(
   const listFile = `${base}/${split}.txt`;
   const trainFile = `${base}/train.txt`;
   const testFile = `${base}/test.txt`;
-  const haveTrain = await exists(trainFile);
-  const haveTest = await exists(testFile);
+  const haveTrain = await pathExists(trainFile);
+  const haveTest = await pathExists(testFile);
   if (!haveTrain && !haveTest && (options.createSplits ?? true)) {
     await createCaltech101Splits(base);
     (options.log ?? ((l: string) => console.error(l)))(
       `created ${trainFile} and ${testFile} (seed 0, ${CALTECH101_TRAIN_PER_CLASS} draws per ` +
         `class with replacement, as the original's create_caltech101_splits)`,
     );
-  } else if (!(await exists(listFile))) {
+  } else if (!(await pathExists(listFile))) {
     throw new DataError(
       `${listFile} does not exist (but ${haveTrain ? trainFile : testFile} does); expected both ` +
         `split files, with lines '<class_dir>/<file> <label>' — delete the other one to have ` +
@@ -153,23 +143,12 @@ export async function loadCaltech101(
   } catch (e) {
     throw new DataError(`${listFile}: a listed image is missing: ${(e as Error).message}`);
   }
-  const name = `caltech101-${split}`;
-  return {
-    name,
-    length: paths.length,
+  return listedImageDataset(paths, {
+    name: `caltech101-${split}`,
     contentKey: sha256Hex(`caltech101\n${contentKey}\n${labels.join(",")}`),
     kind: "classification",
     targetDim: 1,
     numClasses: labels.reduce((m, l) => Math.max(m, l + 1), classFolders),
     targets: Float64Array.from(labels),
-    image(index: number): Promise<RgbImage> {
-      if (!Number.isInteger(index) || index < 0 || index >= paths.length) {
-        return Promise.reject(
-          new RangeError(`${name}: image index ${index} outside 0…${paths.length - 1}`),
-        );
-      }
-      return loadImage(paths[index]);
-    },
-    describe: (index: number) => paths[index] ?? `${name}[${index}]`,
-  };
+  });
 }

@@ -13,12 +13,11 @@
  *
  * @module
  */
-import { loadImage } from "../image/decode.ts";
-import type { RgbImage } from "../image/image.ts";
 import { DataError } from "../util/errors.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { SupervisedDataset } from "./dataset.ts";
 import { filesContentKey, requireDirectory, requireFile } from "./files.ts";
+import { listedImageDataset } from "./listed_images.ts";
 
 /** CelebA split names and their partition codes. */
 export const CELEBA_SPLITS: Readonly<Record<"train" | "valid" | "test", number>> = {
@@ -125,19 +124,13 @@ export async function loadCelebA(
   } catch (e) {
     throw new DataError(`${partitionFile}: a listed image is missing: ${(e as Error).message}`);
   }
-  const name = `celeba-${split}`;
-  return {
-    name,
-    length: paths.length,
+  return listedImageDataset(paths, {
+    name: `celeba-${split}`,
     contentKey: sha256Hex(`celeba\n${size}\n${faithful}\n${contentKey}`),
     kind: "regression",
     targetDim: 10,
     targets: Float64Array.from(values),
-    async image(index: number): Promise<RgbImage> {
-      if (!Number.isInteger(index) || index < 0 || index >= paths.length) {
-        throw new RangeError(`${name}: image index ${index} outside 0…${paths.length - 1}`);
-      }
-      const img = await loadImage(paths[index]);
+    adjust: (img, index) => {
       if (img.width !== CELEBA_ALIGNED_WIDTH || img.height !== CELEBA_ALIGNED_HEIGHT) {
         throw new DataError(
           `${paths[index]} is ${img.width}x${img.height}; the landmark targets ` +
@@ -146,6 +139,5 @@ export async function loadCelebA(
       }
       return img;
     },
-    describe: (index: number) => paths[index] ?? `${name}[${index}]`,
-  };
+  });
 }

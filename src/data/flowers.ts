@@ -9,13 +9,12 @@
  *
  * @module
  */
-import { loadImage } from "../image/decode.ts";
-import type { RgbImage } from "../image/image.ts";
 import { matNumeric, readMat } from "../io/matlab.ts";
 import { DataError } from "../util/errors.ts";
 import { sha256Hex } from "../util/hash.ts";
 import type { SupervisedDataset } from "./dataset.ts";
 import { filesContentKey, requireDirectory, requireFile } from "./files.ts";
+import { listedImageDataset } from "./listed_images.ts";
 
 /** Flowers split names and the setid.mat variable each reads. */
 export const FLOWERS_SPLITS: Readonly<Record<"train" | "val" | "test", string>> = {
@@ -86,23 +85,12 @@ export async function loadFlowers(
   } catch (e) {
     throw new DataError(`${setFile} '${variable}': ${(e as Error).message}`);
   }
-  const name = `flowers-${split}`;
-  return {
-    name,
-    length: paths.length,
+  return listedImageDataset(paths, {
+    name: `flowers-${split}`,
     contentKey: sha256Hex(`flowers\n${contentKey}\n${Array.from(targets).join(",")}`),
     kind: "classification",
     targetDim: 1,
     numClasses,
     targets,
-    image(index: number): Promise<RgbImage> {
-      if (!Number.isInteger(index) || index < 0 || index >= paths.length) {
-        return Promise.reject(
-          new RangeError(`${name}: image index ${index} outside 0…${paths.length - 1}`),
-        );
-      }
-      return loadImage(paths[index]);
-    },
-    describe: (index: number) => paths[index] ?? `${name}[${index}]`,
-  };
+  });
 }

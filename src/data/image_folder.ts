@@ -4,11 +4,10 @@
  *
  * @module
  */
-import { loadImage } from "../image/decode.ts";
-import type { RgbImage } from "../image/image.ts";
 import { DataError } from "../util/errors.ts";
 import type { SupervisedDataset } from "./dataset.ts";
 import { filesContentKey, hasExtension, IMAGE_EXTENSIONS } from "./files.ts";
+import { listedImageDataset } from "./listed_images.ts";
 import { comparePythonStrings } from "./python_glob.ts";
 
 /** A class-per-folder image dataset. */
@@ -143,27 +142,13 @@ export async function imageFolder(
     );
   }
   const contentKey = await filesContentKey(base, paths);
-  const name = options.name ?? (base.slice(base.lastIndexOf("/") + 1) || base);
-  return {
-    name,
-    length: paths.length,
+  const dataset = listedImageDataset(paths, {
+    name: options.name ?? (base.slice(base.lastIndexOf("/") + 1) || base),
     contentKey,
     kind: "classification",
     targetDim: 1,
     numClasses: classes.length,
     targets: Float64Array.from(labels),
-    classes,
-    paths,
-    image(index: number): Promise<RgbImage> {
-      if (!Number.isInteger(index) || index < 0 || index >= paths.length) {
-        return Promise.reject(
-          new RangeError(`${name}: image index ${index} outside 0…${paths.length - 1}`),
-        );
-      }
-      return loadImage(paths[index]);
-    },
-    describe(index: number): string {
-      return paths[index] ?? `${name}[${index}]`;
-    },
-  };
+  });
+  return { ...dataset, classes, paths };
 }

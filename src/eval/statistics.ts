@@ -27,6 +27,7 @@
  * @module
  */
 import { join } from "node:path";
+import { pathExists } from "../data/files.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { CovarianceAccumulator } from "../ops/covariance.ts";
@@ -196,15 +197,6 @@ export type StatisticsLookup =
   | { status: "hit"; stats: FeatureStatistics }
   | { status: "miss"; reason: string };
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function readTensorFile(path: string, dtype: "float32" | "float64", shape: number[]) {
   const loaded = await loadTorchCheckpoint(path);
   const t = loaded.value;
@@ -237,7 +229,7 @@ export async function lookupStatistics(
 ): Promise<StatisticsLookup> {
   if (options.faithful) {
     const probe = join("results", `${options.model}_${options.layer}_feature_cov_matrix.pth`);
-    if (!(await exists(probe))) return { status: "miss", reason: `${probe} does not exist` };
+    if (!(await pathExists(probe))) return { status: "miss", reason: `${probe} does not exist` };
     const mean = await loadTorchCheckpoint(paths.mean).catch((e) => {
       throw new DataError(`cannot read cached statistics ${paths.mean}: ${(e as Error).message}`);
     });
