@@ -6,19 +6,17 @@
  *
  * @module
  */
-import { DataError } from "../util/errors.ts";
 import type { GroupedDataset, ImageGroup } from "./dataset.ts";
 import {
   bucket,
-  denseIdCount,
   layoutError,
   makeGroupedDataset,
-  parseId,
+  numberedFolderFiles,
   requireDatasetDirectory,
+  requireMode,
   requireNonEmptyGroups,
-  requireSomeFiles,
 } from "./grouped.ts";
-import { baseName, globOneLevelDown, parentName, parsePythonInt } from "./python_glob.ts";
+import { baseName, parsePythonInt } from "./python_glob.ts";
 
 /** Which factor varies within a group. */
 export type AloiMode = "viewpoint" | "illumination" | "temperature";
@@ -57,20 +55,13 @@ export function aloiLayout(root: string, mode: AloiMode): string {
  * a DataError naming the file (the Python raises ValueError).
  */
 export async function loadAloi(root: string, mode: AloiMode): Promise<GroupedDataset> {
-  if (!ALOI_MODES.includes(mode)) {
-    throw new DataError(`ALOI: unknown mode '${mode}'; expected one of ${ALOI_MODES.join(", ")}`);
-  }
+  requireMode("ALOI", mode, ALOI_MODES);
   const key = `ALOI-${mode}`;
   const layout = aloiLayout(root, mode);
   await requireDatasetDirectory(key, root, layout);
   const modeDir = `${root}/${mode}`;
-  await requireDatasetDirectory(key, modeDir, layout);
-  const files = await globOneLevelDown(modeDir, ".png", "sorted");
-  requireSomeFiles(key, files, modeDir, layout);
-
-  const objectOf = new Map<string, number>();
-  for (const f of files) objectOf.set(f, parseId(key, parentName(f), f, "object folder", layout));
-  const n = denseIdCount(key, objectOf.values(), modeDir, "object folder");
+  const listed = await numberedFolderFiles(key, modeDir, layout, "object folder");
+  const { files, idOf: objectOf, count: n } = listed;
 
   let groups: ImageGroup[];
   if (mode === "illumination") {

@@ -6,19 +6,16 @@
  *
  * @module
  */
-import { DataError } from "../util/errors.ts";
 import type { GroupedDataset, ImageGroup } from "./dataset.ts";
 import {
   bucket,
-  denseIdCount,
   layoutError,
   makeGroupedDataset,
-  parseId,
-  requireDatasetDirectory,
+  numberedFolderFiles,
+  requireMode,
   requireNonEmptyGroups,
-  requireSomeFiles,
 } from "./grouped.ts";
-import { baseName, globOneLevelDown, parentName, parsePythonInt } from "./python_glob.ts";
+import { baseName, parsePythonInt } from "./python_glob.ts";
 
 /** Which factor varies within a group. */
 export type AlotMode = "viewpoint" | "illumination" | "temperature";
@@ -72,18 +69,12 @@ export async function loadAlot(
   mode: AlotMode,
   options: AlotOptions = {},
 ): Promise<GroupedDataset> {
-  if (!ALOT_MODES.includes(mode)) {
-    throw new DataError(`ALOT: unknown mode '${mode}'; expected one of ${ALOT_MODES.join(", ")}`);
-  }
+  requireMode("ALOT", mode, ALOT_MODES);
   const faithful = options.faithful ?? false;
   const key = `ALOT-${mode}`;
   const layout = alotLayout(root);
-  await requireDatasetDirectory(key, root, layout);
-  const files = await globOneLevelDown(root, ".png", "sorted");
-  requireSomeFiles(key, files, root, layout);
-  const textureOf = new Map<string, number>();
-  for (const f of files) textureOf.set(f, parseId(key, parentName(f), f, "texture folder", layout));
-  const n = denseIdCount(key, textureOf.values(), root, "texture folder");
+  const listed = await numberedFolderFiles(key, root, layout, "texture folder");
+  const { files, idOf: textureOf, count: n } = listed;
 
   /** The camera digit: second character of the part after the first `_`. */
   const cameraOf = (f: string): number => {

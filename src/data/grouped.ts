@@ -8,7 +8,7 @@ import { DataError } from "../util/errors.ts";
 import { sha256Hex, stableStringify } from "../util/hash.ts";
 import type { GroupedDataset, ImageGroup } from "./dataset.ts";
 import { filesContentKey } from "./files.ts";
-import { isDirectory, parsePythonInt } from "./python_glob.ts";
+import { globOneLevelDown, isDirectory, parentName, parsePythonInt } from "./python_glob.ts";
 
 /**
  * Throws `<key>: <dir> does not exist; expected <layout>` unless `dir` is a directory. `layout`
@@ -89,6 +89,42 @@ export function denseIdCount(
     );
   }
   return max;
+}
+
+/** Throws `<dataset>: unknown mode '<mode>'; expected one of …` unless `mode` is one of `modes`. */
+export function requireMode(dataset: string, mode: string, modes: readonly string[]): void {
+  if (!modes.includes(mode)) {
+    throw new DataError(`${dataset}: unknown mode '${mode}'; expected one of ${modes.join(", ")}`);
+  }
+}
+
+/** The files of a tree of numbered folders, each with the 1-based id its folder name gives. */
+export interface NumberedFolderFiles {
+  /** `sorted(glob(dir/<id>/*.png))`: one folder level, sorted by full path. */
+  files: string[];
+  /** Each file's folder number. */
+  idOf: Map<string, number>;
+  /** The number of folders N (ids run 1…N without gaps). */
+  count: number;
+}
+
+/**
+ * Lists `dir/<id>/*.png` as the ALOI and ALOT loaders of the original do, parsing each file's
+ * folder as its id (`what` names it in errors, e.g. "object folder"). A missing or empty `dir`,
+ * a folder name that is not an integer ≥ 1, or a gap in the ids is a DataError.
+ */
+export async function numberedFolderFiles(
+  key: string,
+  dir: string,
+  layout: string,
+  what: string,
+): Promise<NumberedFolderFiles> {
+  await requireDatasetDirectory(key, dir, layout);
+  const files = await globOneLevelDown(dir, ".png", "sorted");
+  requireSomeFiles(key, files, dir, layout);
+  const idOf = new Map<string, number>();
+  for (const f of files) idOf.set(f, parseId(key, parentName(f), f, what, layout));
+  return { files, idOf, count: denseIdCount(key, idOf.values(), dir, what) };
 }
 
 /**
