@@ -40,15 +40,8 @@ export async function writeTestImage(
   await Deno.writeFile(path, new Uint8Array(png));
 }
 
-/** Creates a temp folder, runs `fn` on it, removes it. */
-export async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ssl-data-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+/** Temp folders for the loaders' trees: the same helper as the real-world tests use. */
+export { withTempDir } from "./make_trees.ts";
 
 /** Copies a fixture file from tests/fixtures/mat into `path`. */
 export async function copyFixture(name: string, path: string): Promise<void> {
