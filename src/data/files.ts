@@ -32,24 +32,24 @@ export function hasExtension(name: string, extensions: readonly string[]): boole
  * wanted (e.g. "COIL100: <root>/obj<N>__<angle>.png"), so the user learns what to put there.
  */
 export async function requireDirectory(path: string, expected: string): Promise<void> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch {
-    throw new DataError(`${path} does not exist; expected ${expected}`);
+  if (!(await statOrThrow(path, expected)).isDirectory) {
+    throw new DataError(`${path} is not a directory; expected ${expected}`);
   }
-  if (!info.isDirectory) throw new DataError(`${path} is not a directory; expected ${expected}`);
 }
 
 /** Throws a DataError unless `path` is a regular file. */
 export async function requireFile(path: string, expected: string): Promise<void> {
-  let info: Deno.FileInfo;
+  if (!(await statOrThrow(path, expected)).isFile) {
+    throw new DataError(`${path} is not a file; expected ${expected}`);
+  }
+}
+
+async function statOrThrow(path: string, expected: string): Promise<Deno.FileInfo> {
   try {
-    info = await Deno.stat(path);
+    return await Deno.stat(path);
   } catch {
     throw new DataError(`${path} does not exist; expected ${expected}`);
   }
-  if (!info.isFile) throw new DataError(`${path} is not a file; expected ${expected}`);
 }
 
 /** True when something exists at `path` (file, folder or link target); false when stat fails. */
