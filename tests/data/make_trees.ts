@@ -128,21 +128,8 @@ export function aloiColFiles(objects: readonly number[], temps: readonly number[
   return objects.flatMap((o) => temps.map((t) => `ALOI/temperature/${o}/${o}_i${t}.png`));
 }
 
-/** The 12 ALOI-COL colour temperatures. */
-export const ALOI_TEMPERATURES: readonly number[] = [
-  110,
-  120,
-  130,
-  140,
-  150,
-  160,
-  170,
-  180,
-  190,
-  210,
-  230,
-  250,
-];
+/** The 12 ALOI-COL colour temperatures (the world generator renders the same set). */
+export { ALOI_TEMPERATURES } from "../../src/data/world.ts";
 
 /** One ALOT texture's 100 images: 4 cameras × lights 1–5, 8 × rotations 0/60/120/180 + 4 `i`. */
 export function alotTextureFiles(t: number): string[] {
