@@ -137,6 +137,7 @@ await runMain("eval_causal3dident", async () => {
   const test = await loadCausal3DIdent(flags["data-root"], "test");
   timings.mark("list");
   const { gpu, model } = await openEvalModel(flags, timings);
+  const run = { script: "causal3dident", resultsDir, startedAt, model, gpu, timings };
   const cache = new FeatureCache(cacheDir(flags["cache-dir"], resultsDir));
   const common = {
     batchSize: flags["batch-size"],
@@ -180,13 +181,8 @@ await runMain("eval_causal3dident", async () => {
     r.r2,
   );
   await recordRun({
-    script: "causal3dident",
-    resultsDir,
-    startedAt,
+    ...run,
     args: { ...flags },
-    model,
-    gpu,
-    timings,
     arrays: { cv_scores: r.scores.flat() },
     summary: {
       target: flags.target,

@@ -136,6 +136,7 @@ await runMain("eval_downstream", async () => {
   });
   timings.mark("list");
   const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
+  const run = { script: "downstream", resultsDir, startedAt, model, gpu, timings };
   const cache = new FeatureCache(cacheDir(flags["cache-dir"], resultsDir));
   const common = {
     batchSize: flags["batch-size"],
@@ -168,13 +169,8 @@ await runMain("eval_downstream", async () => {
   console.log(`${flags.model} on ${key}: ${r.testScore.toFixed(2)}`);
   await writeTorchOutput(join(resultsDir, `${flags.model}_${key}.pth`), r.testScore);
   await recordRun({
-    script: "downstream",
-    resultsDir,
-    startedAt,
+    ...run,
     args: { ...flags },
-    model,
-    gpu,
-    timings,
     arrays: { cv_scores: r.cvScores, wd_grid: r.grid },
     summary: {
       dataset: key,

@@ -73,6 +73,7 @@ await runMain("eval_realworld_invariance", async () => {
   const dataset = await loadRealWorld(key, flags["data-root"], { faithful: flags.faithful });
   timings.mark("list");
   const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
+  const run = { script: "realworld_invariance", resultsDir, startedAt, model, gpu, timings };
   const paths = statisticsPaths(resultsDir, flags.model, flags["feature-layer"]);
   const stats = await readStatisticsFor(paths, model, flags.faithful);
   const whitening = evalWhitener(gpu, stats, paths.cov, flags);
@@ -91,13 +92,8 @@ await runMain("eval_realworld_invariance", async () => {
   await writeTorchOutput(join(outDir, `${stem}_distance.pth`), r.distance);
   await writeTorchOutput(join(outDir, `${stem}_similarity.pth`), r.similarity);
   await recordRun({
-    script: "realworld_invariance",
-    resultsDir,
-    startedAt,
+    ...run,
     args: { ...flags },
-    model,
-    gpu,
-    timings,
     arrays: { distance: r.distance, similarity: r.similarity, group_sizes: r.groupSizes },
     summary: {
       dataset: key,

@@ -112,6 +112,7 @@ await runMain("eval_synthetic_invariance", async () => {
   });
   timings.mark("list");
   const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
+  const run = { script: "synthetic_invariance", resultsDir, startedAt, model, gpu, timings };
   const preprocessing = { resize: flags.resize, cropSize: flags["crop-size"] };
   const onBadImage = flags["on-bad-image"] as BadImagePolicy;
   const { stats, cached, paths } = await cachedStatistics({
@@ -137,13 +138,8 @@ await runMain("eval_synthetic_invariance", async () => {
   if (flags["statistics-only"]) {
     console.log(`statistics ${cached ? "found" : "computed"}: ${paths.cov} (n ${stats.n})`);
     await recordRun({
-      script: "synthetic_invariance",
-      resultsDir,
-      startedAt,
+      ...run,
       args: { ...flags, data },
-      model,
-      gpu,
-      timings,
       arrays: {},
       summary: { statistics: paths.cov, n: stats.n, dim: model.dim, cached },
       details: { statistics: { ...paths, cached, engine: flags.covariance } },
@@ -180,13 +176,8 @@ await runMain("eval_synthetic_invariance", async () => {
     await writeTorchOutput(join(resultsDir, `${stem}_distance.pth`), r.distance);
     await writeTorchOutput(join(resultsDir, `${stem}_similarity.pth`), r.similarity);
     await recordRun({
-      script: "synthetic_invariance",
-      resultsDir,
-      startedAt,
+      ...run,
       args: { ...flags, data, transform: family },
-      model,
-      gpu,
-      timings,
       arrays: { distance: r.distance, similarity: r.similarity, indices },
       summary: {
         transform: family,
