@@ -30,9 +30,9 @@ import type { DemoSizes } from "./config.ts";
 
 /** The real-world-style group sets the demo exports and evaluates. */
 export const DEMO_GROUPS: readonly { key: RealWorldKey; label: string }[] = [
-  { key: "COIL100", label: "viewpoint (COIL-like)" },
-  { key: "ALOI-illumination", label: "spotlight position (ALOI-illumination-like)" },
-  { key: "ALOI-temperature", label: "spotlight hue (ALOI-temperature-like)" },
+  { key: "COIL100", label: "viewpoint" },
+  { key: "ALOI-illumination", label: "spotlight position" },
+  { key: "ALOI-temperature", label: "spotlight hue" },
 ];
 
 /** The numbers the demo keeps for one model. */

@@ -61,7 +61,8 @@ export function demoReport(results: readonly DemoModelResult[], subtitle: string
         results,
         groups,
         (r, g) => r.realworld[g]?.similarity,
-        "Groups: the same object under viewpoint rotation, spotlight position and spotlight hue.",
+        "Groups: the same object under viewpoint rotation (COIL100 layout), spotlight position " +
+          "(ALOI-illumination layout) and spotlight hue (ALOI-temperature layout).",
         DEMO_GROUPS.map((g) => g.label),
       ),
       chart(

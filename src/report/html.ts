@@ -89,19 +89,22 @@ const DRAW_SCRIPT = `
   data.charts.forEach(function (chart) {
     var holder = document.getElementById("chart-" + chart.id);
     var nS = chart.series.length, nG = chart.groups.length;
-    var W = Math.max(480, nG * (nS * 12 + 18) + 80), H = 260, L = 56, B = 70, T = 12;
+    var longest = chart.groups.reduce(function (m, g) { return Math.max(m, String(g).length); }, 0);
+    // Rotated labels need room below the axis in proportion to their length.
+    var B = Math.min(190, 24 + longest * 4.6), W = Math.max(480, nG * (nS * 12 + 18) + 80 + longest * 3.5), H = 190 + B, L = 56, T = 12;
     var svg = el("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img" }, holder);
     var finite = [];
     chart.values.forEach(function (r) { r.forEach(function (v) { if (v !== null && isFinite(v)) finite.push(v); }); });
     var lo = Math.min(0, Math.min.apply(null, finite.concat([0])));
     var hi = Math.max(0, Math.max.apply(null, finite.concat([1e-12])));
     var y = function (v) { return T + (H - T - B) * (hi - v) / (hi - lo || 1); };
-    el("line", { x1: L, x2: W - 8, y1: y(0), y2: y(0), stroke: "#333" }, svg);
+    var R = 8 + longest * 3.5;
+    el("line", { x1: L, x2: W - R, y1: y(0), y2: y(0), stroke: "#333" }, svg);
     [lo, (lo + hi) / 2, hi].forEach(function (t) {
       var tx = el("text", { x: L - 4, y: y(t) + 4, "text-anchor": "end", "font-size": 10 }, svg);
       tx.textContent = Math.abs(t) >= 1e4 || (t !== 0 && Math.abs(t) < 1e-2) ? t.toExponential(1) : t.toFixed(2);
     });
-    var gw = (W - L - 8) / nG, bw = Math.max(2, (gw - 8) / nS), bars = 0;
+    var gw = (W - L - R) / nG, bw = Math.max(2, (gw - 8) / nS), bars = 0;
     chart.groups.forEach(function (g, gi) {
       chart.series.forEach(function (s, si) {
         var v = chart.values[si][gi];
