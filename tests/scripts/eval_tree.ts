@@ -135,8 +135,8 @@ export interface ScriptRun {
   stderr: string;
 }
 
-/** Runs `scripts/<script>.ts` with `args` in `cwd`. */
-export async function runScript(script: string, args: string[], cwd: string): Promise<ScriptRun> {
+/** Runs `scripts/<script>.ts` with `args` in `cwd` (default: this process's). */
+export async function runScript(script: string, args: string[], cwd?: string): Promise<ScriptRun> {
   const path = new URL(`../../scripts/${script}.ts`, import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", path, ...args],

@@ -18,9 +18,9 @@ import { readNpy } from "../../src/io/npy.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
+import { runScript } from "./eval_tree.ts";
 
 const QUIET: WorldExportOptions = { log: () => {}, resolution: 16 };
-const SCRIPT = new URL("../../scripts/make_world.ts", import.meta.url).pathname;
 
 /** Every file under `root`, relative, sorted (hidden files included). */
 async function listTree(root: string): Promise<string[]> {
@@ -243,18 +243,7 @@ Deno.test(
 );
 
 Deno.test("make_world command line: bad flags exit 2 naming the flag; a run exits 0", async () => {
-  const run = async (args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", SCRIPT, ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    return {
-      code: out.code,
-      stdout: new TextDecoder().decode(out.stdout),
-      stderr: new TextDecoder().decode(out.stderr),
-    };
-  };
+  const run = (args: string[]) => runScript("make_world", args);
   const layout = await run(["--layout", "mnist"]);
   assert(layout.code === 2 && /--layout: 'mnist' is not one of/.test(layout.stderr), layout.stderr);
   const count = await run(["--per-class", "0"]);
