@@ -14,7 +14,8 @@ import { LATENT_NAMES } from "../data/world_render.ts";
 import { worldKeypoints } from "../data/world.ts";
 import { downstreamEvaluation, type ProbeData, regularisationGrid } from "../eval/downstream.ts";
 import { extrinsicEvaluation } from "../eval/extrinsic.ts";
-import { FeatureCache, featureCacheKey } from "../eval/feature_cache.ts";
+import { FeatureCache } from "../eval/feature_cache.ts";
+import { cachedSplitFeatures } from "../eval/split_features.ts";
 import { extractFeatures } from "../eval/features.ts";
 import { gpuGram } from "../eval/gpu_gram.ts";
 import { realworldInvariance } from "../eval/realworld_invariance.ts";
@@ -75,20 +76,13 @@ async function probeData(
   preprocessing: { resize: number; cropSize: number },
   split: string,
 ): Promise<ProbeData> {
-  const key = featureCacheKey({
-    model: model.contentKey,
-    featureLayer: model.featureLayer,
-    dataset: ds.contentKey,
-    preprocessing,
+  const { entry } = await cachedSplitFeatures(gpu, model, ds, {
+    split,
     subset: { split },
-  });
-  const { entry } = await cache.getOrCompute(key, async () => {
-    const f = await extractFeatures(gpu, model, ds, {
-      batchSize: 128,
-      preprocessing,
-      progress: `${model.name} ${ds.name}`,
-    });
-    return { features: f.features, rows: f.rows, dim: f.dim, indices: f.indices, meta: { split } };
+    batchSize: 128,
+    preprocessing,
+    cache,
+    onBadImage: "fail",
   });
   const t = ds.targetDim;
   const y = new Float64Array(entry.rows * t);
