@@ -123,16 +123,33 @@ const SPEC = {
       type: "int",
       help: "also save <model>_latest.pth.tar every N steps inside an epoch (resumable there)",
     },
-    "world-size": { type: "int", default: -1, help: "distributed (ignored: one device)" },
-    rank: { type: "int", default: -1, help: "distributed (ignored: one device)" },
-    "dist-url": { type: "string", help: "distributed (ignored: one device)" },
-    "dist-backend": { type: "string", help: "distributed (ignored: one device)" },
+    "world-size": {
+      type: "int",
+      default: -1,
+      help: "PyTorch launcher flag (ignored: mpirun/srun place the ranks of --dist mpi)",
+    },
+    rank: {
+      type: "int",
+      default: -1,
+      help: "PyTorch launcher flag (ignored: mpirun/srun place the ranks of --dist mpi)",
+    },
+    "dist-url": {
+      type: "string",
+      help: "PyTorch launcher flag (ignored: mpirun/srun place the ranks of --dist mpi)",
+    },
+    "dist-backend": {
+      type: "string",
+      help: "PyTorch launcher flag (ignored: mpirun/srun place the ranks of --dist mpi)",
+    },
     "multiprocessing-distributed": {
       type: "boolean",
       default: false,
-      help: "distributed (ignored: one device)",
+      help: "PyTorch launcher flag (ignored: mpirun/srun place the ranks of --dist mpi)",
     },
-    gpu: { type: "int", help: "distributed (ignored: one device)" },
+    gpu: {
+      type: "int",
+      help: "PyTorch launcher flag (ignored: mpirun/srun place the ranks of --dist mpi)",
+    },
   },
   positionals: [{ name: "data", help: "dataset root containing <split>/", required: true }],
 } as const;
@@ -160,9 +177,9 @@ export function parseMainMocoArgs(args: string[]): MainMocoArgs {
     f.gpu !== undefined;
   if (distributed) {
     notes.push(
-      "note: distributed flags are ignored: this runs on one WebGPU device and emulates " +
-        `--bn-groups ${f["bn-groups"] ?? 8} GPUs for shuffle-BN (use --dist mpi under mpirun ` +
-        "for data-parallel ranks)",
+      "note: PyTorch's distributed flags are ignored: mpirun/srun place the ranks of " +
+        "--dist mpi; without it one WebGPU device emulates " +
+        `--bn-groups ${f["bn-groups"] ?? 8} GPUs for shuffle-BN`,
     );
   }
   if (f["aug-plus"]) notes.push("note: --aug-plus is ignored, as in the original");

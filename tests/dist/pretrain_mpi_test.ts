@@ -1,8 +1,8 @@
 /**
  * Data-parallel pretraining over Open MPI (`--dist mpi`): two ranks on the software adapter
  * train the same weights as one process over the same global batch with `--bn-groups 2` (the
- * PyTorch DDP + shuffle-BN equivalence), only rank 0 writes, and a rank that dies mid-run ends
- * the job promptly with mpirun's message instead of a hang.
+ * PyTorch DDP + shuffle-BN equivalence), only rank 0 writes, `--resume` continues exactly, and a
+ * rank that dies or fails mid-run ends the job promptly with a message instead of a hang.
  *
  * The equivalence holds up to float32 summation order (a rank sums gradients over its own rows,
  * then the ranks are averaged). MoCo's steps amplify such differences quickly on a tiny batch
@@ -11,7 +11,7 @@
  */
 import { loadTrainingCheckpoint } from "../../src/train/checkpoint.ts";
 import type { TorchTensor } from "../../src/io/torch_checkpoint.ts";
-import { assert } from "../util/assert.ts";
+import { assert, assertArrayEqual } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import type { Rng } from "../../src/util/rng.ts";
 import { mpiAvailable, mpirunArgs } from "./mpi_launch.ts";
@@ -58,6 +58,12 @@ async function run(
   return { code: out.code, stdout, text: stdout + new TextDecoder().decode(out.stderr) };
 }
 
+function bits(t: TorchTensor): number[] {
+  const d = t.data;
+  if (d instanceof BigInt64Array) return Array.from(d, Number);
+  return Array.from(new Uint32Array(d.buffer, d.byteOffset, d.length));
+}
+
 function values(t: TorchTensor): Float64Array {
   return Float64Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
@@ -75,7 +81,7 @@ function relativeError(a: Float64Array, b: Float64Array): number {
 
 Deno.test({
   name: "pretrain --dist mpi on 2 ranks equals one process with --bn-groups 2 " +
-    "(weights, BN buffers, queue, momentum)",
+    "(weights, BN buffers, queue, momentum) and resumes bit-exactly",
   ignore: !HAVE_MPI,
   sanitizeResources: false,
   async fn() {
@@ -123,6 +129,29 @@ Deno.test({
     );
     // The queue moved (3 × 16 keys into 64 columns) and its pointer is exact.
     assert(values(b.stateDict.get("queue_ptr")!)[0] === 48, "queue_ptr after 3 steps");
+
+    // --resume on 2 ranks continues exactly: epoch 1 from the epoch-0 checkpoint equals an
+    // uninterrupted 2-epoch run bit for bit.
+    const twoEpochs = async (out: string, extra: string[]) => {
+      const [, ...args] = trainArgs(`${dir}/data`, out, seed, ["--dist", "mpi", ...extra]);
+      const r = await run("mpirun", mpirunArgs(2, SCRIPT, args));
+      assert(r.code === 0, `mpirun ${extra.join(" ")} failed (${r.code}):\n${r.text}`);
+      return await loadTrainingCheckpoint(`${out}/default_0001.pth.tar`);
+    };
+    const whole = await twoEpochs(`${dir}/whole`, ["--epochs", "2"]);
+    const resumed = await twoEpochs(`${dir}/resumed`, [
+      "--epochs",
+      "2",
+      "--resume",
+      `${dir}/mpi/default_0000.pth.tar`,
+    ]);
+    assert(resumed.trainState!.globalStep === 6, "resumed to 6 steps");
+    for (const [name, t] of whole.stateDict) {
+      assertArrayEqual(bits(resumed.stateDict.get(name)!), bits(t), `resumed: ${name}`);
+    }
+    for (const [i, t] of whole.optimizer!.state) {
+      assertArrayEqual(bits(resumed.optimizer!.state.get(i)!), bits(t), `resumed: momentum ${i}`);
+    }
     await Deno.remove(dir, { recursive: true });
   },
 });
