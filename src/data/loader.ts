@@ -3,7 +3,8 @@
  * decoded concurrently (sharp decodes on its own thread pool, so several decodes in flight keep
  * the CPU cores busy without blocking the event loop), and the next batch prepared while the
  * caller works on the current one (prefetch depth 1). Each batch reports how long the caller
- * waited for it, so the training log can separate data-wait from compute time.
+ * waited for it, so the training log can separate data-wait from compute time. With `shard`, a
+ * data-parallel rank decodes only its rows of each global batch.
  *
  * @module
  */

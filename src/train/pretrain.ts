@@ -7,6 +7,14 @@
  * from which every random draw of the run derives, so an interrupted run (even `kill -9`)
  * continues exactly as an uninterrupted one.
  *
+ * Data-parallel (`deps.comm`, `--dist mpi`): every rank walks the same seeded global order,
+ * takes rows [r·b, (r+1)·b) of each global batch (PyTorch's DistributedSampler role), renders
+ * each image's views from a seed of (run seed, epoch, row in the epoch), runs
+ * src/dist/moco_step.ts (cross-rank shuffle-BN, gradient all-reduce) and only rank 0 logs and
+ * saves. BN running statistics never enter a training step; rank 0's are the ones saved, as
+ * DDP's buffer broadcast makes them on every rank. The result equals one process over the same
+ * global batch with `--bn-groups` = the rank count (up to float summation order).
+ *
  * The model, the augmentations and the dataset come in through {@link PretrainDeps} so the loop
  * can be driven by the real ResNet/MoCo, policies and ImageFolder (scripts/main_moco.ts) or by
  * small stand-ins in tests.
