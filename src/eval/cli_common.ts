@@ -58,8 +58,7 @@ export const EXTRA_FLAGS = {
   },
   "base-width": {
     type: "int",
-    default: 64,
-    help: "ResNet stem width at w=1 (tests use narrow nets)",
+    help: "ResNet stem width at w=1 (default: read from the checkpoint's conv1, else 64)",
   },
   "cache-dir": { type: "string", help: "feature cache folder (default <results-dir>/cache)" },
 } as const satisfies Record<string, FlagSpec>;
@@ -222,7 +221,7 @@ export interface ModelFlags {
   "feature-layer": string;
   arch: string;
   seed: number;
-  "base-width": number;
+  "base-width": number | undefined;
 }
 
 /**

@@ -136,7 +136,12 @@ async function loadSingle(
   }
   let config: ResNetConfig;
   try {
-    config = { ...parseArch(archString), baseWidth, head: "none" };
+    const parsed = parseArch(archString);
+    config = {
+      ...parsed,
+      baseWidth: baseWidth ?? inferBaseWidth(backbone, parsed.widthMultiplier ?? 1),
+      head: "none",
+    };
   } catch (error) {
     if (error instanceof UsageError && isMoco) {
       throw new DataError(`${path}: unknown 'arch' ${archString} in the checkpoint`);
@@ -148,11 +153,23 @@ async function loadSingle(
   const contentKey = sha256Hex(stableStringify({
     files: [sha256],
     arch: archName(config),
-    baseWidth: baseWidth ?? 64,
+    baseWidth: config.baseWidth ?? 64,
     layer,
     fuse: "single",
   }));
   return new ResNetFeatureExtractor(name, model, layer, contentKey, [{ path, sha256 }]);
+}
+
+/**
+ * The base width a checkpoint was trained with, read off its stem: `conv1.weight` has
+ * baseWidth × widthMultiplier output channels. Falls back to torchvision's 64 when the stem is
+ * absent (the strict key check then reports it).
+ */
+function inferBaseWidth(backbone: StateDict, widthMultiplier: number): number {
+  const stem = backbone.get("conv1.weight");
+  if (!stem || stem.shape.length !== 4) return 64;
+  const width = stem.shape[0] / widthMultiplier;
+  return Number.isInteger(width) && width > 0 ? width : 64;
 }
 
 /**

@@ -237,3 +237,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...GPU_TEST,
+  name: "loadModel() reads a MoCo checkpoint's base width off its stem when none is given",
+  fn: async () => {
+    const gpu = await testGpu();
+    const models = new URL("../../models/", import.meta.url).pathname;
+    // The demo's built-in encoders are ResNet-18s at base width 16: 8·16 = 128 features.
+    const inferred = await loadModel(gpu, "world_default", { ckptDir: models });
+    const explicit = await loadModel(gpu, "world_default", { ckptDir: models, baseWidth: 16 });
+    try {
+      assert(inferred.dim === 128, `dim ${inferred.dim}`);
+      assert(inferred.contentKey === explicit.contentKey, "same content key as the explicit width");
+      const x = Tensor.from(gpu, testRng("infer width").normalArray(2 * 40 * 40 * 3)).reshape([
+        2,
+        40,
+        40,
+        3,
+      ]);
+      const [a, b] = await Promise.all([inferred.extract(x).read(), explicit.extract(x).read()]);
+      assertArrayEqual(a, b, "same features");
+      x.release();
+      const err = await assertRejects(
+        () => loadModel(gpu, "world_default", { ckptDir: models, baseWidth: 8 }),
+        /world_default|conv1/,
+      );
+      assert(err instanceof DataError, "a wrong explicit width is a DataError listing keys");
+    } finally {
+      inferred.release();
+      explicit.release();
+    }
+  },
+});
