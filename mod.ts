@@ -82,14 +82,26 @@ export { LogisticRegression } from "./src/linalg/logistic.ts";
 export {
   archName,
   type FeatureLayer,
+  type HeadKind,
   parseArch,
   ResNet,
   type ResNetArch,
   type ResNetConfig,
+  resnetStateDictShapes,
 } from "./src/models/resnet.ts";
+export { fromTorchLayout, type Parameter, toTorchLayout } from "./src/nn/parameter.ts";
 export { MoCo, type MoCoConfig } from "./src/models/moco.ts";
-export { type FeatureExtractor, ResNetFeatureExtractor } from "./src/models/feature_extractor.ts";
-export { CombinedExtractor, FUSE_MODES, type FuseMode } from "./src/models/combine.ts";
+export {
+  type FeatureExtractor,
+  type ModelFile,
+  ResNetFeatureExtractor,
+} from "./src/models/feature_extractor.ts";
+export {
+  CombinedExtractor,
+  FUSE_MODES,
+  type FuseMode,
+  parseFuseMode,
+} from "./src/models/combine.ts";
 export { loadModel, type LoadModelOptions, modelPath } from "./src/models/registry.ts";
 
 // Transforms (synthetic families, appearance ops, MoCo augmentation policies)
