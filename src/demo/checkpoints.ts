@@ -20,6 +20,7 @@ import {
   type DemoPolicy,
   PRETRAIN,
   pretrainArgs,
+  type PretrainSettings,
 } from "./config.ts";
 
 /** Paths of the three built-in checkpoints in `modelsDir`. */
@@ -72,8 +73,9 @@ export async function retrainDemoCheckpoints(
   modelsDir: string,
   policies: readonly DemoPolicy[] = DEMO_POLICIES,
   log: (line: string) => void = (l) => console.error(l),
+  settings: Readonly<PretrainSettings> = PRETRAIN,
 ): Promise<void> {
-  const w = PRETRAIN.world;
+  const w = settings.world;
   const data = `${workDir}/pretrain-world`;
   await exportWorld(gpu, "imagefolder", data, {
     seed: w.seed,
@@ -87,7 +89,7 @@ export async function retrainDemoCheckpoints(
   await Deno.mkdir(modelsDir, { recursive: true });
   for (const policy of policies) {
     const out = `${workDir}/pretrain-${policy}`;
-    const args = pretrainArgs(policy, data, out);
+    const args = pretrainArgs(policy, data, out, settings);
     log(`demo: deno task pretrain ${args.join(" ")}`);
     const status = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", script, ...args],
@@ -95,7 +97,7 @@ export async function retrainDemoCheckpoints(
       stderr: "inherit",
     }).spawn().status;
     if (!status.success) throw new DataError(`pretraining ${policy} failed (exit ${status.code})`);
-    const last = `${out}/${policy}_${String(PRETRAIN.epochs - 1).padStart(4, "0")}.pth.tar`;
+    const last = `${out}/${policy}_${String(settings.epochs - 1).padStart(4, "0")}.pth.tar`;
     const n = await writeReleaseCheckpoint(last, targets[policy]);
     log(`demo: wrote ${targets[policy]} (${n} encoder_q tensors from ${last})`);
   }

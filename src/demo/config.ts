@@ -26,8 +26,24 @@ export function demoModels(): { label: string; name: string }[] {
   ];
 }
 
+/** Everything that determines a built-in checkpoint. */
+export interface PretrainSettings {
+  /** World rendered for pretraining: an ImageFolder of 7 classes × `perClass`. */
+  world: { seed: number; resolution: number; perClass: number; testPerClass: number };
+  arch: string;
+  baseWidth: number;
+  imageSize: number;
+  batchSize: number;
+  mocoK: number;
+  mocoT: number;
+  mocoM: number;
+  lr: number;
+  epochs: number;
+  seed: number;
+}
+
 /** How the built-in checkpoints were trained (`deno task demo --retrain` repeats it). */
-export const PRETRAIN = {
+export const PRETRAIN: Readonly<PretrainSettings> = {
   /** World rendered for pretraining: an ImageFolder of 7 classes × `perClass` at 64×64. */
   world: { seed: 0, resolution: 64, perClass: 300, testPerClass: 50 },
   arch: "resnet18",
@@ -40,11 +56,15 @@ export const PRETRAIN = {
   lr: 0.06,
   epochs: 10,
   seed: 0,
-} as const;
+};
 
 /** The `deno task pretrain` arguments for one policy, writing into `outDir`. */
-export function pretrainArgs(policy: DemoPolicy, dataDir: string, outDir: string): string[] {
-  const p = PRETRAIN;
+export function pretrainArgs(
+  policy: DemoPolicy,
+  dataDir: string,
+  outDir: string,
+  p: Readonly<PretrainSettings> = PRETRAIN,
+): string[] {
   return [
     dataDir,
     "-a",
