@@ -123,6 +123,7 @@ Deno.test({
       assert(other !== undefined, `momentum buffer ${i} missing in the MPI checkpoint`);
       compare(`momentum ${i}`, t, other);
     }
+    console.log(`largest relative difference ${worst.toExponential(2)} (${worstName})`);
     assert(
       worst <= TOLERANCE,
       `largest relative difference ${worst.toExponential(2)} in ${worstName}`,
