@@ -201,6 +201,9 @@ export {
 
 // Beyond one machine, and reports
 export { Mpi } from "./src/dist/mpi.ts";
+export { type Communicator } from "./src/dist/communicator.ts";
+export { averageGradients, distributedMocoStep } from "./src/dist/moco_step.ts";
+export { augmentPerImage } from "./src/train/two_views.ts";
 export { expandPlan, parsePlan, type SweepCell, type SweepPlan } from "./src/sweep/plan.ts";
 export { runCell, runLocal } from "./src/sweep/cells.ts";
 export { writeSlurmJobs } from "./src/sweep/slurm.ts";
