@@ -7,7 +7,9 @@
  * The equivalence holds up to float32 summation order (a rank sums gradients over its own rows,
  * then the ranks are averaged). MoCo's steps amplify such differences quickly on a tiny batch
  * (a 1e-7 relative change of the learning rate moves momentum buffers by ~1e-3 after three steps
- * at lr 0.03), so the run uses lr 0.003, where both perturbations stay near 3e-6.
+ * at lr 0.03), so the run uses lr 0.003, where both perturbations stay near 3e-6. Where a ReLU
+ * input or a max-pool tie lies within rounding of its threshold, the two runs can also route one
+ * gradient element differently; see {@link compareAll} for how the bounds allow for that.
  */
 import { loadTrainingCheckpoint } from "../../src/train/checkpoint.ts";
 import type { TorchTensor } from "../../src/io/torch_checkpoint.ts";
@@ -18,12 +20,15 @@ import { mpiAvailable, mpirunArgs } from "./mpi_launch.ts";
 
 const SCRIPT = new URL("../../scripts/main_moco.ts", import.meta.url).pathname;
 const HAVE_MPI = mpiAvailable();
+/** Relative L2 over all weights (parameters, BN buffers, queue) together. */
 const TOLERANCE = 1e-5;
 /**
- * Momentum buffers hold the last gradients, which the chaotic steps amplify most (measured up to
- * 4.4e-6, against up to 2.4e-6 for the weights); they get a wider bound so the test is not flaky.
+ * Momentum buffers are (mostly) the last gradients, where a flipped ReLU / max-pool route shows
+ * undamped: typically 2e-6 in total, 3.7e-4 with one such flip (SSL_TEST_SEED=877967981).
  */
-const MOMENTUM_TOLERANCE = 5e-5;
+const MOMENTUM_TOLERANCE = 2e-3;
+/** Any single tensor (see {@link compareAll} for why it is loose). */
+const TENSOR_TOLERANCE = 3e-2;
 
 /** `count` noisy PPM images (various sizes) in two classes under `<root>/train/`. */
 async function imageTree(root: string, count: number, rng: Rng): Promise<void> {
@@ -84,6 +89,32 @@ function relativeError(a: Float64Array, b: Float64Array): number {
   return d2 === 0 ? 0 : Math.sqrt(d2 / n2);
 }
 
+/**
+ * Compares tensors pairwise: the relative L2 error over all of them together, and the worst
+ * single tensor. Summation order differs between one process and two ranks, and where a ReLU
+ * input or a max-pool tie sits within rounding of the threshold, the two runs route a gradient
+ * differently: a discrete change of about 1 % in one channel of one small tensor (seen: a BN
+ * bias element, 9.44e-5 vs 9.53e-5, while the loss agreed to 5 digits). So the total carries the
+ * 1e-5 bound and a single tensor only a loose one that a logic error would still break.
+ */
+function compareAll(
+  pairs: readonly [string, Float64Array, Float64Array][],
+): { total: number; worst: number; worstName: string } {
+  let d2 = 0;
+  let n2 = 0;
+  let worst = 0;
+  let worstName = "";
+  for (const [name, x, y] of pairs) {
+    for (let i = 0; i < x.length; i++) {
+      d2 += (y[i] - x[i]) ** 2;
+      n2 += x[i] ** 2;
+    }
+    const e = relativeError(y, x);
+    if (e > worst) [worst, worstName] = [e, name];
+  }
+  return { total: d2 === 0 ? 0 : Math.sqrt(d2 / n2), worst, worstName };
+}
+
 Deno.test({
   name: "pretrain --dist mpi on 2 ranks equals one process with --bn-groups 2 " +
     "(weights, BN buffers, queue, momentum) and resumes bit-exactly",
@@ -114,28 +145,35 @@ Deno.test({
     assert(b.epoch === 1 && b.trainState!.globalStep === 3, "3 steps of one epoch");
     assert(b.trainState!.bnGroups === 2, "--bn-groups defaults to the rank count");
     assert([...b.stateDict.keys()].join() === [...a.stateDict.keys()].join(), "same layout");
-    let worst = 0;
-    let worstName = "";
-    const compare = (name: string, x: TorchTensor, y: TorchTensor) => {
-      assert(x.shape.join() === y.shape.join(), `${name}: shape [${x.shape}] vs [${y.shape}]`);
-      const e = relativeError(values(y), values(x));
-      if (e > worst) [worst, worstName] = [e, name];
-    };
-    for (const [name, t] of a.stateDict) compare(name, t, b.stateDict.get(name)!);
-    console.log(`weights: largest relative difference ${worst.toExponential(2)} (${worstName})`);
-    assert(worst <= TOLERANCE, `weights differ: ${worst.toExponential(2)} in ${worstName}`);
-    worst = 0;
+    const weightPairs: [string, Float64Array, Float64Array][] = [];
+    for (const [name, t] of a.stateDict) {
+      const other = b.stateDict.get(name)!;
+      assert(t.shape.join() === other.shape.join(), `${name}: [${t.shape}] vs [${other.shape}]`);
+      if (name !== "queue_ptr") weightPairs.push([name, values(t), values(other)]);
+    }
+    const w = compareAll(weightPairs);
+    console.log(
+      `weights: total ${w.total.toExponential(2)}, worst ${
+        w.worst.toExponential(2)
+      } (${w.worstName})`,
+    );
+    assert(w.total <= TOLERANCE, `weights differ: ${w.total.toExponential(2)} over all tensors`);
+    assert(w.worst <= TENSOR_TOLERANCE, `${w.worstName} differs by ${w.worst.toExponential(2)}`);
     assert(a.optimizer!.state.size > 0, "momentum buffers exist after 3 steps");
+    const momentumPairs: [string, Float64Array, Float64Array][] = [];
     for (const [i, t] of a.optimizer!.state) {
       const other = b.optimizer!.state.get(i);
       assert(other !== undefined, `momentum buffer ${i} missing in the MPI checkpoint`);
-      compare(`momentum ${i}`, t, other);
+      momentumPairs.push([`momentum ${i}`, values(t), values(other)]);
     }
-    console.log(`momentum: largest relative difference ${worst.toExponential(2)} (${worstName})`);
-    assert(
-      worst <= MOMENTUM_TOLERANCE,
-      `momentum buffers differ: ${worst.toExponential(2)} in ${worstName}`,
+    const m = compareAll(momentumPairs);
+    console.log(
+      `momentum: total ${m.total.toExponential(2)}, worst ${
+        m.worst.toExponential(2)
+      } (${m.worstName})`,
     );
+    assert(m.total <= MOMENTUM_TOLERANCE, `momentum differs: ${m.total.toExponential(2)} in total`);
+    assert(m.worst <= TENSOR_TOLERANCE, `${m.worstName} differs by ${m.worst.toExponential(2)}`);
     // The queue moved (3 × 16 keys into 64 columns) and its pointer is exact.
     assert(values(b.stateDict.get("queue_ptr")!)[0] === 48, "queue_ptr after 3 steps");
 
