@@ -12,7 +12,10 @@
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
 import { DEMO_SIZES, demoModels, PRETRAIN } from "../src/demo/config.ts";
 import { missingCheckpoints, retrainDemoCheckpoints } from "../src/demo/checkpoints.ts";
-import { type DemoModelResult, evaluateDemoModel } from "../src/demo/evaluate.ts";
+import { DEMO_PARTS, type DemoModelResult, evaluateDemoModel } from "../src/demo/evaluate.ts";
+import { APPEARANCE_FAMILIES, SPATIAL_FAMILIES } from "../src/report/findings.ts";
+import { renderReportMarkdown } from "../src/report/markdown.ts";
+import { formatDuration, Progress } from "../src/util/progress.ts";
 import { demoCsv, demoReport } from "../src/demo/report.ts";
 import { prepareDemoWorld } from "../src/demo/world_data.ts";
 import { openGpu } from "../src/gpu/device.ts";
@@ -21,7 +24,6 @@ import { checkReportInBrowser, findChromium } from "../src/report/browser_check.
 import { renderReportHtml } from "../src/report/html.ts";
 import { parseCli } from "../src/util/cli.ts";
 import { runMain } from "../src/util/main.ts";
-import { formatDuration } from "../src/util/progress.ts";
 
 const SPEC = {
   name: "deno task demo",
@@ -50,6 +52,32 @@ const SPEC = {
   },
 } as const;
 
+/** The short table the demo prints: one row per model, one column per headline number. */
+function summaryTable(results: readonly DemoModelResult[]): string {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const f = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "n/a").padStart(9);
+  const head = ["model".padEnd(24), "spatial", "appear.", "groups", "latents", "class", "keypts"]
+    .map((h, i) => (i === 0 ? h : h.padStart(9))).join("");
+  const rows = results.map((r) => {
+    const sim = (fams: readonly string[]) =>
+      mean(fams.filter((t) => r.synthetic[t]).map((t) => r.synthetic[t].similarity));
+    return r.label.padEnd(24) + [
+      sim(SPATIAL_FAMILIES),
+      sim(APPEARANCE_FAMILIES),
+      mean(Object.values(r.realworld).map((v) => v.similarity)),
+      mean(Object.values(r.extrinsic).map((v) => v.r2)),
+      r.downstream["object class"]?.score ?? NaN,
+      r.downstream["keypoints"]?.score ?? NaN,
+    ].map(f).join("");
+  });
+  return [
+    "similarity (spatial / appearance transforms, real-world-style groups), mean latent R², " +
+    "class accuracy, keypoint R²:",
+    head,
+    ...rows,
+  ].join("\n");
+}
+
 await runMain("demo", async () => {
   const { flags } = parseCli(Deno.args, SPEC);
   const started = performance.now();
@@ -74,21 +102,19 @@ await runMain("demo", async () => {
     const world = `${out}/${flags.quick ? "world-quick" : "world"}`;
     await prepareDemoWorld(gpu, world, sizes, log);
     const results: DemoModelResult[] = [];
-    for (const { label, name } of demoModels()) {
+    const models = demoModels();
+    const progress = new Progress("demo", models.length * DEMO_PARTS.length, {
+      unit: "parts",
+      intervalMs: 0,
+    });
+    for (const { label, name } of models) {
       const model = await loadModel(gpu, name, {
         ckptDir: flags["models-dir"],
         baseWidth: PRETRAIN.baseWidth,
       });
       try {
-        const r = await evaluateDemoModel(gpu, model, label, { world, results: out }, sizes, log);
-        results.push(r);
-        const syn = Object.values(r.synthetic);
-        const meanSim = syn.reduce((a, v) => a + v.similarity, 0) / syn.length;
-        const cls = r.downstream["object class"]?.score ?? NaN;
-        console.log(
-          `${label.padEnd(24)} synthetic similarity ${meanSim.toFixed(3)}  class accuracy ${
-            cls.toFixed(3)
-          }  (${Object.values(r.seconds).reduce((a, b) => a + b, 0).toFixed(0)} s)`,
+        results.push(
+          await evaluateDemoModel(gpu, model, label, { world, results: out }, sizes, log, progress),
         );
       } finally {
         model.release();
@@ -110,8 +136,12 @@ await runMain("demo", async () => {
       models: results,
     });
     await writeFileAtomic(`${out}/results.csv`, demoCsv(results));
-    await writeFileAtomic(`${out}/report.html`, renderReportHtml(demoReport(results, subtitle)));
-    console.log(`wrote ${out}/results.json, ${out}/results.csv and ${out}/report.html`);
+    const report = demoReport(results, subtitle);
+    await writeFileAtomic(`${out}/report.html`, renderReportHtml(report));
+    await writeFileAtomic(`${out}/report.md`, renderReportMarkdown(report));
+    console.log(summaryTable(results));
+    for (const f of report.findings ?? []) console.log(`- ${f}`);
+    console.log(`wrote ${out}/results.json, results.csv, report.html and report.md`);
     const chromium = flags["no-browser"] ? undefined : findChromium();
     if (chromium) {
       const check = await checkReportInBrowser(chromium, `${out}/report.html`, `${out}/report.png`);

@@ -1,26 +1,47 @@
 /**
- * `deno task report plan.json` — merges every cell of a sweep (status, time, summary numbers)
- * into `results/sweep/<name>/report.{json,csv}` and prints the table.
+ * `deno task report [results-dir | plan.json]` — rebuilds the visual report from what a results
+ * folder holds: the demo's `results.json`, or the run records of the evaluation scripts (real
+ * datasets included). Writes `report.html` and `report.md` into that folder and prints the
+ * findings. Given a sweep's plan, it also merges the sweep's cells into
+ * `results/sweep/<name>/report.{json,csv}` first.
  *
  * @module
  */
+import type { DemoModelResult } from "../src/demo/evaluate.ts";
+import { demoReportData } from "../src/demo/report.ts";
+import { writeFileAtomic } from "../src/io/atomic.ts";
+import { buildReport } from "../src/report/build.ts";
+import type { ReportData } from "../src/report/findings.ts";
+import { isEmptyReport, reportDataFromRuns } from "../src/report/from_results.ts";
+import { renderReportHtml } from "../src/report/html.ts";
+import { renderReportMarkdown } from "../src/report/markdown.ts";
 import { expandPlan, parsePlan } from "../src/sweep/plan.ts";
-import { collectReport, reportCsv, writeReport } from "../src/sweep/report.ts";
+import { collectReport, writeReport } from "../src/sweep/report.ts";
 import { parseCli } from "../src/util/cli.ts";
-import { DataError, UsageError } from "../src/util/errors.ts";
+import { DataError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
 
 const SPEC = {
   name: "deno task report",
-  summary: "Merge a sweep's cells into results/sweep/<name>/report.json and report.csv.",
+  summary: "Rebuild report.html and report.md from a results folder (the demo's results.json or " +
+    "the eval scripts' run records), or merge a sweep (given its plan) and report its results.",
   flags: {},
-  positionals: [{ name: "plan", help: "the sweep's plan JSON file", required: true }],
+  positionals: [{
+    name: "source",
+    help: "results folder (default results/) or a sweep plan .json",
+  }],
 } as const;
 
-await runMain("report", async () => {
-  const { positionals } = parseCli(Deno.args, SPEC);
-  const planFile = positionals[0];
-  if (!planFile) throw new UsageError("give the sweep's plan file");
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch {
+    return null;
+  }
+}
+
+/** The sweep's merge; returns the folder holding the sweep's results. */
+async function mergeSweep(planFile: string): Promise<string> {
   let raw: unknown;
   try {
     raw = JSON.parse(await Deno.readTextFile(planFile));
@@ -30,7 +51,43 @@ await runMain("report", async () => {
   const plan = parsePlan(raw, planFile);
   const rows = await collectReport(plan, expandPlan(plan));
   const files = await writeReport(plan, rows);
-  console.log(reportCsv(rows).trimEnd());
   const done = rows.filter((r) => r.status === "done").length;
-  console.error(`report: ${done}/${rows.length} cells done; wrote ${files.json} and ${files.csv}`);
+  console.log(`sweep ${plan.name}: ${done}/${rows.length} cells done (${files.csv})`);
+  for (const r of rows) console.log(`  ${r.status.padEnd(7)} ${r.id}`);
+  return plan.resultsDir;
+}
+
+await runMain("report", async () => {
+  const { positionals } = parseCli(Deno.args, SPEC);
+  let dir = (positionals[0] ?? "results").replace(/\/+$/, "");
+  const info = await statOrNull(dir);
+  if (!info) throw new DataError(`${dir} does not exist (give a results folder or a plan file)`);
+  if (info.isFile) dir = (await mergeSweep(dir)).replace(/\/+$/, "");
+  let data: ReportData;
+  let title: string;
+  const demo = `${dir}/results.json`;
+  if ((await statOrNull(demo))?.isFile) {
+    const parsed = JSON.parse(await Deno.readTextFile(demo)) as { models?: DemoModelResult[] };
+    if (!Array.isArray(parsed.models) || parsed.models.length === 0) {
+      throw new DataError(`${demo} has no models to report`);
+    }
+    data = demoReportData(parsed.models);
+    title = "ssl-invariances demo: MoCo v2 policies on the built-in world";
+  } else {
+    data = await reportDataFromRuns(dir);
+    title = `ssl-invariances results: ${dir}`;
+  }
+  if (isEmptyReport(data)) {
+    throw new DataError(
+      `${dir} holds no results to report (expected results.json or <script>/<run-id>.json records)`,
+    );
+  }
+  const report = buildReport(data, title, [
+    `source: ${dir}`,
+    `generated ${new Date().toISOString()}`,
+  ]);
+  await writeFileAtomic(`${dir}/report.html`, renderReportHtml(report));
+  await writeFileAtomic(`${dir}/report.md`, renderReportMarkdown(report));
+  for (const f of report.findings ?? []) console.log(`- ${f}`);
+  console.log(`wrote ${dir}/report.html and ${dir}/report.md`);
 });

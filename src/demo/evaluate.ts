@@ -26,6 +26,7 @@ import type { Gpu } from "../gpu/device.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { syntheticViews } from "../transforms/functional.ts";
 import { SYNTHETIC_FAMILIES, syntheticGrid } from "../transforms/synthetic_grid.ts";
+import type { Progress } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
 import type { DemoSizes } from "./config.ts";
 
@@ -59,6 +60,15 @@ export interface DemoModelResult {
   downstream: Record<string, { score: number; metric: string; wd: number }>;
   seconds: Record<string, number>;
 }
+
+/** The parts {@link evaluateDemoModel} reports to its progress, in order. */
+export const DEMO_PARTS: readonly string[] = [
+  "statistics",
+  "synthetic",
+  "realworld",
+  "extrinsic",
+  "downstream",
+];
 
 /** Where the demo's world and caches live. */
 export interface DemoPaths {
@@ -113,6 +123,7 @@ export async function evaluateDemoModel(
   paths: DemoPaths,
   sizes: DemoSizes,
   log: (line: string) => void,
+  progress?: Progress,
 ): Promise<DemoModelResult> {
   const seconds: Record<string, number> = {};
   let t0 = performance.now();
@@ -120,6 +131,7 @@ export async function evaluateDemoModel(
     const t = performance.now();
     seconds[name] = Math.round(t - t0) / 1000;
     t0 = t;
+    progress?.advance(1, `(${label}: ${name} done)`);
   };
   const full = { resize: sizes.cropSize, cropSize: sizes.cropSize };
   const views = { resize: sizes.resize, cropSize: sizes.cropSize };

@@ -1,88 +1,58 @@
 /**
- * Turns the demo's per-model results into the report's charts and into flat CSV rows.
+ * Turns the demo's per-model results into report tables (and so into the HTML / Markdown report
+ * with its findings) and into flat CSV rows.
  *
  * @module
  */
-import type { Report, ReportChart } from "../report/html.ts";
+import type { ReportData, ResultTable } from "../report/findings.ts";
+import { buildReport } from "../report/build.ts";
+import type { Report } from "../report/html.ts";
 import { DEMO_GROUPS, type DemoModelResult } from "./evaluate.ts";
 
-function chart(
-  id: string,
-  title: string,
-  metric: string,
+function table(
   results: readonly DemoModelResult[],
-  groups: string[],
-  pick: (r: DemoModelResult, group: string) => number | undefined,
-  note?: string,
-  groupLabels?: string[],
-): ReportChart {
+  items: string[],
+  pick: (r: DemoModelResult, item: string) => number | undefined,
+  labels?: string[],
+): ResultTable {
   return {
-    id,
-    title,
-    metric,
-    groups: groupLabels ?? groups,
-    series: results.map((r) => r.label),
-    values: results.map((r) => groups.map((g) => pick(r, g) ?? null)),
-    note,
+    models: results.map((r) => r.label),
+    items: labels ?? items,
+    values: results.map((r) => items.map((i) => pick(r, i) ?? null)),
+  };
+}
+
+/** The demo's results as report tables. */
+export function demoReportData(results: readonly DemoModelResult[]): ReportData {
+  const first = results[0];
+  const transforms = Object.keys(first.synthetic);
+  const tasks = Object.keys(first.downstream);
+  return {
+    synthetic: {
+      similarity: table(results, transforms, (r, t) => r.synthetic[t]?.similarity),
+      distance: table(results, transforms, (r, t) => r.synthetic[t]?.distance),
+    },
+    realworld: table(
+      results,
+      DEMO_GROUPS.map((g) => g.key),
+      (r, g) => r.realworld[g]?.similarity,
+      DEMO_GROUPS.map((g) => g.label),
+    ),
+    extrinsic: table(results, Object.keys(first.extrinsic), (r, l) => r.extrinsic[l]?.r2),
+    downstream: {
+      ...table(results, tasks, (r, t) => r.downstream[t]?.score),
+      metrics: tasks.map((t) => first.downstream[t].metric),
+    },
   };
 }
 
 /** The demo report: invariance (synthetic, real-world-style) and transfer (latents, tasks). */
 export function demoReport(results: readonly DemoModelResult[], subtitle: string[]): Report {
-  const first = results[0];
-  const transforms = Object.keys(first.synthetic);
-  const latents = Object.keys(first.extrinsic);
-  const tasks = Object.keys(first.downstream);
-  const groups = DEMO_GROUPS.map((g) => g.key);
-  return {
-    title: "ssl-invariances demo: MoCo v2 policies on the built-in world",
+  return buildReport(
+    demoReportData(results),
+    "ssl-invariances demo: MoCo v2 policies on the built-in world",
     subtitle,
-    charts: [
-      chart(
-        "synthetic-similarity",
-        "Synthetic invariance: similarity",
-        "whitened cosine similarity between clean and transformed views (higher = more invariant)",
-        results,
-        transforms,
-        (r, g) => r.synthetic[g]?.similarity,
-      ),
-      chart(
-        "synthetic-distance",
-        "Synthetic invariance: distance",
-        "Mahalanobis distance between clean and transformed views (lower = more invariant)",
-        results,
-        transforms,
-        (r, g) => r.synthetic[g]?.distance,
-      ),
-      chart(
-        "realworld-similarity",
-        "Real-world-style invariance: similarity",
-        "mean pairwise whitened cosine similarity within a group",
-        results,
-        groups,
-        (r, g) => r.realworld[g]?.similarity,
-        "Groups: the same object under viewpoint rotation (COIL100 layout), spotlight position " +
-          "(ALOI-illumination layout) and spotlight hue (ALOI-temperature layout).",
-        DEMO_GROUPS.map((g) => g.label),
-      ),
-      chart(
-        "extrinsic-r2",
-        "Latent regression (Causal3DIdent protocol)",
-        "test R² of RBF kernel ridge on standardised features",
-        results,
-        latents,
-        (r, g) => r.extrinsic[g]?.r2,
-      ),
-      chart(
-        "downstream",
-        "Downstream transfer",
-        "object class: accuracy (logistic regression); keypoints: R² (ridge)",
-        results,
-        tasks,
-        (r, g) => r.downstream[g]?.score,
-      ),
-    ],
-  };
+  );
 }
 
 /** One CSV row per number: model, section, item, metric, value. */

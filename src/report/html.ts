@@ -29,6 +29,8 @@ export interface Report {
   title: string;
   /** Lines shown under the title (adapter, run time, settings). */
   subtitle: string[];
+  /** Sentences computed from the numbers (see `findings.ts`), shown before the charts. */
+  findings?: string[];
   charts: ReportChart[];
 }
 
@@ -169,10 +171,18 @@ h1{font-size:22px}h2{font-size:17px;margin:28px 0 4px}
 table{border-collapse:collapse;font-size:11px;margin-top:6px}td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
 th:first-child,td:first-child{text-align:left}.chart{overflow-x:auto}
 #report-errors{color:#b00;white-space:pre}
+.findings{font-size:14px;line-height:1.5}
 </style></head>
 <body data-charts-expected="${report.charts.length}">
 <h1>${escapeHtml(report.title)}</h1>
 ${report.subtitle.map((s) => `<p class="sub">${escapeHtml(s)}</p>`).join("\n")}
+${
+    report.findings && report.findings.length > 0
+      ? `<h2>Findings</h2><ul class="findings">${
+        report.findings.map((f) => `<li>${escapeHtml(f)}</li>`).join("")
+      }</ul>`
+      : ""
+  }
 <div id="report-errors" data-count="0"></div>
 ${sections.join("\n")}
 <script type="application/json" id="report-data">${json}</script>

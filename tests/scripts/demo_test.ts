@@ -60,6 +60,8 @@ Deno.test({
     }
     const fused = results.models[3];
     assert(fused.dim === 3 * results.models[0].dim, `cat fusion dim ${fused.dim}`);
+    const md = await Deno.readTextFile(`${OUT}/report.md`);
+    assert(md.includes("## Findings") && md.includes("Spatial transforms (8 families)"), md);
     const csv = (await Deno.readTextFile(`${OUT}/results.csv`)).trim().split("\n");
     assert(csv[0] === "model,section,item,metric,value", csv[0]);
     assert(csv.length - 1 === 4 * (18 * 2 + 3 * 2 + 10 + 2), `csv rows ${csv.length - 1}`);
