@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { SYNTHETIC_FAMILIES } from "../transforms/synthetic_grid.ts";
 
 /** `values[model][item]` for a set of models and items (transforms, datasets, latents, tasks). */
 export interface ResultTable {
@@ -39,18 +40,9 @@ export const SPATIAL_FAMILIES: readonly string[] = [
 ];
 
 /** The synthetic families that change colours (what the dorsal policy augments with). */
-export const APPEARANCE_FAMILIES: readonly string[] = [
-  "grayscale",
-  "brightness",
-  "contrast",
-  "saturation",
-  "hue",
-  "blur",
-  "sharpness",
-  "invert",
-  "equalize",
-  "posterize",
-];
+export const APPEARANCE_FAMILIES: readonly string[] = SYNTHETIC_FAMILIES.filter((f) =>
+  !SPATIAL_FAMILIES.includes(f)
+);
 
 /** Which model is the `policy` one: its name is the policy or ends in `_policy` (`world_ventral`). */
 export function policyModel(models: readonly string[], policy: string): string | undefined {

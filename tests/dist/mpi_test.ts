@@ -1,21 +1,12 @@
 import { mpiAvailable, mpirunArgs } from "./mpi_launch.ts";
 import { assert } from "../util/assert.ts";
+import { runCommand } from "../util/command.ts";
 
 const WORKER = new URL("./mpi_worker.ts", import.meta.url).pathname;
 const HAVE_MPI = mpiAvailable();
 
-async function mpirun(np: number, env: Record<string, string> = {}) {
-  const out = await new Deno.Command("mpirun", {
-    args: mpirunArgs(np, WORKER),
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function mpirun(np: number, env: Record<string, string> = {}) {
+  return runCommand("mpirun", mpirunArgs(np, WORKER), { env });
 }
 
 Deno.test({

@@ -2,6 +2,7 @@ import { checkReportInBrowser, findChromium } from "../../src/report/browser_che
 import { SYNTHETIC_FAMILIES } from "../../src/transforms/synthetic_grid.ts";
 import { LATENT_NAMES } from "../../src/data/world_render.ts";
 import { assert } from "../util/assert.ts";
+import { runCommand } from "../util/command.ts";
 
 const CHROMIUM = (() => {
   const c = findChromium();
@@ -23,14 +24,12 @@ Deno.test({
   fn: async () => {
     await Deno.remove(`${OUT}/report.html`).catch(() => {});
     await Deno.remove(`${OUT}/results.json`).catch(() => {});
-    const run = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", `${ROOT}scripts/demo.ts`, "--quick", "--no-browser", "--out", OUT],
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(run.stdout);
-    const stderr = new TextDecoder().decode(run.stderr);
+    const run = await runCommand(
+      Deno.execPath(),
+      ["run", "-A", `${ROOT}scripts/demo.ts`, "--quick", "--no-browser", "--out", OUT],
+      { cwd: ROOT },
+    );
+    const { stdout, stderr } = run;
     assert(run.success, `demo failed (${run.code}):\n${stdout}\n${stderr.slice(-3000)}`);
     const results = JSON.parse(await Deno.readTextFile(`${OUT}/results.json`));
     const labels = results.models.map((m: { label: string }) => m.label);

@@ -1,25 +1,15 @@
 import { exportWorld } from "../../src/data/world_export.ts";
 import { openGpu } from "../../src/gpu/device.ts";
 import { assert } from "../util/assert.ts";
+import { runCommand } from "../util/command.ts";
 import { slurmAvailable, startTestCluster, waitForQueue } from "./slurm_cluster.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FIXTURE = `${ROOT}tests/fixtures/checkpoints/moco_r18_w2.pth.tar`;
 const HAVE_SLURM = slurmAvailable();
 
-async function deno(args: string[], env: Record<string, string>) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", ...args],
-    cwd: ROOT,
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function deno(args: string[], env: Record<string, string>) {
+  return runCommand(Deno.execPath(), ["run", "-A", ...args], { env, cwd: ROOT });
 }
 
 Deno.test({
