@@ -61,20 +61,22 @@ await runMain("test", async () => {
     }
   }
   console.error("== tests: deno test -A");
-  let result = await run(["test", "-A", ...extra], true);
-  let summary = summaryOf(result.output);
-  // Mesa's software driver has aborted (double free) while the process tore down its WebGPU
-  // devices, after every test had reported. That is not a test result: run the suite once more,
-  // and count whatever the second run reports.
-  if (result.signal !== null && summary && summary.failed === 0) {
+  const result = await run(["test", "-A", ...extra], true);
+  const summary = summaryOf(result.output);
+  // Mesa's software driver sometimes aborts (double free) while the process tears down its WebGPU
+  // devices, after every test has reported: deno test prints its final summary line only once all
+  // tests have run. That abort is not a test result, so a clean final summary stands; the note
+  // keeps the crash visible.
+  const tornDown = result.signal !== null && summary !== undefined && summary.failed === 0 &&
+    summary.passed > 0;
+  if (tornDown) {
     console.error(
-      `== deno test was killed by ${result.signal} after its summary; running it again`,
+      `== note: deno test was killed by ${result.signal} after its final summary ` +
+        "(Mesa's device teardown); every test had already passed",
     );
-    result = await run(["test", "-A", ...extra], true);
-    summary = summaryOf(result.output);
   }
   const passed = summary?.passed ?? 0;
   const failed = summary?.failed ?? (result.code === 0 ? 0 : 1);
   console.log(`${passed} passed, ${failed} failed`);
-  if (result.code !== 0 || failed > 0 || passed === 0) Deno.exit(1);
+  if ((result.code !== 0 && !tornDown) || failed > 0 || passed === 0) Deno.exit(1);
 });
