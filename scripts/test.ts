@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { openGpu } from "../src/gpu/device.ts";
+import { GpuUnavailableError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
 
 const CHECK_TARGETS = ["mod.ts", "src", "scripts", "tests"];
@@ -59,6 +61,15 @@ await runMain("test", async () => {
       console.log(`0 passed, 1 failed (${what} failed: run \`deno ${args.join(" ")}\`)`);
       Deno.exit(1);
     }
+  }
+  // Most tests need a WebGPU adapter: without one, say what to install in one line (exit 1)
+  // rather than let hundreds of tests fail on the same cause.
+  try {
+    (await openGpu()).destroy();
+  } catch (error) {
+    if (!(error instanceof GpuUnavailableError)) throw error;
+    console.log(`0 passed, 1 failed (${error.message})`);
+    Deno.exit(1);
   }
   console.error("== tests: deno test -A");
   const result = await run(["test", "-A", ...extra], true);
