@@ -47,39 +47,64 @@ export function cropBox(
   return place(img, w, h, -x0, -y0);
 }
 
+/** A window of a resized image: origin in resized pixels (outside = zero padding) and size. */
+export interface CropWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
 /**
- * torchvision `CenterCrop((cropHeight, cropWidth))` on a PIL image: if the image is smaller than
- * the crop in a dimension it is first zero-padded by `(c − s) // 2` before and
- * `(c − s + 1) // 2` after; then `top = round((H − cropHeight) / 2)`,
- * `left = round((W − cropWidth) / 2)` with Python's round (half to even). Always a new image.
+ * The window torchvision `CenterCrop((cropHeight, cropWidth))` cuts from a `width × height`
+ * image, padding included (negative origin where the crop is larger than the image). If the
+ * image is smaller than the crop in a dimension it is first zero-padded by `(c − s) // 2` before
+ * and `(c − s + 1) // 2` after; then `top = round((H − cropHeight) / 2)`,
+ * `left = round((W − cropWidth) / 2)` with Python's round (half to even).
  */
-export function centerCrop(
-  img: RgbImage,
+export function centerCropWindow(
+  width: number,
+  height: number,
   cropHeight: number,
   cropWidth: number = cropHeight,
-): RgbImage {
+): CropWindow {
   if (
     !Number.isInteger(cropHeight) || !Number.isInteger(cropWidth) || cropHeight < 1 ||
     cropWidth < 1
   ) {
     throw new RangeError(`crop size must be positive integers, got ${cropHeight}x${cropWidth}`);
   }
-  let { width: w, height: h } = img;
+  let w = width;
+  let h = height;
   let padLeft = 0;
   let padTop = 0;
-  if (cropWidth > w || cropHeight > h) {
-    if (cropWidth > w) {
-      padLeft = Math.floor((cropWidth - w) / 2);
-      w += padLeft + Math.floor((cropWidth - w + 1) / 2);
-    }
-    if (cropHeight > h) {
-      padTop = Math.floor((cropHeight - h) / 2);
-      h += padTop + Math.floor((cropHeight - h + 1) / 2);
-    }
+  if (cropWidth > w) {
+    padLeft = Math.floor((cropWidth - w) / 2);
+    w += padLeft + Math.floor((cropWidth - w + 1) / 2);
   }
-  const top = roundHalfEven((h - cropHeight) / 2);
-  const left = roundHalfEven((w - cropWidth) / 2);
-  return place(img, cropWidth, cropHeight, padLeft - left, padTop - top);
+  if (cropHeight > h) {
+    padTop = Math.floor((cropHeight - h) / 2);
+    h += padTop + Math.floor((cropHeight - h + 1) / 2);
+  }
+  return {
+    left: roundHalfEven((w - cropWidth) / 2) - padLeft,
+    top: roundHalfEven((h - cropHeight) / 2) - padTop,
+    width: cropWidth,
+    height: cropHeight,
+  };
+}
+
+/**
+ * torchvision `CenterCrop((cropHeight, cropWidth))` on a PIL image, cutting
+ * {@link centerCropWindow} (zero where the window reaches past the image). Always a new image.
+ */
+export function centerCrop(
+  img: RgbImage,
+  cropHeight: number,
+  cropWidth: number = cropHeight,
+): RgbImage {
+  const win = centerCropWindow(img.width, img.height, cropHeight, cropWidth);
+  return place(img, win.width, win.height, -win.left, -win.top);
 }
 
 /** Mirror left ↔ right (PIL `FLIP_LEFT_RIGHT`, torchvision `hflip`). */

@@ -63,7 +63,8 @@ import {
   torchvisionAffineCoefficients,
   unpackRgbImages,
 } from "./geometry.ts";
-import { centerCropWindow, type CropWindow, recordResizeCrop } from "./resize_gpu.ts";
+import { centerCropWindow, type CropWindow } from "../image/crop.ts";
+import { recordResizeCrop } from "./resize_gpu.ts";
 import type { SyntheticFamily, SyntheticParams } from "./synthetic_grid.ts";
 
 /** How views are made; sizes as `--resize` / `--crop-size`. */

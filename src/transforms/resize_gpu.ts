@@ -14,7 +14,8 @@
 import source from "../../kernels/image_resize.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { type RgbImage, roundHalfEven } from "../image/image.ts";
+import { centerCropWindow, type CropWindow } from "../image/crop.ts";
+import type { RgbImage } from "../image/image.ts";
 import { resizeCoefficients, shortSideSize } from "../image/resize.ts";
 import { packRgb, unpackRgbImages } from "./geometry.ts";
 
@@ -24,51 +25,6 @@ const WORKGROUP = 64;
 const MAX_TAPS = 65535;
 /** Most workgroups per grid dimension WebGPU guarantees. */
 const MAX_GRID = 65535;
-
-/** A window of a resized image: origin in resized pixels (outside = zero padding) and size. */
-export interface CropWindow {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-}
-
-/**
- * The window torchvision `CenterCrop((cropHeight, cropWidth))` cuts from a `width × height`
- * image, padding included (negative origin where the crop is larger than the image): the same
- * rule as `centerCrop` (src/image/crop.ts).
- */
-export function centerCropWindow(
-  width: number,
-  height: number,
-  cropHeight: number,
-  cropWidth: number = cropHeight,
-): CropWindow {
-  if (
-    !Number.isInteger(cropHeight) || !Number.isInteger(cropWidth) || cropHeight < 1 ||
-    cropWidth < 1
-  ) {
-    throw new RangeError(`crop size must be positive integers, got ${cropHeight}x${cropWidth}`);
-  }
-  let w = width;
-  let h = height;
-  let padLeft = 0;
-  let padTop = 0;
-  if (cropWidth > w) {
-    padLeft = Math.floor((cropWidth - w) / 2);
-    w += padLeft + Math.floor((cropWidth - w + 1) / 2);
-  }
-  if (cropHeight > h) {
-    padTop = Math.floor((cropHeight - h) / 2);
-    h += padTop + Math.floor((cropHeight - h + 1) / 2);
-  }
-  return {
-    left: roundHalfEven((w - cropWidth) / 2) - padLeft,
-    top: roundHalfEven((h - cropHeight) / 2) - padTop,
-    width: cropWidth,
-    height: cropHeight,
-  };
-}
 
 /**
  * Records Pillow's BILINEAR resize of `views` packed `srcWidth × srcHeight` views in `src`

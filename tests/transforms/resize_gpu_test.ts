@@ -1,11 +1,9 @@
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { centerCrop } from "../../src/image/crop.ts";
+import { centerCrop, centerCropWindow, type CropWindow } from "../../src/image/crop.ts";
 import { createImage, imagesEqual, type RgbImage } from "../../src/image/image.ts";
 import { resize, resizeShortSide } from "../../src/image/resize.ts";
 import { packRgb, unpackRgbImages } from "../../src/transforms/geometry.ts";
 import {
-  centerCropWindow,
-  type CropWindow,
   recordResizeCrop,
   recordShortSideCenterCrop,
   resizeImagesGpu,
