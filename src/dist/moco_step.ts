@@ -27,9 +27,14 @@
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { enqueue, infoNce } from "../ops/contrastive.ts";
-import { l2NormalizeBackward, l2NormalizeForward } from "../ops/normalize.ts";
-import { emaUpdate } from "../ops/sgd.ts";
-import type { MocoStepOptions, MocoStepResult, MocoTrainable } from "../train/moco_step.ts";
+import { l2NormalizeForward } from "../ops/normalize.ts";
+import {
+  type MocoStepOptions,
+  type MocoStepResult,
+  type MocoTrainable,
+  recordKeyMomentumUpdate,
+  recordQueryBackward,
+} from "../train/moco_step.ts";
 import type { MomentumSgd, TrainParameter } from "../train/optimizer.ts";
 import { checkBnGroups } from "../train/shuffle_bn.ts";
 import type { Communicator } from "./communicator.ts";
@@ -102,15 +107,7 @@ export async function distributedMocoStep(
 
   // 1. Momentum update (θ_q is the same before and after the query forward, so the key path is
   // recorded first and its readback overlaps the query forward).
-  const paramsQ = encoderQ.parameters();
-  const paramsK = encoderK.parameters();
-  if (paramsQ.length !== paramsK.length) {
-    throw new RangeError(
-      `MoCo step: encoder_q has ${paramsQ.length} parameters, encoder_k ${paramsK.length}`,
-    );
-  }
-  emaUpdate(gpu, paramsK.map((p) => p.value), paramsQ.map((p) => p.value), options.keyMomentum);
-  encoderK.invalidateFolded?.();
+  const paramsQ = recordKeyMomentumUpdate(gpu, moco, options.keyMomentum);
 
   // 2. Shuffle-BN across ranks: encode this rank's shuffled slice (submitted with its readback),
   // record the query path while it runs, then gather the keys and un-shuffle them.
@@ -150,11 +147,7 @@ export async function distributedMocoStep(
   kGlobal.release();
 
   // 5. Backward, gradient averaging over ranks, update.
-  const dOut = l2NormalizeBackward(gpu, dq, outQ);
-  dq.release();
-  encoderQ.backward(dOut);
-  dOut.release();
-  outQ.release();
+  recordQueryBackward(gpu, encoderQ, dq, outQ);
   const averaged = await averageGradients(gpu, comm, paramsQ);
   if (times) {
     times.gradientReadbackSeconds += averaged.readbackSeconds;

@@ -121,15 +121,7 @@ export function recordMocoStep(
   const q = l2NormalizeForward(gpu, outQ);
 
   // 2. Key path: momentum update first, then the shuffled forward.
-  const paramsQ = encoderQ.parameters();
-  const paramsK = encoderK.parameters();
-  if (paramsQ.length !== paramsK.length) {
-    throw new RangeError(
-      `MoCo step: encoder_q has ${paramsQ.length} parameters, encoder_k ${paramsK.length}`,
-    );
-  }
-  emaUpdate(gpu, paramsK.map((p) => p.value), paramsQ.map((p) => p.value), options.keyMomentum);
-  encoderK.invalidateFolded?.();
+  recordKeyMomentumUpdate(gpu, moco, options.keyMomentum);
   const xkShuffled = shuffleRows(gpu, xk, options.shuffle.perm);
   const outK = encoderK.forwardTrain(xkShuffled, { ...groups, keepTape: false });
   xkShuffled.release();
@@ -145,15 +137,49 @@ export function recordMocoStep(
   moco.queuePtr = enqueue(gpu, moco.queue, k, moco.queuePtr);
 
   // 5. Backward and update.
-  const dOut = l2NormalizeBackward(gpu, dq, outQ);
-  dq.release();
-  encoderQ.backward(dOut);
-  dOut.release();
-  outQ.release();
+  recordQueryBackward(gpu, encoderQ, dq, outQ);
   sgd.step(options.lr);
 
   if (options.keepEmbeddings) return { loss, correct, q, k };
   q.release();
   k.release();
   return { loss, correct };
+}
+
+/**
+ * MoCo's key-encoder update θ_k ← m·θ_k + (1 − m)·θ_q over the parameters (not the BN running
+ * statistics), recorded into the current step; returns encoder_q's parameters.
+ */
+export function recordKeyMomentumUpdate(
+  gpu: Gpu,
+  moco: MocoTrainable,
+  momentum: number,
+): TrainParameter[] {
+  const paramsQ = moco.encoderQ.parameters();
+  const paramsK = moco.encoderK.parameters();
+  if (paramsQ.length !== paramsK.length) {
+    throw new RangeError(
+      `MoCo step: encoder_q has ${paramsQ.length} parameters, encoder_k ${paramsK.length}`,
+    );
+  }
+  emaUpdate(gpu, paramsK.map((p) => p.value), paramsQ.map((p) => p.value), momentum);
+  moco.encoderK.invalidateFolded?.();
+  return paramsQ;
+}
+
+/**
+ * Back-propagates InfoNCE's gradient `dq` (w.r.t. the normalised queries) through the L2
+ * normalisation and encoder_q, accumulating parameter gradients; releases `dq` and `outQ`.
+ */
+export function recordQueryBackward(
+  gpu: Gpu,
+  encoderQ: TrainableEncoder,
+  dq: Tensor,
+  outQ: Tensor,
+): void {
+  const dOut = l2NormalizeBackward(gpu, dq, outQ);
+  dq.release();
+  encoderQ.backward(dOut);
+  dOut.release();
+  outQ.release();
 }
