@@ -12,7 +12,12 @@
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
 import { DEMO_SIZES, demoModels, PRETRAIN } from "../src/demo/config.ts";
 import { missingCheckpoints, retrainDemoCheckpoints } from "../src/demo/checkpoints.ts";
-import { DEMO_PARTS, type DemoModelResult, evaluateDemoModel } from "../src/demo/evaluate.ts";
+import {
+  DEMO_PARTS,
+  type DemoModelResult,
+  evaluateDemoModel,
+  loadDemoData,
+} from "../src/demo/evaluate.ts";
 import { APPEARANCE_FAMILIES, SPATIAL_FAMILIES } from "../src/report/findings.ts";
 import { renderReportMarkdown } from "../src/report/markdown.ts";
 import { formatDuration, Progress } from "../src/util/progress.ts";
@@ -101,6 +106,7 @@ await runMain("demo", async () => {
     }
     const world = `${out}/${flags.quick ? "world-quick" : "world"}`;
     await prepareDemoWorld(gpu, world, sizes, log);
+    const data = await loadDemoData(gpu, world, sizes);
     const results: DemoModelResult[] = [];
     const models = demoModels();
     const progress = new Progress("demo", models.length * DEMO_PARTS.length, {
@@ -114,7 +120,7 @@ await runMain("demo", async () => {
       });
       try {
         results.push(
-          await evaluateDemoModel(gpu, model, label, { world, results: out }, sizes, log, progress),
+          await evaluateDemoModel(gpu, model, label, data, out, sizes, log, progress),
         );
       } finally {
         model.release();

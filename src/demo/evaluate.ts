@@ -7,8 +7,8 @@
  * @module
  */
 import { loadCausal3DIdent } from "../data/causal3dident.ts";
-import type { ImageDataset, SupervisedDataset } from "../data/dataset.ts";
-import { imageFolder } from "../data/image_folder.ts";
+import type { GroupedDataset, SupervisedDataset } from "../data/dataset.ts";
+import { imageFolder, type ImageFolderDataset } from "../data/image_folder.ts";
 import { loadRealWorld, type RealWorldKey } from "../data/realworld.ts";
 import { LATENT_NAMES } from "../data/world_render.ts";
 import { worldKeypoints } from "../data/world.ts";
@@ -70,12 +70,40 @@ export const DEMO_PARTS: readonly string[] = [
   "downstream",
 ];
 
-/** Where the demo's world and caches live. */
-export interface DemoPaths {
-  /** Data root holding the exported world layouts. */
-  world: string;
-  /** Results folder of the demo (statistics, feature cache). */
-  results: string;
+/** The demo's datasets, read once and shared by every model's evaluation. */
+export interface DemoData {
+  /** The world ImageFolder's `train` split: the statistics stream, synthetic images, class probe. */
+  stream: ImageFolderDataset;
+  /** Its `val` split: the class probe's test set. */
+  val: ImageFolderDataset;
+  /** The real-world-style group sets, in {@link DEMO_GROUPS} order. */
+  groups: GroupedDataset[];
+  /** The Causal3DIdent-style latent regression splits. */
+  causalTrain: SupervisedDataset;
+  causalTest: SupervisedDataset;
+  /** The keypoint regression splits (rendered in memory). */
+  keypointsTrain: SupervisedDataset;
+  keypointsTest: SupervisedDataset;
+}
+
+/** Reads the demo world under `world` (written by `prepareDemoWorld`) with the real loaders. */
+export async function loadDemoData(gpu: Gpu, world: string, sizes: DemoSizes): Promise<DemoData> {
+  const groups: GroupedDataset[] = [];
+  for (const { key } of DEMO_GROUPS) groups.push(await loadRealWorld(key, world));
+  const keypoints = { seed: 0, resolution: 64, perClass: sizes.perClass / 3 | 0 };
+  return {
+    stream: await imageFolder(`${world}/train`, { name: "world-train" }),
+    val: await imageFolder(`${world}/val`, { name: "world-val" }),
+    groups,
+    causalTrain: await loadCausal3DIdent(world, "train"),
+    causalTest: await loadCausal3DIdent(world, "test"),
+    keypointsTrain: worldKeypoints(gpu, { ...keypoints, split: "train" }),
+    keypointsTest: worldKeypoints(gpu, {
+      ...keypoints,
+      split: "test",
+      perClass: sizes.testPerClass,
+    }),
+  };
 }
 
 async function probeData(
@@ -120,7 +148,8 @@ export async function evaluateDemoModel(
   gpu: Gpu,
   model: FeatureExtractor,
   label: string,
-  paths: DemoPaths,
+  data: DemoData,
+  resultsDir: string,
   sizes: DemoSizes,
   log: (line: string) => void,
   progress?: Progress,
@@ -135,12 +164,12 @@ export async function evaluateDemoModel(
   };
   const full = { resize: sizes.cropSize, cropSize: sizes.cropSize };
   const views = { resize: sizes.resize, cropSize: sizes.cropSize };
-  const cache = new FeatureCache(`${paths.results}/cache/features`);
+  const cache = new FeatureCache(`${resultsDir}/cache/features`);
 
   // Feature statistics over the world stream (the role of ImageNet val in the paper).
-  const stream = await imageFolder(`${paths.world}/train`, { name: "world-train" });
+  const stream = data.stream;
   const { stats } = await cachedStatistics({
-    dir: `${paths.results}/statistics`,
+    dir: `${resultsDir}/statistics`,
     modelName: model.name,
     featureLayer: model.featureLayer,
     parts: {
@@ -171,7 +200,7 @@ export async function evaluateDemoModel(
       fixed.includes(family) ? (family === "posterize" ? 7 : 2) : sizes.k,
       views,
     );
-    const r = await syntheticInvariance(gpu, model, stream as ImageDataset, {
+    const r = await syntheticInvariance(gpu, model, stream, {
       indices,
       views: (img, index) => syntheticViews(gpu, img, family, grid, { ...views, seed: index }),
       preprocessing: views,
@@ -191,8 +220,8 @@ export async function evaluateDemoModel(
   lap("synthetic");
 
   const realworld: DemoModelResult["realworld"] = {};
-  for (const { key } of DEMO_GROUPS) {
-    const groups = await loadRealWorld(key, paths.world);
+  for (const [g, { key }] of DEMO_GROUPS.entries()) {
+    const groups = data.groups[g];
     const r = await realworldInvariance(gpu, model, groups, {
       preprocessing: full,
       whitener,
@@ -207,10 +236,8 @@ export async function evaluateDemoModel(
   log(`${label}: real-world-style groups`);
   lap("realworld");
 
-  const train = await loadCausal3DIdent(paths.world, "train");
-  const test = await loadCausal3DIdent(paths.world, "test");
-  const xTrain = await probeData(gpu, model, train, cache, full, "causal-train");
-  const xTest = await probeData(gpu, model, test, cache, full, "causal-test");
+  const xTrain = await probeData(gpu, model, data.causalTrain, cache, full, "causal-train");
+  const xTest = await probeData(gpu, model, data.causalTest, cache, full, "causal-test");
   const extrinsic: DemoModelResult["extrinsic"] = {};
   // Small Gram matrices are cheaper on the CPU than a GPU round trip (≥ 11 ms per sync).
   const gram = xTrain.x.rows >= 2048 ? gpuGram(gpu) : undefined;
@@ -226,13 +253,11 @@ export async function evaluateDemoModel(
   lap("extrinsic");
 
   const downstream: DemoModelResult["downstream"] = {};
-  const clsTrain = await imageFolder(`${paths.world}/train`, { name: "world-train" });
-  const clsTest = await imageFolder(`${paths.world}/val`, { name: "world-val" });
   // The original shifts the grid by the number of fused models (SPEC §6.3).
   const grid = [...regularisationGrid(model.name)].filter((_, i) => i % sizes.gridStride === 0);
   const cls = downstreamEvaluation(
-    await probeData(gpu, model, clsTrain, cache, full, "class-train"),
-    await probeData(gpu, model, clsTest, cache, full, "class-test"),
+    await probeData(gpu, model, stream, cache, full, "class-train"),
+    await probeData(gpu, model, data.val, cache, full, "class-test"),
     {
       probe: "logistic",
       metric: "accuracy",
@@ -243,12 +268,9 @@ export async function evaluateDemoModel(
     },
   );
   downstream["object class"] = { score: cls.testScore, metric: "accuracy", wd: cls.wd };
-  const kpOptions = { seed: 0, resolution: 64, perClass: sizes.perClass / 3 | 0 };
-  const kpTrain = worldKeypoints(gpu, { ...kpOptions, split: "train" });
-  const kpTest = worldKeypoints(gpu, { ...kpOptions, split: "test", perClass: sizes.testPerClass });
   const kp = downstreamEvaluation(
-    await probeData(gpu, model, kpTrain, cache, full, "keypoints-train"),
-    await probeData(gpu, model, kpTest, cache, full, "keypoints-test"),
+    await probeData(gpu, model, data.keypointsTrain, cache, full, "keypoints-train"),
+    await probeData(gpu, model, data.keypointsTest, cache, full, "keypoints-test"),
     {
       probe: "ridge",
       metric: "r2",
