@@ -7,9 +7,11 @@
  * The equivalence holds up to float32 summation order (a rank sums gradients over its own rows,
  * then the ranks are averaged). MoCo's steps amplify such differences quickly on a tiny batch
  * (a 1e-7 relative change of the learning rate moves momentum buffers by ~1e-3 after three steps
- * at lr 0.03), so the run uses lr 0.003, where both perturbations stay near 3e-6. Where a ReLU
- * input or a max-pool tie lies within rounding of its threshold, the two runs can also route one
- * gradient element differently; see {@link compareAll} for how the bounds allow for that.
+ * at lr 0.03), and where a ReLU input lies within rounding of zero the two runs route a gradient
+ * element differently. At lr 0.003 such flips pushed the weights 2.8e-5 apart in total with
+ * SSL_TEST_SEED=1973232832 while the per-step losses agreed to 1e-7; at lr 0.001 that seed and
+ * SSL_TEST_SEED=877967981 agree to 3e-8, as do eight fresh seeds (≤ 6e-8), so the run uses lr
+ * 0.001. See {@link compareAll} for the per-tensor bound.
  */
 import { loadTrainingCheckpoint } from "../../src/train/checkpoint.ts";
 import type { TorchTensor } from "../../src/io/torch_checkpoint.ts";
@@ -50,7 +52,7 @@ function trainArgs(data: string, out: string, seed: number, extra: string[] = []
     SCRIPT,
     data,
     ...["--arch", "resnet18", "--base-width", "8", "--image-size", "64", "-b", "16"],
-    ...["--moco-k", "64", "--epochs", "1", "--max-steps-per-epoch", "3", "--lr", "0.003"],
+    ...["--moco-k", "64", "--epochs", "1", "--max-steps-per-epoch", "3", "--lr", "0.001"],
     ...["--seed", String(seed), "--mlp", "--moco-t", "0.2", "--print-freq", "1", "-j", "4"],
     ...["--out-dir", out, "--results-dir", `${out}-results`],
     ...extra,
