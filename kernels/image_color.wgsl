@@ -1,5 +1,5 @@
 // Appearance transforms on batches of 8-bit RGB images with Pillow / torchvision semantics
-// (SPEC §3.4): the ImageEnhance blends (brightness, contrast, color, sharpness), grayscale,
+// (docs/synthetic.md#view-order): the ImageEnhance blends (brightness, contrast, color, sharpness), grayscale,
 // torchvision's PIL adjust_hue through Pillow's 8-bit HSV, and torchvision's gaussian_blur.
 // color_chain runs up to five of the per-pixel ops per view in one pass (ColorJitter's four in
 // their random order, then RandomGrayscale).

@@ -1,5 +1,5 @@
 /**
- * `deno task eval:causal3dident`: extrinsic invariance on Causal3DIdent (SPEC §5, flags §7.4), the
+ * `deno task eval:causal3dident`: extrinsic invariance on Causal3DIdent (docs/causal3dident.md, docs/causal3dident.md#flags), the
  * TypeScript port of `eval_causal3dident.py`.
  *
  * Features of `int(4096·5/B)·B` shuffled training and `int(4096·10/B)·B` test images (capped by the
@@ -9,7 +9,7 @@
  * `{model}_{layer}_causal3dident_{target}.pth` plus a JSON record + CSV row under
  * `<results-dir>/causal3dident/`.
  *
- * Randomness: the original shuffles the subsets and the folds without a seed (SPEC §9 item 28);
+ * Randomness: the original shuffles the subsets and the folds without a seed (docs/quirks.md#q28);
  * we use `--seed`, so runs are reproducible. `--faithful` cannot reproduce unseeded draws; it
  * re-draws the folds for every (α, γ) as the original does and writes the output to the
  * hard-coded `results/`.

@@ -1,5 +1,5 @@
 /**
- * `deno task eval:downstream`: linear transfer evaluation (SPEC §6, flags §7.5), the TypeScript
+ * `deno task eval:downstream`: linear transfer evaluation (docs/downstream.md, docs/downstream.md#flags), the TypeScript
  * port of `eval_downstream.py`.
  *
  * Features of the (possibly fused, `--model a+b+c --fuse-mode cat|add|mean`) model over trainval
@@ -12,7 +12,7 @@
  *
  * Randomness: the original's loader and fold shuffles are unseeded; ours come from `--seed`.
  * `--faithful` re-draws the folds for every wd (as the original), scores Flowers with plain
- * accuracy and truncates CelebA landmarks (SPEC §9 items 30, 33, 35).
+ * accuracy and truncates CelebA landmarks (docs/quirks.md#q30, docs/quirks.md#q33, docs/quirks.md#q35).
  *
  * @module
  */
@@ -48,7 +48,7 @@ import { UsageError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
 import { Rng } from "../src/util/rng.ts";
 
-/** `--quick` keeps this many batches per split (SPEC §6.2). */
+/** `--quick` keeps this many batches per split (docs/downstream.md#features). */
 const QUICK_BATCHES = 100;
 
 async function splitFeatures(

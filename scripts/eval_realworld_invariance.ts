@@ -1,5 +1,5 @@
 /**
- * `deno task eval:realworld`: real-world invariance (SPEC §4, flags §7.3), the TypeScript port of
+ * `deno task eval:realworld`: real-world invariance (docs/realworld.md, docs/realworld.md#flags), the TypeScript port of
  * `eval_realworld_invariance.py`.
  *
  * For each group of the dataset (views of one object under changing viewpoint, light, colour

@@ -1,5 +1,5 @@
 /**
- * `deno task eval:synthetic`: synthetic invariance (SPEC §3, flags §7.2), the TypeScript port of
+ * `deno task eval:synthetic`: synthetic invariance (docs/synthetic.md, docs/synthetic.md#flags), the TypeScript port of
  * `eval_synthetic_invariance.py`.
  *
  * 1. Feature statistics of the model over `<data>/<split>` (Resize → CenterCrop), cached in
@@ -75,7 +75,7 @@ await runMain("eval_synthetic_invariance", async () => {
       "view-batch": { type: "int", help: "forward batch of the views (default: k + 1 at once)" },
       "num-images": { type: "int", default: 1000, help: "images drawn (with replacement)" },
       ...sizeFlags(256),
-      k: { type: "int", help: "views per image (default per family, SPEC §3.2)" },
+      k: { type: "int", help: "views per image (default per family, docs/synthetic.md#sampling)" },
       "ckpt-dir": ckptDirFlag("models/"),
       "results-dir": { type: "string", default: "./results/", help: "statistics and results" },
       jitter: JITTER_FLAG,

@@ -1,6 +1,6 @@
 /**
  * MoCo v2 pretraining (`deno task pretrain`), the counterpart of the original
- * `pretraining/main_moco.py` with its flags and defaults (SPEC §7.1), on one WebGPU device.
+ * `pretraining/main_moco.py` with its flags and defaults (docs/pretraining.md#flags), on one WebGPU device.
  *
  * ```sh
  * deno task pretrain --model ventral --lr 0.03 --batch-size 256 --mlp --moco-t 0.2 --cos \
@@ -20,7 +20,7 @@
  * - one device: shuffle-BN is emulated with `--bn-groups` (default 8, MoCo's reference setting);
  *   with `--dist mpi` the default is the number of ranks (DDP's per-GPU BN); PyTorch's
  *   distributed flags are accepted and ignored with a note (mpirun/srun place the ranks);
- * - an unknown `--model` is a usage error at start (the original crashed later, SPEC §9.2);
+ * - an unknown `--model` is a usage error at start (the original crashed later, docs/quirks.md#q2);
  * - checkpoints are named `{model}[_w3]_{epoch:04d}.pth.tar` (`--faithful-names` gives the
  *   original's `_0000.pth.tar`), written atomically into `--out-dir` (default: the working
  *   directory, as the original);

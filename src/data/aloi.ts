@@ -1,5 +1,5 @@
 /**
- * ALOI (Amsterdam Library of Object Images), the three variants of SPEC §4.2: viewpoint (ALOI-VIEW,
+ * ALOI (Amsterdam Library of Object Images), the three variants of docs/realworld.md#datasets: viewpoint (ALOI-VIEW,
  * 72 turntable angles), illumination (ALOI-ILL, 8 lighting directions × 3 cameras) and temperature
  * (ALOI-COL, 12 illumination colour temperatures). The original archives' folders must be renamed
  * to `viewpoint`, `illumination` and `temperature`.

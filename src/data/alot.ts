@@ -1,5 +1,5 @@
 /**
- * ALOT (Amsterdam Library of Textures), the three variants of SPEC §4.2. Each texture folder holds
+ * ALOT (Amsterdam Library of Textures), the three variants of docs/realworld.md#datasets. Each texture folder holds
  * `<t>_c<camera>l<light>.png` (4 cameras × lights 1–5 and 8), the same rotated by 60°, 120° and
  * 180° (`<t>_c<camera>l<light>r<angle>.png`), and one reddish-illumination image per camera
  * (`<t>_c<camera>i.png`): 100 images per texture.
@@ -32,7 +32,7 @@ const ROTATIONS: readonly number[] = [0, 60, 120, 180];
 /** Options for {@link loadAlot}. */
 export interface AlotOptions {
   /**
-   * Reproduce the original's ALOT-viewpoint bug (SPEC §9 item 22): the light index is taken
+   * Reproduce the original's ALOT-viewpoint bug (docs/quirks.md#q22): the light index is taken
    * from the texture number instead of the group's block, so each texture's group repeats six
    * times with the single light `ALOT_LIGHTS[(t − 1) mod 6]`. Default false: group g has light
    * `ALOT_LIGHTS[g div N]`. Other modes are unaffected.

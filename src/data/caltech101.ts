@@ -1,5 +1,5 @@
 /**
- * Caltech-101 with the original's split files (SPEC §6.1): `<root>/{train,test}.txt` list
+ * Caltech-101 with the original's split files (docs/downstream.md#datasets): `<root>/{train,test}.txt` list
  * `<class_dir>/<file> <label>` lines, images live under `<root>/caltech101/101_ObjectCategories/`,
  * and labels are ImageFolder indices over that folder (102 classes including
  * `BACKGROUND_Google`, code-point order).

@@ -1,5 +1,5 @@
 /**
- * Causal3DIdent (SPEC §5.1–5.2): `<data_root>/Causal3DIdent/{trainset,testset}/` read as an
+ * Causal3DIdent (docs/causal3dident.md#layout, docs/causal3dident.md#targets): `<data_root>/Causal3DIdent/{trainset,testset}/` read as an
  * ImageFolder over `images_0 … images_6` (the 7 object classes), with the latent matrix
  * `latents_0.npy ‖ … ‖ latents_6.npy` aligned row-by-row with the ImageFolder samples.
  *
@@ -52,7 +52,7 @@ const NUM_CLASSES = 7;
 /**
  * Loads `<dataRoot>/Causal3DIdent/<split>set/`. Row r of `latents` belongs to ImageFolder sample
  * r, which holds because the class folders sort in class order and the zero-padded file names
- * sort numerically (SPEC §9 item 29); the loader checks what it can: the class folders must be
+ * sort numerically (docs/quirks.md#q29); the loader checks what it can: the class folders must be
  * exactly `images_0` … `images_6`, and each `latents_c.npy` must be a 2-D array with one row per
  * image of `images_c` and the same column count for all classes (DataError naming both
  * otherwise).

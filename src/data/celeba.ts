@@ -1,5 +1,5 @@
 /**
- * CelebA aligned landmarks (SPEC §6.1): `<root>/celeba/list_eval_partition.txt` (0 train,
+ * CelebA aligned landmarks (docs/downstream.md#datasets): `<root>/celeba/list_eval_partition.txt` (0 train,
  * 1 valid, 2 test), `<root>/celeba/list_landmarks_align_celeba.txt` (count line, header line,
  * then `<file> lefteye_x lefteye_y righteye_x … rightmouth_y`) and the 178×218 images in
  * `<root>/celeba/img_align_celeba/`.
@@ -7,7 +7,7 @@
  * Targets map each landmark to the `size`-pixel input as the original does,
  * x′ = ((x − (w − m)/2) / m) · size and y′ = ((y − (h − m)/2) / m) · size with w×h = 178×218 and
  * m = 178 (so y is shifted by 20). The original writes these into an integer tensor, truncating
- * them after float32 arithmetic (SPEC §9 item 35); `faithful` reproduces that, the default keeps
+ * them after float32 arithmetic (docs/quirks.md#q35); `faithful` reproduces that, the default keeps
  * the float64 values. The other annotation files the original checks (identity, bbox, attributes,
  * with MD5 sums) are not needed for landmarks and are not read; nothing is downloaded.
  *

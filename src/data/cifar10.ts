@@ -1,5 +1,5 @@
 /**
- * CIFAR-10 as torchvision's `CIFAR10(root, train)` reads it (SPEC §6.1): the Python version
+ * CIFAR-10 as torchvision's `CIFAR10(root, train)` reads it (docs/downstream.md#datasets): the Python version
  * `<root>/cifar-10-batches-py/{data_batch_1 … data_batch_5, test_batch}` (Python 2 cPickle files:
  * a dict with `data`, a uint8 numpy array [10000, 3072] of planar R, G, B 32×32 planes, and
  * `labels`), or, when that folder is absent, the binary version

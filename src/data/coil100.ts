@@ -1,5 +1,5 @@
 /**
- * COIL-100 (Columbia Object Image Library) for the real-world viewpoint invariance of SPEC §4.2:
+ * COIL-100 (Columbia Object Image Library) for the real-world viewpoint invariance of docs/realworld.md#datasets:
  * `<root>/obj<N>__<angle>.png`, 100 objects photographed on a turntable every 5° (72 views).
  *
  * @module

@@ -1,6 +1,6 @@
 /**
  * DaLI (a dataset of scenes under many illuminants) for the real-world illumination invariance of
- * SPEC §4.2: `DaLI/input/png/<scene>/*.png`, 12 scenes of 32 images each.
+ * docs/realworld.md#datasets: `DaLI/input/png/<scene>/*.png`, 12 scenes of 32 images each.
  *
  * @module
  */

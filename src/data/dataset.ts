@@ -35,11 +35,11 @@ export interface SupervisedDataset extends ImageDataset {
   readonly targetDim: number;
   /** Number of classes (classification only). */
   readonly numClasses?: number;
-  /** Row-major [length, targetDim] targets, already normalised as SPEC §5/§6 prescribe. */
+  /** Row-major [length, targetDim] targets, already normalised as docs/causal3dident.md, docs/downstream.md prescribe. */
   readonly targets: Float64Array;
 }
 
-/** Images grouped by identity: the real-world invariance sets (SPEC §4.2). */
+/** Images grouped by identity: the real-world invariance sets (docs/realworld.md#datasets). */
 export interface GroupedDataset {
   /** The dataset key (e.g. `COIL100`). */
   readonly name: string;

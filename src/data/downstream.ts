@@ -1,10 +1,10 @@
 /**
- * The six downstream datasets of `eval_downstream.py` (SPEC §6.1): key → trainval / test splits,
+ * The six downstream datasets of `eval_downstream.py` (docs/downstream.md#datasets): key → trainval / test splits,
  * the probe (logistic or ridge) and the metric.
  *
  * trainval is the train split alone for CIFAR-10, Caltech-101 and LSP, and train ‖ valid for
  * Flowers, 300W and CelebA, in that order (the original's ConcatDataset). Metrics follow the
- * intent by default; `faithful` reproduces what the Python did (SPEC §9): Flowers scored with
+ * intent by default; `faithful` reproduces what the Python did (docs/quirks.md): Flowers scored with
  * plain accuracy (item 30), Flowers labels ranked per split, CelebA landmarks truncated to int
  * (item 35).
  *
@@ -53,13 +53,13 @@ export interface DownstreamInfo {
   probe: DownstreamProbe;
   /** The metric the original evidently intended. */
   metric: DownstreamMetric;
-  /** The metric the original's code actually used (differs for Flowers, SPEC §9 item 30). */
+  /** The metric the original's code actually used (differs for Flowers, docs/quirks.md#q30). */
   metricAsCoded: DownstreamMetric;
   /** Whether trainval is train ‖ valid (else the train split alone). */
   trainPlusValid: boolean;
 }
 
-/** The dataset table of SPEC §6.1. */
+/** The dataset table of docs/downstream.md#datasets. */
 export const DOWNSTREAM_INFO: Readonly<Record<DownstreamKey, DownstreamInfo>> = {
   cifar10: {
     dir: "CIFAR10",
@@ -115,7 +115,7 @@ export interface DownstreamTask {
 
 /** Options for {@link loadDownstream}. */
 export interface DownstreamOptions {
-  /** Reproduce the original's behaviour where it departs from its intent (SPEC §9 items 30, 35). */
+  /** Reproduce the original's behaviour where it departs from its intent (docs/quirks.md#q30, docs/quirks.md#q35). */
   faithful?: boolean;
   /** Network input side the landmark/joint targets are mapped to (`--crop-size`, default 224). */
   size?: number;

@@ -1,5 +1,5 @@
 /**
- * The exposure-correction dataset of Afifi et al. (MIT-Adobe FiveK renderings) for SPEC §4.2:
+ * The exposure-correction dataset of Afifi et al. (MIT-Adobe FiveK renderings) for docs/realworld.md#datasets:
  * one expert-retouched ground truth per scene in `GT_IMAGES/<id>-<name>.jpg` and five renderings
  * at relative EVs −1.5, −1, 0, +1, +1.5 in `INPUT_IMAGES/<id>-<name>_<N1.5|N1|0|P1|P1.5>.JPG`.
  *
@@ -15,7 +15,7 @@ export const EXPOSURE_ERRORS_KEY = "ExposureErrors";
 /** Options for {@link loadExposureErrors}. */
 export interface ExposureErrorsOptions {
   /**
-   * Reproduce the original (SPEC §9 item 24): both globs stay in OS directory order (unsorted),
+   * Reproduce the original (docs/quirks.md#q24): both globs stay in OS directory order (unsorted),
    * and an input belongs to a group when the id occurs anywhere in its full path (a substring
    * test, so a data root containing the id would put every input in that group). Default false:
    * both lists sorted, and an input belongs to the group whose id equals its own.

@@ -1,5 +1,5 @@
 /**
- * 300 Faces In-the-Wild (SPEC §6.1, mode `indoor+outdoor`): `<root>/01_Indoor/*.png` and
+ * 300 Faces In-the-Wild (docs/downstream.md#datasets, mode `indoor+outdoor`): `<root>/01_Indoor/*.png` and
  * `<root>/02_Outdoor/*.png` with same-name `.pts` landmark files (68 points), split by
  * `<root>/indoor+outdoor_{train,valid,test}.npy`, which are created when missing exactly as the
  * original does (numpy seed 0, legacy shuffle of 0…n−1, 30 % / 30 % / 40 %; same bytes as

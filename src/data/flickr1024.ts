@@ -1,5 +1,5 @@
 /**
- * Flickr1024 stereo pairs for the real-world viewpoint invariance of SPEC §4.2:
+ * Flickr1024 stereo pairs for the real-world viewpoint invariance of docs/realworld.md#datasets:
  * `Flickr1024/<split>/<nnnn>_L.png` with its right view `<nnnn>_R.png` beside it (splits such as
  * `Train`, `Validation`, `Test`).
  *
@@ -16,7 +16,7 @@ export const FLICKR1024_KEY = "Flickr1024";
 /** Options for {@link loadFlickr1024}. */
 export interface Flickr1024Options {
   /**
-   * Keep the original's unsorted glob order (OS directory order, SPEC §9 item 24), which decides
+   * Keep the original's unsorted glob order (OS directory order, docs/quirks.md#q24), which decides
    * the group order and so the saved per-group arrays. Default false: sorted by full path.
    */
   faithful?: boolean;

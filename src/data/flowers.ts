@@ -1,5 +1,5 @@
 /**
- * Oxford Flowers-102 (SPEC §6.1): `<root>/imagelabels.mat` (`labels`, 1…102 per image),
+ * Oxford Flowers-102 (docs/downstream.md#datasets): `<root>/imagelabels.mat` (`labels`, 1…102 per image),
  * `<root>/setid.mat` (1-based image ids `trnid`, `valid`, `tstid`) and
  * `<root>/jpg/image_{id:05d}.jpg`.
  *

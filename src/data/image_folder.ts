@@ -1,6 +1,6 @@
 /**
  * torchvision's `ImageFolder` (0.10) without transforms: the folder-per-class layout every
- * ImageNet-style set uses (SPEC §1.1 "ImageFolder ordering").
+ * ImageNet-style set uses (docs/common.md#imagefolder-ordering).
  *
  * @module
  */

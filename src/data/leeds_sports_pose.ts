@@ -1,5 +1,5 @@
 /**
- * Leeds Sports Pose (SPEC §6.1): `<root>/images/*.jpg` (sorted: im0001 … im2000) and
+ * Leeds Sports Pose (docs/downstream.md#datasets): `<root>/images/*.jpg` (sorted: im0001 … im2000) and
  * `<root>/joints.mat` (`joints`, 3×14×N: x, y, visibility), split by `<root>/{train,test}.npy`,
  * created when missing as the original does (numpy seed 0, legacy shuffle of 0…N−1, first 60 %
  * train; same bytes as `np.save`).

@@ -1,5 +1,5 @@
 /**
- * Mini-batches for training: a seeded per-epoch shuffle with `drop_last` (SPEC §2.2), images
+ * Mini-batches for training: a seeded per-epoch shuffle with `drop_last` (docs/pretraining.md#data), images
  * decoded concurrently (sharp decodes on its own thread pool, so several decodes in flight keep
  * the CPU cores busy without blocking the event loop), and the next batch prepared while the
  * caller works on the current one (prefetch depth 1). Each batch reports how long the caller

@@ -1,5 +1,5 @@
 /**
- * Python's file-listing semantics as the original dataset classes used them (SPEC §1.1): `glob`
+ * Python's file-listing semantics as the original dataset classes used them (docs/common.md#python-glob): `glob`
  * patterns of the form `<dir>/*.<ext>` and `<dir>/<star>/<star>.<ext>` (the original writes `**`
  * without `recursive=True`, which matches exactly one level), `sorted()` in code-point order, and
  * `int()` on parts of file names.

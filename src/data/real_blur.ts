@@ -1,5 +1,5 @@
 /**
- * RealBlur-J (real camera-shake blur with aligned sharp references) for SPEC §4.2:
+ * RealBlur-J (real camera-shake blur with aligned sharp references) for docs/realworld.md#datasets:
  * `RealBlur/RealBlur-J_ECC_IMCORR_centroid_itensity_ref/<scene>/{gt,blur}/{gt,blur}_<n>.png`
  * (the `itensity` typo is the dataset's own).
  *

@@ -1,5 +1,5 @@
 /**
- * The registry of the 11 real-world invariance datasets (SPEC §4.2, the original's `DATA_INFO`):
+ * The registry of the 11 real-world invariance datasets (docs/realworld.md#datasets, the original's `DATA_INFO`):
  * key → folder under `--data-root`, loader and mode, expected group count and size.
  *
  * @module
@@ -59,7 +59,7 @@ export function parseRealWorldKey(name: string, flag = "--dataset"): RealWorldKe
 /** Options for {@link loadRealWorld}. */
 export interface RealWorldOptions {
   /**
-   * Reproduce the original's behaviour where it differs from its intent (SPEC §9): the
+   * Reproduce the original's behaviour where it differs from its intent (docs/quirks.md): the
    * ALOT-viewpoint light index bug (item 22), ExposureErrors' unsorted globs and substring id
    * match and Flickr1024's unsorted glob (item 24), and RealBlur's unchecked position pairing.
    * Default false: the intended behaviour. The other keys do not depend on it.
@@ -187,7 +187,7 @@ export interface RealWorldDataset extends GroupedDataset {
 
 /**
  * Loads the groups of dataset `key` from `<dataRoot>/<folder>` with the original's group order
- * and membership rules (see each loader's documentation and SPEC §4.2). A missing folder or an
+ * and membership rules (see each loader's documentation and docs/realworld.md#datasets). A missing folder or an
  * unexpected layout is one DataError naming the path and the layout expected, e.g.
  * `COIL100: ../data/COIL100 does not exist; expected ../data/COIL100/obj<N>__<angle>.png …`.
  *

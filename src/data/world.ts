@@ -131,7 +131,7 @@ function checkCount(name: string, value: number, min: number): void {
   }
 }
 
-/** Causal3DIdent's file-name width: ceil(log10(count)) digits, at least 1 (SPEC §5.1). */
+/** Causal3DIdent's file-name width: ceil(log10(count)) digits, at least 1 (docs/causal3dident.md#layout). */
 export function causalPadWidth(count: number): number {
   // The digits of count − 1 are ceil(log10(count)) for count ≥ 2, without floating point.
   return Math.max(1, String(count - 1).length);
@@ -285,7 +285,7 @@ export function worldClassification(gpu: Gpu, options: WorldViewOptions = {}): W
 }
 
 /**
- * The extrinsic task: targets are the 10 latents (row-major [n, 10], SPEC §5.2 order), images in
+ * The extrinsic task: targets are the 10 latents (row-major [n, 10], docs/causal3dident.md#targets order), images in
  * Causal3DIdent's order (class-major; paths `images_<c>/<zero-padded index>.png`).
  */
 export function worldLatents(gpu: Gpu, options: WorldViewOptions = {}): WorldDataset {
@@ -430,7 +430,7 @@ function sortViews(views: View[]): View[] {
 
 /**
  * Real-world-style groups of `objects` random objects. Group order and membership follow the
- * loaders of SPEC §4.2 for the layout `scripts/make_world.ts` writes:
+ * loaders of docs/realworld.md#datasets for the layout `scripts/make_world.ts` writes:
  *
  * - `coil`: group g = object g + 1 (`COIL100/obj{N}__{angle}.png`, angles 0, 5, …, 355; the object
  *   centred, turned about the vertical axis);

@@ -1,6 +1,6 @@
 /**
  * The built-in synthetic world's scene model and GPU renderer: 7 object classes, the 10
- * Causal3DIdent latent factors (SPEC §5.2 order), the camera, and a batched sphere tracer
+ * Causal3DIdent latent factors (docs/causal3dident.md#targets order), the camera, and a batched sphere tracer
  * (`kernels/render.wgsl`) that renders a whole batch of scenes in one dispatch and reads the
  * pixels back with one sync.
  *
@@ -46,7 +46,7 @@ export const WORLD_CLASSES: readonly string[] = [
   "torus",
 ];
 
-/** Names of the 10 latents, in Causal3DIdent's order (SPEC §5.2). */
+/** Names of the 10 latents, in Causal3DIdent's order (docs/causal3dident.md#targets). */
 export const LATENT_NAMES: readonly string[] = [
   "position_x",
   "position_y",
@@ -245,7 +245,7 @@ export function projectPoint(
 
 /**
  * The 5 keypoints of `scene` projected into a `resolution`² render and scaled to a 224-pixel
- * frame like the landmark tasks (SPEC §6.1: target = pixel coordinate · 224 / side):
+ * frame like the landmark tasks (docs/downstream.md#datasets: target = pixel coordinate · 224 / side):
  * [x₀, y₀, x₁, y₁, …, x₄, y₄], x to the right and y downwards, origin at the top-left corner.
  * Occlusion is ignored: a point behind the object still has its projected position.
  */

@@ -253,7 +253,7 @@ export async function evaluateDemoModel(
   lap("extrinsic");
 
   const downstream: DemoModelResult["downstream"] = {};
-  // The original shifts the grid by the number of fused models (SPEC §6.3).
+  // The original shifts the grid by the number of fused models (docs/downstream.md#regularisation-grid).
   const grid = [...regularisationGrid(model.name)].filter((_, i) => i % sizes.gridStride === 0);
   const cls = downstreamEvaluation(
     await probeData(gpu, model, stream, cache, full, "class-train"),

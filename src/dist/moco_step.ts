@@ -1,6 +1,6 @@
 /**
  * One data-parallel MoCo v2 step on one rank, as MoCo's `builder.py` runs under PyTorch DDP with
- * one process per GPU and plain per-GPU BatchNorm (SPEC §1.3, §2.4):
+ * one process per GPU and plain per-GPU BatchNorm (docs/common.md#moco, docs/pretraining.md#optimisation):
  *
  * 1. q = normalize(encoder_q(x_q)) over this rank's b = N/size rows (query BN per rank);
  * 2. momentum update of encoder_k (its parameters are identical on every rank);

@@ -38,7 +38,7 @@ export const FEATURE_LAYERS: readonly string[] = [
 export const EXTRA_FLAGS = {
   faithful: {
     type: "boolean",
-    help: "reproduce the original's behaviour where it differs from its intent (SPEC §9)",
+    help: "reproduce the original's behaviour where it differs from its intent (docs/quirks.md)",
   },
   seed: {
     type: "int",
@@ -124,7 +124,7 @@ export function ckptDirFlag(defaultDir: string): StringFlagWithDefault {
   return { type: "string", default: defaultDir, help: "checkpoint folder" };
 }
 
-/** `--resize` (default `resize`, the script's) and `--crop-size` (default 224): SPEC §1.1 sizes. */
+/** `--resize` (default `resize`, the script's) and `--crop-size` (default 224): docs/common.md#image-loading sizes. */
 export function sizeFlags(resize: number): {
   resize: IntFlagWithDefault;
   "crop-size": IntFlagWithDefault;
@@ -142,7 +142,7 @@ export function deviceNote(device: string, adapter: string): string | undefined 
     `the WebGPU adapter "${adapter}" (force a backend with DENO_WEBGPU_BACKEND=vulkan|gl|metal|dx12)`;
 }
 
-/** The jitter of SPEC §3.1: `--jitter` if given, else 1e-10 for models named `random`. */
+/** The jitter of docs/synthetic.md#statistics: `--jitter` if given, else 1e-10 for models named `random`. */
 export function jitterFor(model: string, flag: number | undefined): number {
   if (flag !== undefined) {
     if (!(flag >= 0) || !Number.isFinite(flag)) {
@@ -256,7 +256,7 @@ export interface EvalWhitener {
 }
 
 /**
- * Whitens with `stats` (read from `what`, named in errors) under the jitter of SPEC §3.1 for
+ * Whitens with `stats` (read from `what`, named in errors) under the jitter of docs/synthetic.md#statistics for
  * `flags.model`, on the CPU or, with `flags.whiten === "gpu"`, on the GPU.
  */
 export function evalWhitener(

@@ -1,5 +1,5 @@
 /**
- * Downstream linear evaluation (SPEC §6): a logistic (classification) or ridge (regression) probe
+ * Downstream linear evaluation (docs/downstream.md): a logistic (classification) or ridge (regression) probe
  * on frozen features, its regularisation chosen by K-fold CV over a 45-point grid, then refitted
  * on trainval and scored on test.
  *
@@ -26,7 +26,7 @@ export type Probe = "logistic" | "ridge";
 /** The score a dataset reports. */
 export type DownstreamMetric = "accuracy" | "mean_per_class_accuracy" | "r2";
 
-/** The grid shift c of SPEC §6.3 for a `--model` string. */
+/** The grid shift c of docs/downstream.md#regularisation-grid for a `--model` string. */
 export function gridShift(model: string): number {
   if (model.includes("w3")) return 2;
   return model.split("+").length - 1;
@@ -45,7 +45,7 @@ export function logspaceF32(start: number, end: number, steps: number): Float64A
   return out;
 }
 
-/** The wd grid of SPEC §6.3 (45 values, float32). */
+/** The wd grid of docs/downstream.md#regularisation-grid (45 values, float32). */
 export function regularisationGrid(model: string, steps = 45): Float64Array {
   const c = gridShift(model);
   return logspaceF32(-6 + 2 * c, 5 + 2 * c, steps);
@@ -149,7 +149,7 @@ class ProbeRunner {
 }
 
 /**
- * CV over the grid, refit with the best wd on trainval, score on test (SPEC §6.5).
+ * CV over the grid, refit with the best wd on trainval, score on test (docs/downstream.md#cv-and-score).
  *
  * @example
  * ```ts

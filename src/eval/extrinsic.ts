@@ -1,12 +1,12 @@
 /**
- * "Extrinsic" invariance on Causal3DIdent (SPEC §5): how well an RBF kernel ridge regression on
+ * "Extrinsic" invariance on Causal3DIdent (docs/causal3dident.md): how well an RBF kernel ridge regression on
  * standardised features predicts one latent factor, scored by test R².
  *
- * Model selection (SPEC §5.4): the pipeline StandardScaler → KernelRidge(rbf, α, γ) over
+ * Model selection (docs/causal3dident.md#model-selection): the pipeline StandardScaler → KernelRidge(rbf, α, γ) over
  * α ∈ {1, 0.1, 0.01, 0.001, 0.0001} (outer) × γ ∈ {1e-5 … 100} (inner), K-fold CV mean R², the
  * first strict improvement wins; then a refit on all training samples and R² on the test samples.
  *
- * Folds. The original draws a fresh unseeded shuffle for every (α, γ) (SPEC §9 item 28). With
+ * Folds. The original draws a fresh unseeded shuffle for every (α, γ) (docs/quirks.md#q28). With
  * `refoldPerCandidate` we do the same from a seeded generator (reproducible, but the same
  * statistical behaviour); by default the folds are drawn once and shared by all 40 candidates, as
  * a grid search normally does, which also lets each fold's scaled data and Gram matrix be
@@ -43,7 +43,7 @@ export const KRR_GAMMAS: readonly number[] = [
 ];
 
 /**
- * Samples the original draws from a split (SPEC §5.3): `int(4096·c / batch)` batches with c = 5
+ * Samples the original draws from a split (docs/causal3dident.md#sampling): `int(4096·c / batch)` batches with c = 5
  * (train) or 10 (test), at most 100 with `--quick`, capped by the split size.
  */
 export function causalSampleCount(
@@ -138,7 +138,7 @@ export async function kernelRidgeScore(
   return r2Score(test.y.data, pred.data, test.y.cols);
 }
 
-/** The (α, γ) grid search of SPEC §5.4. */
+/** The (α, γ) grid search of docs/causal3dident.md#model-selection. */
 export async function kernelRidgeGridSearch(
   data: RegressionData,
   options: KernelRidgeSearchOptions,
@@ -218,7 +218,7 @@ export interface ExtrinsicResult extends KernelRidgeSearchResult {
 }
 
 /**
- * Grid search on `train`, refit on all of it, R² on `test` (SPEC §5.4).
+ * Grid search on `train`, refit on all of it, R² on `test` (docs/causal3dident.md#model-selection).
  *
  * @example
  * ```ts

@@ -1,6 +1,6 @@
 /**
  * Feature extraction for evaluation: images → the standard preprocessing (Resize → CenterCrop →
- * ToTensor → Normalize, SPEC §1.1, on the CPU with the Pillow-exact resize) → a network on the
+ * ToTensor → Normalize, docs/common.md#image-loading, on the CPU with the Pillow-exact resize) → a network on the
  * GPU → float32 features [n, D] on the CPU.
  *
  * Overlap. The CPU decodes and preprocesses batch i + 1 while the GPU runs batch i: the GPU work of
@@ -22,7 +22,7 @@ import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { DataError } from "../util/errors.ts";
 import { Progress } from "../util/progress.ts";
 
-/** The standard evaluation preprocessing of SPEC §1.1. */
+/** The standard evaluation preprocessing of docs/common.md#image-loading. */
 export interface Preprocessing {
   /** Short side after the resize (`--resize`). */
   resize: number;

@@ -1,5 +1,5 @@
 /**
- * Real-world invariance (SPEC §4.1): for each group of views of one object or scene (lighting,
+ * Real-world invariance (docs/realworld.md#procedure): for each group of views of one object or scene (lighting,
  * viewpoint, colour temperature, exposure, blur, stereo …), the mean pairwise cosine similarity
  * and the mean pairwise Mahalanobis distance of the whitened features. A group runs through the
  * network as one batch (chunked by `batchSize` when large).
@@ -25,9 +25,9 @@ import type { RowWhitener } from "./gpu_whitening.ts";
 
 /** Options of {@link realworldInvariance}. */
 export interface RealworldInvarianceOptions {
-  /** Resize / crop (SPEC §7.3: 224 / 224). */
+  /** Resize / crop (docs/realworld.md#flags: 224 / 224). */
   preprocessing: Preprocessing;
-  /** Whitening statistics (ImageNet val, SPEC §9 item 26b). */
+  /** Whitening statistics (ImageNet val, docs/quirks.md#q26b). */
   whitener: RowWhitener;
   /** Largest forward batch (default 256). */
   batchSize?: number;

@@ -1,5 +1,5 @@
 /**
- * Feature statistics for whitening (SPEC §3.1): the mean and the unbiased covariance of a model's
+ * Feature statistics for whitening (docs/synthetic.md#statistics): the mean and the unbiased covariance of a model's
  * features over a dataset (ImageNet val in the paper), equal to numpy's `X.mean(0)` and
  * `np.cov(X, rowvar=False)` on the float32 features.
  *
@@ -20,7 +20,7 @@
  * content key (checkpoint sha256s, feature layer, dataset content key, preprocessing) and the
  * sha256 of both files. A cache is reused only when the key and both hashes match, so a changed
  * checkpoint, dataset or preprocessing recomputes, and a damaged file is detected. With
- * `faithful`, the original's rule applies instead (SPEC §3.1, §9 item 18): the "already computed?"
+ * `faithful`, the original's rule applies instead (docs/synthetic.md#statistics, docs/quirks.md#q18): the "already computed?"
  * test looks at the hard-coded `results/…_feature_cov_matrix.pth`, and the files are then read
  * from the results directory whatever model made them.
  *
@@ -304,7 +304,7 @@ export interface CachedStatisticsOptions {
   featureLayer: string;
   /** What the statistics depend on. */
   parts: StatisticsKeyParts;
-  /** The original's name-only cache rule (SPEC §9 item 18). */
+  /** The original's name-only cache rule (docs/quirks.md#q18). */
   faithful?: boolean;
   engine?: CovarianceEngine;
   /** Sink for "recomputing because …" lines (default stderr). */
@@ -344,7 +344,7 @@ export async function cachedStatistics(
 
 /**
  * The statistics a previous synthetic run cached for this model (the real-world script reuses
- * them, SPEC §4.1 step 3). Intended rule: the sidecar must name this model's content key and
+ * them, docs/realworld.md#procedure step 3). Intended rule: the sidecar must name this model's content key and
  * layer and the files must match their hashes. Faithful rule: the files are read as they are.
  *
  * @throws DataError when they are missing, stale or damaged, saying how to make them

@@ -1,5 +1,5 @@
 /**
- * Synthetic invariance (SPEC §3): for each sampled image, the features of k parametric views are
+ * Synthetic invariance (docs/synthetic.md): for each sampled image, the features of k parametric views are
  * compared with the clean view's, in the space whitened by the feature statistics: cosine
  * similarity and Mahalanobis distance per (image, view), then NaN-skipping means over images give
  * the per-view curves S_k and L_k, and their plain means the two summary numbers the original
@@ -31,7 +31,7 @@ import type { RowWhitener } from "./gpu_whitening.ts";
 
 /**
  * The evaluated image indices: `np.random.seed(seed); np.random.choice(n, size)` (numpy legacy,
- * with replacement), bit-exact (SPEC §3.2).
+ * with replacement), bit-exact (docs/synthetic.md#sampling).
  */
 export function sampleImageIndices(n: number, size: number, seed = 0): number[] {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`cannot sample from ${n} images`);

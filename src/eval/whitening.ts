@@ -1,5 +1,5 @@
 /**
- * Whitening with the feature covariance and the invariance metrics built on it (SPEC §3.5, §4.1).
+ * Whitening with the feature covariance and the invariance metrics built on it (docs/synthetic.md#metrics, docs/realworld.md#procedure).
  *
  * The original inverts Σ in float64 (P = Σ⁻¹), takes a float32 Cholesky factor Lc of P and
  * computes cosine similarities of (μ − f)ᵀ·Lc, and Mahalanobis distances √(dᵀPd) with scipy. Both
@@ -9,7 +9,7 @@
  * inverse, and no float32 factor (the original's similarity carries float32 rounding; ours is
  * the exact value that rounding approximates).
  *
- * Jitter: the original adds 1e-10·I to Σ for the `random` model only (SPEC §3.1); scripts expose
+ * Jitter: the original adds 1e-10·I to Σ for the `random` model only (docs/synthetic.md#statistics); scripts expose
  * `--jitter`. A Σ that is not positive definite raises {@link WhiteningError}, which says so.
  *
  * @module
@@ -187,7 +187,7 @@ export interface ViewMetrics {
 }
 
 /**
- * SPEC §3.5 for one image: `z` holds the whitened clean view in row 0 and the k views in rows
+ * docs/synthetic.md#metrics for one image: `z` holds the whitened clean view in row 0 and the k views in rows
  * 1…k ([k + 1, D]).
  */
 export function viewMetrics(z: Float64Array, k: number, d: number): ViewMetrics {
@@ -205,13 +205,13 @@ export function viewMetrics(z: Float64Array, k: number, d: number): ViewMetrics 
 export interface GroupMetricsOptions {
   /**
    * Leave the n self-similarities out of the mean similarity (intended alternative). Default
-   * false: the original's mean over all n² ordered pairs, diagonal included (SPEC §9 item 23).
+   * false: the original's mean over all n² ordered pairs, diagonal included (docs/quirks.md#q23).
    */
   excludeDiagonal?: boolean;
 }
 
 /**
- * SPEC §4.1 for one group of n whitened views z [n, D]: the mean pairwise cosine similarity and
+ * docs/realworld.md#procedure for one group of n whitened views z [n, D]: the mean pairwise cosine similarity and
  * the mean distance over the n(n − 1)/2 unordered pairs (NaN when n = 1).
  */
 export function groupMetrics(

@@ -1,5 +1,5 @@
 /**
- * Crops and flips of 8-bit RGB images with PIL / torchvision semantics (SPEC §1.1).
+ * Crops and flips of 8-bit RGB images with PIL / torchvision semantics (docs/common.md#image-loading).
  *
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Image loading: any supported file → 8-bit RGB, as the Python pipeline's
- * `Image.open(f).convert("RGB")` (Pillow 9.4; SPEC §1.1).
+ * `Image.open(f).convert("RGB")` (Pillow 9.4; docs/common.md#image-loading).
  *
  * The format is chosen from the file's first bytes, never its extension:
  * - JPEG, PNG, WebP, TIFF, GIF are decoded by sharp (libvips, prebuilt in its npm package; it

@@ -1,8 +1,8 @@
 /**
- * Result records of the evaluation scripts (DESIGN.md "Results"): each run writes
+ * Result records of the evaluation scripts (docs/outputs.md#run-records): each run writes
  * `<results>/<script>/<run-id>.json` (arguments, model files with sha256, versions, adapter,
  * timings, per-k arrays, summary) and appends one row to `<results>/<script>/runs.csv`; both
- * atomically. The original's `.pth` outputs (SPEC §8) are written beside them by
+ * atomically. The original's `.pth` outputs (docs/outputs.md#original-files) are written beside them by
  * {@link writeTorchOutput}, so analysis code that expects those names keeps working.
  *
  * @module

@@ -1009,7 +1009,7 @@ function asStateDict(map: Map<PyKey, PyValue>, file: string): StateDict {
 
 /**
  * Removes the `module.` prefix that DataParallel/DistributedDataParallel add, from the keys that
- * have it (the original dropped 7 characters from every key unconditionally, SPEC §9 item 5).
+ * have it (the original dropped 7 characters from every key unconditionally, docs/quirks.md#q5).
  * Throws `DataError` if stripping makes two keys collide.
  */
 export function stripModulePrefix(stateDict: StateDict, file = "<state dict>"): StateDict {
@@ -1120,7 +1120,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// MoCo checkpoints (SPEC §1.4)
+// MoCo checkpoints (docs/common.md#checkpoint-file)
 
 /** One SGD parameter group as `torch.optim.SGD.state_dict()` stores it. */
 export interface SgdParamGroup {

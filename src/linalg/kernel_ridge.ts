@@ -1,6 +1,6 @@
 /**
  * scikit-learn's `KernelRidge(kernel="rbf", alpha, gamma)` in float64: the Causal3DIdent probe
- * (SPEC §5.4). No intercept; y is neither centred nor scaled.
+ * (docs/causal3dident.md#model-selection). No intercept; y is neither centred nor scaled.
  *
  * - Kernel: K(x, x′) = exp(−γ·‖x − x′‖²), with ‖x − x′‖² = ‖x‖² + ‖x′‖² − 2·x·x′ from a blocked
  *   float64 Gram matrix, negatives clamped to 0 and the diagonal of K(X, X) set to exactly 1

@@ -12,7 +12,7 @@
  *   bit-identical to sklearn's (the same folds on every call);
  * - a {@link NumpyLegacyRandom} instance: it is used and advanced, like passing a `RandomState`;
  * - an {@link Rng} (or anything with a Fisher–Yates `shuffle`): our own seeded permutation, which
- *   the evaluation scripts use for the intended `seededFolds` behaviour (SPEC §9 items 28, 33).
+ *   the evaluation scripts use for the intended `seededFolds` behaviour (docs/quirks.md#q28, docs/quirks.md#q33).
  * The original scripts pass no random_state (unseeded folds); that cannot be matched, so any
  * seeded choice is a documented departure.
  *

@@ -1,7 +1,7 @@
 /**
  * Limited-memory BFGS for smooth unconstrained minimisation in float64, following scipy's
  * `minimize(method="L-BFGS-B")` (the Fortran L-BFGS-B 3.0) without bounds, which is what
- * scikit-learn's `LogisticRegression(solver="lbfgs")` runs (SPEC §6.4).
+ * scikit-learn's `LogisticRegression(solver="lbfgs")` runs (docs/downstream.md#probes).
  *
  * What matches scipy:
  * - memory m = 10 pairs; initial inverse Hessian H₀ = (sᵀy / yᵀy)·I from the newest pair;

@@ -1,6 +1,6 @@
 /**
  * scikit-learn 1.2's `LogisticRegression(solver="lbfgs", multi_class="multinomial", penalty="l2",
- * C)` in float64: the downstream classification probe (SPEC §6.4).
+ * C)` in float64: the downstream classification probe (docs/downstream.md#probes).
  *
  * Objective (sklearn 1.2 sums the per-sample losses; later releases, after scikit-learn PR #26721,
  * average them and divide the penalty by n: the same minimiser, but the gradient and so the meaning
@@ -11,7 +11,7 @@
  * with the intercept b unpenalised. It is minimised by {@link minimizeLbfgs} with sklearn's
  * settings (memory 10, gtol = `tol` = 1e-4 on max |∇L|, at most `maxIter` = 100 iterations),
  * starting from zero or, with `warmStart`, from the previous fit's coefficients (the original
- * warm-starts across folds and C values, SPEC §9 item 32).
+ * warm-starts across folds and C values, docs/quirks.md#q32).
  *
  * Classes are the sorted unique training labels. With two classes the model keeps both softmax
  * rows (sklearn runs the same 2-row multinomial optimisation but then reports only row 1 as

@@ -1,6 +1,6 @@
 /**
  * Scores of the downstream and causal evaluations, with scikit-learn's semantics: accuracy,
- * confusion matrix and mean per-class accuracy (SPEC §6.4), R² with a uniform average over the
+ * confusion matrix and mean per-class accuracy (docs/downstream.md#probes), R² with a uniform average over the
  * outputs (`r2_score`, the `score` of regressors) and the mean squared error.
  *
  * Labels are integers (any ArrayLike<number>); regression targets and predictions are row-major
@@ -49,7 +49,7 @@ export interface MeanPerClassOptions {
    * - "ignore" (default, the intent; the same value as sklearn's `balanced_accuracy_score`): the
    *   mean runs over the classes present in `yTrue` only;
    * - "nan" (the original's `cm.diagonal() / cm.sum(axis=1)` then `mean`): its row is 0/0 = NaN,
-   *   so the whole score is NaN (SPEC §6.4).
+   *   so the whole score is NaN (docs/downstream.md#probes).
    */
   absentClasses?: "ignore" | "nan";
 }

@@ -1,6 +1,6 @@
 /**
  * scikit-learn's `Ridge(alpha)` (fit_intercept, solver "auto" → Cholesky on dense input) in
- * float64, multi-output: the downstream regression probe (SPEC §6.4).
+ * float64, multi-output: the downstream regression probe (docs/downstream.md#probes).
  *
  * Fit: centre X and y with the training means, then
  * - primal (n_samples ≥ n_features): solve (XcᵀXc + α·I)·w = Xcᵀyc, a d×d system;
@@ -8,7 +8,7 @@
  * which is sklearn's own choice in `_solve_cholesky` / `_solve_cholesky_kernel`; both give the
  * same w. The intercept is ȳ − x̄ᵀw. All targets share one factorisation.
  *
- * sklearn keeps float32 input in float32 for this solver; we always solve in float64 (SPEC §10).
+ * sklearn keeps float32 input in float32 for this solver; we always solve in float64 (docs/common.md#numerics).
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * scikit-learn's `StandardScaler` (with_mean, with_std) in float64: per-feature mean and
  * population standard deviation (ddof 0); near-constant features get scale 1. The causal
- * evaluation (SPEC §5.4) standardises features with it before kernel ridge.
+ * evaluation (docs/causal3dident.md#model-selection) standardises features with it before kernel ridge.
  *
  * @module
  */

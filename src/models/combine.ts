@@ -1,5 +1,5 @@
 /**
- * Multi-model feature fusion (`ModelCombiner`, SPEC §1.5): features of each model in the order
+ * Multi-model feature fusion (`ModelCombiner`, docs/common.md#model-loading): features of each model in the order
  * given, concatenated (`cat`), summed (`add`) or averaged (`mean`).
  *
  * @module

@@ -1,5 +1,5 @@
 /**
- * Seeded weight initialisation with PyTorch's schemes for ResNets (SPEC §1.2): Kaiming-normal
+ * Seeded weight initialisation with PyTorch's schemes for ResNets (docs/common.md#resnet): Kaiming-normal
  * (fan_out, ReLU gain) convolutions and `nn.Linear`'s default uniform init. Values are i.i.d.,
  * so they are drawn directly in whatever layout the caller stores.
  *

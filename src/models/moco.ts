@@ -1,5 +1,5 @@
 /**
- * The MoCo v2 module (SPEC §1.3): a query encoder, a key encoder that starts as its copy, and
+ * The MoCo v2 module (docs/common.md#moco): a query encoder, a key encoder that starts as its copy, and
  * the queue of L2-normalised negatives. The training step itself (EMA, shuffle-BN, InfoNCE,
  * enqueue) lives in `src/train`; this file owns construction and the state dict in PyTorch's
  * layout (`queue`, `queue_ptr`, `encoder_q.*`, `encoder_k.*`, without DDP's `module.`).

@@ -1,6 +1,6 @@
 /**
- * Loading models by name as the evaluation scripts do (`model_utils.load_model`, SPEC §1.5),
- * with the fixes of SPEC §9 items 5–8:
+ * Loading models by name as the evaluation scripts do (`model_utils.load_model`, docs/common.md#model-loading),
+ * with the fixes of docs/quirks.md#q5, docs/quirks.md#q6, docs/quirks.md#q7, docs/quirks.md#q8:
  *
  * - `A+B+C` loads each piece and fuses their features (`cat` / `add` / `mean`).
  * - `<ckptDir>/<name>.pth.tar` must exist (a `DataError` names the path). Weights load strictly:

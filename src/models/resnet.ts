@@ -1,6 +1,6 @@
 /**
  * torchvision-style ResNets ("v1.5": the stride on the 3×3 conv) with a width multiplier and an
- * optional base width, built from the `src/nn` layers (SPEC §1.2). PyTorch module names, shapes
+ * optional base width, built from the `src/nn` layers (docs/common.md#resnet). PyTorch module names, shapes
  * and `named_parameters()` / `state_dict()` orders, so checkpoints convert one to one.
  *
  * Two forward paths:
@@ -359,7 +359,7 @@ export class ResNet {
   }
 
   /**
-   * A freshly initialised network (SPEC §1.2): Kaiming-normal (fan_out) convolutions, BN γ = 1,
+   * A freshly initialised network (docs/common.md#resnet): Kaiming-normal (fan_out) convolutions, BN γ = 1,
    * β = 0, running mean 0 / variance 1, PyTorch's default Linear init; all draws from `rng`.
    */
   static create(gpu: Gpu, config: ResNetConfig, rng: Rng): ResNet {

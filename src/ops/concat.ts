@@ -1,6 +1,6 @@
 /**
  * Concatenation of [N, Dᵢ] matrices along the feature axis on the GPU (multi-model feature
- * fusion, SPEC §1.5 `cat`).
+ * fusion, docs/common.md#model-loading `cat`).
  *
  * @module
  */

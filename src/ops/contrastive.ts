@@ -68,7 +68,7 @@ function checkMatrix(name: string, t: Tensor, rank: number): void {
 }
 
 /**
- * Records the InfoNCE loss of MoCo (SPEC §1.3), fused with its gradient with respect to q.
+ * Records the InfoNCE loss of MoCo (docs/common.md#moco), fused with its gradient with respect to q.
  *
  * @param q [N, dim] queries (already L2-normalised; only they carry gradients).
  * @param k [N, dim] keys; k_i is the positive of q_i.

@@ -1,6 +1,6 @@
 /**
  * Mean and unbiased covariance of features streamed in batches, as numpy's
- * `np.cov(X, rowvar=False)` computes them (SPEC §3.1, §10): two passes, mean first, then the
+ * `np.cov(X, rowvar=False)` computes them (docs/synthetic.md#statistics, docs/common.md#numerics): two passes, mean first, then the
  * centred cross-products (X − μ)ᵀ(X − μ) / (n − 1), in float64.
  *
  * Precision plan. The GPU reduces only short sums in f32: each batch is cut into segments of at

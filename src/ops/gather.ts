@@ -1,7 +1,7 @@
 /**
  * Row gather over the leading (batch) axis: `out[i] = x[index[i]]`. The single-device shuffle-BN
  * emulation uses it to permute the key images before the key encoder and to undo the
- * permutation on the keys afterwards (SPEC §2.4). See `kernels/gather.wgsl`.
+ * permutation on the keys afterwards (docs/pretraining.md#optimisation). See `kernels/gather.wgsl`.
  *
  * @module
  */

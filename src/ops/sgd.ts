@@ -1,6 +1,6 @@
 /**
  * In-place optimiser updates over lists of parameter tensors: PyTorch's SGD with momentum and
- * weight decay (SPEC §2.4), and MoCo's momentum-encoder EMA (SPEC §1.3).
+ * weight decay (docs/pretraining.md#optimisation), and MoCo's momentum-encoder EMA (docs/common.md#moco).
  *
  * Dispatch plan: one dispatch per tensor (per ≤ `maxStorageBufferBindingSize` slice of it, so a
  * [6144, 6144] MLP weight of ResNet-50w3 still binds). Parameters live in separate tensors owned

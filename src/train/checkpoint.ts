@@ -1,5 +1,5 @@
 /**
- * MoCo training checkpoints: the original's layout (SPEC §1.4: `epoch`, `arch`, `state_dict`
+ * MoCo training checkpoints: the original's layout (docs/common.md#checkpoint-file: `epoch`, `arch`, `state_dict`
  * with `module.`-prefixed keys, `optimizer` = SGD state dict) written atomically, plus one extra
  * key, `ssl_train_state`, holding what an exact resume needs beyond the original (our RNG state,
  * the BN grouping, the policy). `torch.load` reads the file like any MoCo checkpoint and the
@@ -51,7 +51,7 @@ export interface TrainingCheckpoint extends MocoCheckpoint {
 
 /**
  * The checkpoint file name for the 0-based `epoch`. Intended (default):
- * `{model}[_w3]_{epoch:04d}.pth.tar`. Faithful (SPEC §9.1): the original's operator-precedence
+ * `{model}[_w3]_{epoch:04d}.pth.tar`. Faithful (docs/quirks.md#q1): the original's operator-precedence
  * bug drops the model name unless the arch contains `w3`, giving `_0000.pth.tar`, ….
  *
  * @example

@@ -1,5 +1,5 @@
 /**
- * One MoCo v2 training step, recorded entirely on the GPU (SPEC §1.3, §2.4), in the order of
+ * One MoCo v2 training step, recorded entirely on the GPU (docs/common.md#moco, docs/pretraining.md#optimisation), in the order of
  * MoCo's `builder.py` + `main_moco.py`:
  *
  * 1. q = normalize(encoder_q(x_q)), query BN statistics per group of N/G consecutive rows;

@@ -1,7 +1,7 @@
 /**
  * The query encoder's SGD state (momentum buffers) and its conversion to and from the
  * `optimizer` entry of a MoCo checkpoint: `torch.optim.SGD.state_dict()` with one
- * `momentum_buffer` per parameter index and one parameter group (SPEC §1.4, §2.4).
+ * `momentum_buffer` per parameter index and one parameter group (docs/common.md#checkpoint-file, docs/pretraining.md#optimisation).
  *
  * The optimiser of `main_moco.py` is built over `model.parameters()` of the whole MoCo module, so
  * encoder_q's P parameters have indices 0…P−1 and encoder_k's (never updated, never given state)
@@ -38,7 +38,7 @@ export interface TrainParameter {
 export interface MomentumSgdOptions {
   /** Default 0.9. */
   momentum?: number;
-  /** Default 1e-4, applied to every parameter (BN and biases too, SPEC §9.3). */
+  /** Default 1e-4, applied to every parameter (BN and biases too, docs/quirks.md#q3). */
   weightDecay?: number;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The MoCo v2 pretraining loop of `main_moco.py` on one WebGPU device (SPEC §2): per epoch, set
+ * The MoCo v2 pretraining loop of `main_moco.py` on one WebGPU device (docs/pretraining.md): per epoch, set
  * the learning rate, shuffle the images (seeded by epoch), decode and augment two views per image
  * while the previous step runs, record one MoCo step per batch, log loss / acc@1 / acc@5 every
  * `printFreq` steps (the only readbacks), and save a checkpoint in the original's layout after
@@ -46,7 +46,7 @@ import { MomentumSgd } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
 import { permutationFrom, randomPermutation } from "./shuffle_bn.ts";
 
-/** The augmentation policies of SPEC §2.3 (`--model`). */
+/** The augmentation policies of docs/pretraining.md#augmentation-policies (`--model`). */
 export type AugmentPolicy = "default" | "ventral" | "dorsal";
 
 /** The policies, for flag validation. */
@@ -115,7 +115,7 @@ export interface PretrainDeps {
   afterStep?: (globalStep: number) => void;
 }
 
-/** Settings of a run; the flags of `main_moco.py` (SPEC §7.1) plus ours. */
+/** Settings of a run; the flags of `main_moco.py` (docs/pretraining.md#flags) plus ours. */
 export interface PretrainConfig {
   /** Dataset root (positional `data`); images come from `<data>/<split>`. */
   data: string;
@@ -165,7 +165,7 @@ export interface PretrainConfig {
   imageSize: number;
   /** Where checkpoints go (the original: the working directory). */
   outDir: string;
-  /** Faithful checkpoint names (`_0000.pth.tar` for non-w3 runs, SPEC §9.1). */
+  /** Faithful checkpoint names (`_0000.pth.tar` for non-w3 runs, docs/quirks.md#q1). */
   faithfulNames?: boolean;
   /** Decodes in flight (`-j/--workers`). */
   workers: number;

@@ -1,5 +1,5 @@
 /**
- * MoCo's learning-rate schedule (SPEC §2.4): set once at the start of each epoch and constant
+ * MoCo's learning-rate schedule (docs/pretraining.md#optimisation): set once at the start of each epoch and constant
  * within it; half-cosine over the run with `--cos`, else step decay by 0.1 at each milestone.
  *
  * @module

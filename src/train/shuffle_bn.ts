@@ -1,5 +1,5 @@
 /**
- * Shuffle-BN emulated on one device (SPEC §2.4). MoCo trains with one process per GPU and plain
+ * Shuffle-BN emulated on one device (docs/pretraining.md#optimisation). MoCo trains with one process per GPU and plain
  * per-GPU BatchNorm; the key batch is gathered, permuted with one random permutation, split into
  * G chunks (one per GPU), encoded, gathered again and un-permuted. On one device the same
  * statistics come from: permute the key images, run the key encoder with BN statistics per group

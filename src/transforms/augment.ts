@@ -1,5 +1,5 @@
 /**
- * The MoCo v2 augmentation policies of the pretraining script (SPEC §2.3), seeded and batched on
+ * The MoCo v2 augmentation policies of the pretraining script (docs/pretraining.md#augmentation-policies), seeded and batched on
  * the GPU, producing the query and key views of every image:
  *
  * | policy    | pipeline (per view, independent draws)                                          |

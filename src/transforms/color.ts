@@ -1,5 +1,5 @@
 /**
- * Appearance transforms with Pillow 9.4 / torchvision 0.14 semantics on PIL images (SPEC §3.4,
+ * Appearance transforms with Pillow 9.4 / torchvision 0.14 semantics on PIL images (docs/synthetic.md#view-order,
  * §2.3):
  * - CPU, exact and cheap: {@link toGrayscale}, {@link invert}, {@link posterize},
  *   {@link equalize} (serial histogram work), {@link pillowGaussianBlur} (the reference for the
@@ -82,7 +82,7 @@ export function posterize(img: RgbImage, bits: number): RgbImage {
 
 /**
  * `ImageOps.equalize` per channel: from the channel's histogram h, with nz its non-zero bins,
- * step = (Σnz − last(nz)) div 255 (Pillow 8–9; SPEC §3.4's "div 256" is a slip); identity when nz has ≤ 1 entry or step is 0; otherwise
+ * step = (Σnz − last(nz)) div 255 (Pillow 8–9, docs/synthetic.md#view-order); identity when nz has ≤ 1 entry or step is 0; otherwise
  * lut[i] = n div step with n starting at step div 2 and growing by h[i] (Image.point clips the
  * table to 255).
  */

@@ -1,5 +1,5 @@
 /**
- * The synthetic `deform` family (SPEC §3.3–3.4, §9 item 14) on the GPU, in two models.
+ * The synthetic `deform` family (docs/synthetic.md#transform-grids, docs/synthetic.md#view-order, docs/quirks.md#q14) on the GPU, in two models.
  *
  * **Default — seeded grid elastic deformation (the evident intent).** Each view draws a
  * `points × points` grid of control displacements, each component N(0, σ²) pixels at the image's

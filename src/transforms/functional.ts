@@ -1,5 +1,5 @@
 /**
- * The per-view dispatcher of the synthetic-invariance evaluation (SPEC §3.4 steps 1–2): applies
+ * The per-view dispatcher of the synthetic-invariance evaluation (docs/synthetic.md#view-order steps 1–2): applies
  * one family's op to the full-resolution image for every parameter set, then Resize(r) +
  * CenterCrop(c) — except `resized_crop`, which yields c×c directly.
  *
@@ -12,7 +12,7 @@
  * private to deform.ts); the cheap or inherently serial families (flips, grayscale, invert,
  * equalize, posterize, resized_crop) run on the CPU.
  *
- * Faithful vs intended (SPEC §9 items 9–11, 14). By default the evident intent is reproduced;
+ * Faithful vs intended (docs/quirks.md#q9, docs/quirks.md#q10, docs/quirks.md#q11, docs/quirks.md#q14). By default the evident intent is reproduced;
  * `faithful: true` reproduces what the original Python did. Each fix has its own switch, which
  * defaults to `!faithful`:
  * - `translationAfterResize` (item 9): translation is applied to the Resize(r) image before the
@@ -77,11 +77,11 @@ export interface ViewOptions {
   faithful?: boolean;
   /** Seed of the deform family's random fields (default 0). */
   seed?: number;
-  /** SPEC §9 item 9: translate the resized image, before the crop (default `!faithful`). */
+  /** docs/quirks.md#q9: translate the resized image, before the crop (default `!faithful`). */
   translationAfterResize?: boolean;
-  /** SPEC §9 item 10: shear 0 instead of 1° for translation and scale (default `!faithful`). */
+  /** docs/quirks.md#q10: shear 0 instead of 1° for translation and scale (default `!faithful`). */
   zeroShearForTranslateScale?: boolean;
-  /** SPEC §9 item 11: cut resized_crop boxes from the Resize(r) image (default `!faithful`). */
+  /** docs/quirks.md#q11: cut resized_crop boxes from the Resize(r) image (default `!faithful`). */
   resizedCropOnResized?: boolean;
   /**
    * Read the GPU families' full-resolution views back and do Resize + CenterCrop on the CPU (the

@@ -1,6 +1,6 @@
 /**
  * Geometric transforms with torchvision 0.10–0.14 / Pillow semantics on 8-bit RGB images
- * (SPEC §3.4): `rotate` and `affine` (nearest neighbour, black fill, same canvas) batched on the
+ * (docs/synthetic.md#view-order): `rotate` and `affine` (nearest neighbour, black fill, same canvas) batched on the
  * GPU, plus `resizedCrop` on the CPU (a PIL crop with a rounded box, then Pillow's bilinear
  * resize). Flips are the exact CPU mirrors of `src/image/crop.ts`.
  *

@@ -1,6 +1,6 @@
 /**
  * The 18 synthetic transform families of the synthetic-invariance evaluation and their exact
- * parameter grids (SPEC §3.2–3.3): the same values, in the same order and under the same keys as
+ * parameter grids (docs/synthetic.md#sampling, docs/synthetic.md#transform-grids): the same values, in the same order and under the same keys as
  * the original's `ManualTransform`, including torch's float32 `linspace` rounding.
  *
  * Each grid is a list of parameter sets, one per view. Keys are the original's keyword names
@@ -40,7 +40,7 @@ export type SyntheticFamily =
   | "equalize"
   | "posterize";
 
-/** Every family, in the order of SPEC §3.3's table. */
+/** Every family, in the order of the table in docs/synthetic.md#transform-grids. */
 export const SYNTHETIC_FAMILIES: readonly SyntheticFamily[] = Object.freeze([
   "rotation",
   "translation",
@@ -78,7 +78,7 @@ export interface GridOptions {
   cropSize?: number;
 }
 
-/** The default number of views when `--k` is not given (SPEC §3.2). */
+/** The default number of views when `--k` is not given (docs/synthetic.md#sampling). */
 export function defaultK(family: SyntheticFamily): number {
   switch (family) {
     case "h_flip":
@@ -185,7 +185,7 @@ function product2(a: readonly number[], b: readonly number[]): [number, number][
 }
 
 /**
- * The parameter sets of `family` for `k` views (SPEC §3.3), exactly as the original builds them:
+ * The parameter sets of `family` for `k` views (docs/synthetic.md#transform-grids), exactly as the original builds them:
  * values are float32 results stored as doubles, pairs are `[a, b]` arrays, and the order is
  * Python's (itertools.product with the first factor slowest). Throws UsageError naming `--k`,
  * `--resize` or `--crop-size` for a non-positive value, and `--k` for a k beyond a fixed-length

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the benchmarks: timing with warm-up and median, the row schema of DESIGN.md,
+ * Shared pieces of the benchmarks: timing with warm-up and median, the row schema of docs/design.md#benchmarks,
  * table printing and the atomic JSON write to `results/bench/<area>.json`.
  *
  * @module
@@ -9,7 +9,7 @@ import { writeJsonAtomic } from "../../src/io/atomic.ts";
 /** The peer every kernel row is compared with (same adapter, same process). */
 export const TFJS_PEER = "tfjs-webgpu 4.22.0";
 
-/** One benchmark row (DESIGN.md schema). */
+/** One benchmark row (docs/design.md#benchmarks schema). */
 export interface BenchRow {
   name: string;
   unit: string;

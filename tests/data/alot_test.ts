@@ -45,7 +45,7 @@ Deno.test("loadAlot(viewpoint, faithful) repeats each texture six times with lig
     const ds = await loadAlot(`${dir}/ALOT`, "viewpoint", { faithful: true });
     assert(ds.groups.length === 18, "same group count as the intended grouping");
     const rel = relativeGroups(ds.groups, `${dir}/ALOT`);
-    // SPEC §9 item 22: texture 1 → light 1, texture 2 → light 2, texture 3 → light 3, always.
+    // docs/quirks.md#q22: texture 1 → light 1, texture 2 → light 2, texture 3 → light 3, always.
     for (let g = 0; g < 18; g++) {
       const t = (g % 3) + 1;
       assertSame(rel[g], viewpointGroup(t, t), `faithful group ${g}`);

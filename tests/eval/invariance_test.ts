@@ -26,7 +26,7 @@ Deno.test("sampleImageIndices() equals numpy's seed(s); choice(n, size) for seve
   assertArrayEqual(
     sampleImageIndices(50000, 10),
     [2732, 43567, 42613, 45891, 21243, 30403, 32103, 41993, 20757, 46884],
-    "SPEC §3.2",
+    "docs/synthetic.md#sampling",
   );
 });
 

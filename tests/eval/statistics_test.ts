@@ -171,7 +171,7 @@ Deno.test("cachedStatistics() --faithful checks the hard-coded results/ path, th
     };
     await cachedStatistics(opts, compute);
     await cachedStatistics(opts, compute);
-    assert(calls(count) === 2, "a non-default results dir always recomputes (SPEC §9 item 18)");
+    assert(calls(count) === 2, "a non-default results dir always recomputes (docs/quirks.md#q18)");
     const opts2 = { ...opts, dir: join(cwd, "results") };
     await cachedStatistics(opts2, compute);
     const again = await cachedStatistics({ ...opts2, parts: parts("changed") }, compute);

@@ -1,6 +1,6 @@
 /**
  * ResNet.forwardEval() on fresh random weights, BN statistics and inputs against a float64 CPU
- * ResNet written from SPEC §1.2 with the op references (direct convolution sums, BN formula,
+ * ResNet written from docs/common.md#resnet with the op references (direct convolution sums, BN formula,
  * max/avg pooling): catches wiring errors (strides, shortcuts, stage order) that fixed golden
  * inputs could miss, and checks the GPU BN folding.
  */

@@ -48,7 +48,7 @@ Deno.test({
           `${m.label} ${t}: ${v.similarity}`,
         );
       }
-      // Identity views are in every flag transform's mean (SPEC §3.6): (1 + s) / 2 ≥ 0.
+      // Identity views are in every flag transform's mean (docs/synthetic.md#outputs): (1 + s) / 2 ≥ 0.
       assert(
         m.synthetic.h_flip.similarity >= 0 - 1e-9,
         `${m.label} h_flip ${m.synthetic.h_flip.similarity}`,

@@ -103,7 +103,7 @@ Deno.test({
         assert(r.results.length >= 1, `${r.id} reported its result file`);
       }
       const flip = rows.find((r: { id: string }) => r.id === "synthetic__narrow__h_flip");
-      // Two views (identity and flipped): the mean similarity is (1 + s) / 2 (SPEC §3.6).
+      // Two views (identity and flipped): the mean similarity is (1 + s) / 2 (docs/synthetic.md#outputs).
       assert(
         flip.summary.similarity > 0 && flip.summary.similarity <= 1 + 1e-9,
         JSON.stringify(flip),

@@ -4,7 +4,7 @@ import { assert } from "../util/assert.ts";
 Deno.test("learningRate() follows main_moco.py's cosine and step schedules", () => {
   const cos = { baseLr: 0.03, epochs: 200, cos: true, milestones: [] };
   assert(learningRate(0, cos) === 0.03, "cos epoch 0 is the base lr");
-  // Hand-computed: 0.03 · ½ · (1 + cos(π·199/200)) = 1.8502e-6 (SPEC §2.4).
+  // Hand-computed: 0.03 · ½ · (1 + cos(π·199/200)) = 1.8502e-6 (docs/pretraining.md#optimisation).
   const last = learningRate(199, cos);
   assert(Math.abs(last - 1.8502e-6) < 1e-9, `cos epoch 199 gives ${last}`);
   assert(Math.abs(learningRate(100, cos) - 0.015) < 1e-15, "cos half-way is half the lr");

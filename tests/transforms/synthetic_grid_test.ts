@@ -61,7 +61,7 @@ Deno.test("syntheticGrid() equals the original's Python lists for all 18 familie
   assert(seen.size === 18, `fixtures cover ${seen.size} families at their default k`);
 });
 
-Deno.test("syntheticGrid() spot values match SPEC §3.3", () => {
+Deno.test("syntheticGrid() spot values match docs/synthetic.md#transform-grids", () => {
   const rot = syntheticGrid("rotation", 256);
   assert(rot[1].angle === 1.40625 && rot[128].angle === 180, "rotation step 1.40625°");
   const tr = syntheticGrid("translation", 256);
@@ -104,7 +104,7 @@ Deno.test("syntheticGrid() rejects k beyond fixed-length lists and bad sizes, na
   assert(error instanceof UsageError && /--resize/.test(error.message), "--resize 0");
 });
 
-Deno.test("SYNTHETIC_FAMILIES lists the 18 names in table order; defaultK follows SPEC §3.2", () => {
+Deno.test("SYNTHETIC_FAMILIES lists the 18 names in table order; defaultK follows docs/synthetic.md#sampling", () => {
   assert(SYNTHETIC_FAMILIES.length === 18, "18 families");
   assert(SYNTHETIC_FAMILIES[0] === "rotation" && SYNTHETIC_FAMILIES[17] === "posterize", "order");
   assert(isSyntheticFamily("hue") && !isSyntheticFamily("affine"), "isSyntheticFamily");

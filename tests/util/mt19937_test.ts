@@ -1,7 +1,7 @@
 import { NumpyLegacyRandom } from "../../src/util/mt19937.ts";
 import { assertArrayEqual } from "./assert.ts";
 
-Deno.test("NumpyLegacyRandom(0) reproduces MT19937's first outputs and SPEC §3.2's indices", () => {
+Deno.test("NumpyLegacyRandom(0) reproduces MT19937's first outputs and the indices of docs/synthetic.md#sampling", () => {
   const raw = new NumpyLegacyRandom(0);
   assertArrayEqual([raw.nextUint32(), raw.nextUint32()], [2357136044, 2546248239], "raw");
   // np.random.seed(0); np.random.choice(50000, 10)
