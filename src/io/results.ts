@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import { PyFloat } from "./pickle.ts";
 import { encodeTorchCheckpoint, TorchTensor } from "./torch_checkpoint.ts";
@@ -122,6 +122,10 @@ export interface WrittenRecord {
  * Writes the run's JSON and appends its CSV row (columns: run_id, finished_at, model, then the
  * summary keys, then the arguments as JSON). A new summary key extends the header; the file is
  * rewritten atomically each time, so a crash never leaves a half row.
+ *
+ * Concurrent runs writing into one results folder (a sweep's `--jobs`, several scripts started by
+ * hand) never lose a row: the read–extend–rename of `runs.csv` happens under an exclusive advisory
+ * lock (`flock`) on `runs.csv.lock` beside it, so each writer sees every row written before it.
  */
 export async function writeRunRecord(
   resultsDir: string,
@@ -138,6 +142,12 @@ export async function writeRunRecord(
   await writeJsonAtomic(json, { ...record, arrays, summary });
 
   const csv = join(dir, "runs.csv");
+  await withFileLock(`${csv}.lock`, () => appendCsvRow(csv, record));
+  await reportToManifest(json);
+  return { json, csv };
+}
+
+async function appendCsvRow(csv: string, record: RunRecord): Promise<void> {
   let lines: string[] = [];
   try {
     lines = (await Deno.readTextFile(csv)).split("\n").filter((l) => l.length > 0);
@@ -168,8 +178,27 @@ export async function writeRunRecord(
   };
   rows.push(header.map((h) => csvCell(values[h])).join(","));
   await writeFileAtomic(csv, [header.map(csvCell).join(","), ...rows].join("\n") + "\n");
-  await reportToManifest(json);
-  return { json, csv };
+}
+
+/**
+ * Runs `body` while holding an exclusive advisory lock on `lockPath` (created if needed, never
+ * removed: removing it would let two writers lock two different files). The lock is released
+ * when `body` settles, and by the kernel if the process dies, so a killed writer never blocks
+ * the next one.
+ */
+export async function withFileLock<T>(lockPath: string, body: () => Promise<T>): Promise<T> {
+  await Deno.mkdir(dirname(lockPath), { recursive: true });
+  const file = await Deno.open(lockPath, { read: true, write: true, create: true });
+  try {
+    await file.lock(true);
+    try {
+      return await body();
+    } finally {
+      await file.unlock().catch(() => {});
+    }
+  } finally {
+    file.close();
+  }
 }
 
 /**

@@ -335,14 +335,70 @@ interface PendingTensor {
   stride: number[];
 }
 
+/**
+ * Default of the extra bytes that stride-0 or overlapping views (a tensor with more elements than
+ * the storage bytes behind it, e.g. `torch.zeros(1).expand(10**9)`) may materialise: 256 MiB.
+ * `SSL_CHECKPOINT_VIEW_LIMIT=<bytes>` changes it.
+ */
+export const DEFAULT_VIEW_LIMIT = 256 * 1024 * 1024;
+
+/** The view limit in force: `SSL_CHECKPOINT_VIEW_LIMIT` when set to a number, else the default. */
+export function checkpointViewLimit(): number {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get("SSL_CHECKPOINT_VIEW_LIMIT");
+  } catch {
+    raw = undefined; // no env permission: the default
+  }
+  const v = raw === undefined ? NaN : Number(raw);
+  return Number.isFinite(v) && v >= 0 ? v : DEFAULT_VIEW_LIMIT;
+}
+
 /** Per-load state: the storages seen and the tensors waiting for their bytes. */
 class LoadContext {
   readonly file: string;
   readonly roots = new Map<string, StorageRef>();
   readonly pending: PendingTensor[] = [];
+  /** Bytes of tensors materialised so far. */
+  #materialised = 0;
+  readonly #viewLimit = checkpointViewLimit();
 
   constructor(file: string) {
     this.file = file;
+  }
+
+  /** Bytes the root storages declare (each is checked against its data when read). */
+  declaredStorageBytes(): number {
+    let total = 0;
+    for (const r of this.roots.values()) total += r.rootNumel * DTYPES[r.dtype].size;
+    return total;
+  }
+
+  /**
+   * Memory bound of the load: a tensor may materialise more bytes than its storage holds (a
+   * stride-0 or overlapping view) only up to the view limit, and all tensors together at most
+   * twice the storages' bytes (tied weights) plus that limit.
+   */
+  #chargeView(t: TorchTensor, stride: readonly number[], key: string, storageBytes: number): void {
+    let bytes = DTYPES[t.dtype].size;
+    for (const d of t.shape) bytes *= d;
+    const limit = this.#viewLimit;
+    const how = "set SSL_CHECKPOINT_VIEW_LIMIT=<bytes> to allow more";
+    if (bytes > storageBytes && bytes > limit) {
+      this.fail(
+        `tensor [${t.shape}] with strides [${stride}] on storage ${key} would materialise ` +
+          `${bytes} bytes from ${storageBytes} stored (a stride-0 or overlapping view), more ` +
+          `than the limit of ${limit} bytes; ${how}`,
+      );
+    }
+    this.#materialised += bytes;
+    const budget = 2 * this.declaredStorageBytes() + limit;
+    if (this.#materialised > budget) {
+      this.fail(
+        `its tensors would materialise more than ${budget} bytes from ` +
+          `${this.declaredStorageBytes()} bytes of storage (many views of the same storage); ${how}`,
+      );
+    }
   }
 
   fail(what: string): never {
@@ -495,6 +551,7 @@ class LoadContext {
       const es = DTYPES[t.dtype].size;
       const base = p.storage.elementOffset * DTYPES[root.dtype].size;
       if (base % es !== 0) this.fail(`storage view of ${key} is misaligned for ${t.dtype}`);
+      this.#chargeView(t, p.stride, key, Math.max(0, raw.length - base));
       t.data = gatherTensor(
         raw.subarray(base),
         t.dtype,
@@ -597,7 +654,7 @@ function gatherTensor(
   if (numel === 0) return new DTYPES[dtype].array(0);
   let last = offset;
   for (let i = 0; i < shape.length; i++) last += (shape[i] - 1) * stride[i];
-  if ((last + 1) * es > raw.length) {
+  if (!Number.isSafeInteger(last) || (last + 1) * es > raw.length) {
     fail(`needs element ${last} but the storage holds ${Math.floor(raw.length / es)}`);
   }
   let contiguous = true;
@@ -743,10 +800,18 @@ function readZipCheckpoint(source: ByteSource, file: string): PyValue {
   });
   for (const key of ctx.roots.keys()) {
     const name = `${prefix}data/${key}`;
-    if (zip.get(name) === undefined) {
+    const entry = zip.get(name);
+    if (entry === undefined) {
       throw new DataError(`${file}: missing storage entry '${name}'`);
     }
-    ctx.materialise(key, zip.read(name), bigEndian);
+    const root = ctx.roots.get(key)!;
+    const declared = root.rootNumel * DTYPES[root.dtype].size;
+    if (entry.size < declared) {
+      throw new DataError(
+        `${file}: storage ${key} has ${entry.size} bytes, its header says ${declared}`,
+      );
+    }
+    ctx.materialise(key, zip.read(entry), bigEndian);
   }
   return value;
 }
@@ -1117,6 +1182,60 @@ export function checkKeys(
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Where a state dict holds NaN or ±Infinity: the first such tensor, its count and first value. */
+export interface NonFiniteTensor {
+  /** The tensor's key. */
+  name: string;
+  /** How many of its elements are not finite. */
+  count: number;
+  /** Number of elements. */
+  numel: number;
+  /** Flat index of the first one. */
+  index: number;
+  /** Its value (NaN, Infinity or -Infinity). */
+  value: number;
+}
+
+/** The first floating-point tensor of `tensors` holding NaN or ±Infinity, else `undefined`. */
+export function findNonFinite(
+  tensors: Iterable<[string, TorchTensor]>,
+): NonFiniteTensor | undefined {
+  for (const [name, t] of tensors) {
+    const d = t.data;
+    if (!(d instanceof Float32Array || d instanceof Float64Array)) continue;
+    let count = 0;
+    let index = -1;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i];
+      if (v - v !== 0) { // NaN or ±Infinity
+        if (index < 0) index = i;
+        count++;
+      }
+    }
+    if (count > 0) return { name, count, numel: d.length, index, value: d[index] };
+  }
+  return undefined;
+}
+
+/**
+ * Throws a `DataError` naming `file` and the first tensor of `tensors` with NaN or ±Infinity
+ * (`what` says what the tensors are, e.g. "weights"): such weights give NaN features and
+ * meaningless statistics, so they are refused instead of evaluated.
+ */
+export function assertFiniteTensors(
+  tensors: Iterable<[string, TorchTensor]>,
+  file: string,
+  what = "weights",
+): void {
+  const bad = findNonFinite(tensors);
+  if (bad === undefined) return;
+  throw new DataError(
+    `${file}: ${what} '${bad.name}' hold ${bad.count} non-finite value(s) of ${bad.numel} ` +
+      `(first: ${bad.value} at index ${bad.index}); the checkpoint comes from a diverged run or ` +
+      `is corrupt`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

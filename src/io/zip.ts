@@ -11,6 +11,11 @@
  * where offsets or sizes need them. The archive comes out as a list of chunks that reference the
  * caller's data instead of one concatenated buffer.
  *
+ * Memory stays bounded by what the archive declares: a stored entry must declare equal stored and
+ * real sizes, a deflated one no more than deflate's maximal ratio (≈ 1032 : 1) of its compressed
+ * bytes, and inflating stops at the declared size (a zip bomb is refused there). Duplicate entry
+ * names are refused, as torch's reader does.
+ *
  * Every problem with an archive is a `DataError` naming the file.
  *
  * @module
@@ -22,7 +27,6 @@ import { DataError } from "../util/errors.ts";
 /** Random-access bytes: an in-memory buffer or an open file. */
 export interface ByteSource {
   /** Total size in bytes. */
-  /** Bytes after decompression. */
   readonly size: number;
   /** Reads exactly `length` bytes at `offset` into a fresh buffer (throws past the end). */
   read(offset: number, length: number): Uint8Array;
@@ -85,12 +89,12 @@ export function crc32(data: Uint8Array, previous = 0): number {
 /** One entry of a zip's central directory. */
 export interface ZipEntry {
   /** Path inside the archive (UTF-8 decoded). */
-  /** Path inside the archive. */
   readonly name: string;
   /** 0 = stored, 8 = deflate. */
   readonly method: number;
   /** Bytes stored in the archive. */
   readonly compressedSize: number;
+  /** Bytes after decompression. */
   readonly size: number;
   /** CRC-32 of the decompressed bytes. */
   readonly crc32: number;
@@ -108,6 +112,8 @@ const ZIP64_LOCATOR_SIZE = 20;
 const ZIP64_EOCD_SIZE = 56;
 const MAX32 = 0xffffffff;
 const MAX16 = 0xffff;
+/** Deflate's largest possible expansion (258 bytes from one ~2-bit code), about 1032 : 1. */
+const MAX_DEFLATE_RATIO = 1032;
 
 /** Reads the central directory of a zip archive and extracts entries on demand. */
 export class ZipReader {
@@ -176,6 +182,7 @@ export class ZipReader {
     const cv = view(cd);
     const decoder = new TextDecoder();
     const entries: ZipEntry[] = [];
+    const seen = new Set<string>();
     let p = 0;
     for (let i = 0; i < count; i++) {
       if (p + 46 > cd.length || cv.getUint32(p, true) !== SIG_CENTRAL) {
@@ -214,6 +221,21 @@ export class ZipReader {
         }
         e += 4 + len;
       }
+      if (seen.has(name)) {
+        // torch refuses these too: which copy a reader picks is unspecified, so a crafted file
+        // could show one tensor to a zip tool and another to the loader.
+        fail(`duplicate zip entry '${name}' (a corrupt or crafted archive)`);
+      }
+      seen.add(name);
+      if (method === 0 && compressedSize !== size) {
+        fail(`stored entry '${name}' declares ${compressedSize} stored and ${size} real bytes`);
+      }
+      if (method === 8 && size > compressedSize * MAX_DEFLATE_RATIO + 1024) {
+        fail(
+          `entry '${name}' declares ${size} bytes from ${compressedSize} compressed, more than ` +
+            `deflate can produce (a zip bomb or a corrupt directory)`,
+        );
+      }
       entries.push({ name, method, compressedSize, size, crc32: crc, localHeaderOffset });
       p = next;
     }
@@ -250,9 +272,17 @@ export class ZipReader {
       data = raw;
     } else if (e.method === 8) {
       try {
-        data = new Uint8Array(inflateRawSync(raw));
+        // Never inflate past the size the directory declares (a bomb stops there).
+        data = new Uint8Array(inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) }));
       } catch (error) {
-        return fail(`entry '${e.name}' does not inflate: ${(error as Error).message}`);
+        const message = (error as Error).message;
+        if (/larger than|ERR_BUFFER_TOO_LARGE|maxOutputLength/i.test(message)) {
+          return fail(
+            `entry '${e.name}' inflates to more than the ${e.size} bytes its directory declares ` +
+              `(a zip bomb or a corrupt file)`,
+          );
+        }
+        return fail(`entry '${e.name}' does not inflate: ${message}`);
       }
     } else {
       return fail(`entry '${e.name}' uses unsupported compression method ${e.method}`);
