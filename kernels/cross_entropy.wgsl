@@ -14,6 +14,8 @@
 //
 // `ce_reduce`: one workgroup sums the row losses (each thread over a fixed stride of rows, then a
 // fixed tree) into loss[0] = loss_scale · Σ_i loss_i, and counts rows of rank 0 / rank < 5.
+// With `accumulate` ≠ 0 it also adds (N, Σ_i loss_i, top-1 count, top-5 count) to the running
+// f32 totals, so a whole epoch's loss and accuracy need one readback at its end.
 // Every sum has a fixed order, so results are bit-identical run to run.
 
 override WG: u32 = 64u;
@@ -119,12 +121,14 @@ fn ce_rows(
 struct ReduceParams {
   n: u32,
   loss_scale: f32,
+  accumulate: u32,
 }
 
 @group(0) @binding(0) var<uniform> rd: ReduceParams;
 @group(0) @binding(1) var<storage, read> rd_row: array<f32>;
 @group(0) @binding(2) var<storage, read_write> rd_loss: array<f32>;
 @group(0) @binding(3) var<storage, read_write> rd_correct: array<u32>;
+@group(0) @binding(4) var<storage, read_write> rd_totals: array<f32>;
 
 var<workgroup> w_cnt: array<vec2u, WG>;
 
@@ -151,5 +155,11 @@ fn ce_reduce(@builtin(local_invocation_index) lid: u32) {
     rd_loss[0] = w_sum[0].x * rd.loss_scale;
     rd_correct[0] = w_cnt[0].x;
     rd_correct[1] = w_cnt[0].y;
+    if (rd.accumulate != 0u) {
+      rd_totals[0] += f32(rd.n);
+      rd_totals[1] += w_sum[0].x;
+      rd_totals[2] += f32(w_cnt[0].x);
+      rd_totals[3] += f32(w_cnt[0].y);
+    }
   }
 }

@@ -27,6 +27,12 @@ export interface SoftmaxCrossEntropyOptions {
    * of the summed loss.
    */
   gradScale?: number;
+  /**
+   * An f32 [4] tensor of running totals (zero it to start): the op adds (N, Σ row losses,
+   * top-1 count, top-5 count) to it, so an epoch's mean loss and accuracy need one readback.
+   * Counts are exact up to 2^24 rows.
+   */
+  totals?: Tensor;
 }
 
 /** Result of {@link softmaxCrossEntropy}; the caller releases the tensors. */
@@ -78,6 +84,10 @@ export function softmaxCrossEntropy(
   if (!Number.isFinite(gradScale)) {
     throw new RangeError(`${op}: gradScale must be finite, got ${gradScale}`);
   }
+  const totals = options.totals;
+  if (totals && (totals.dtype !== "f32" || totals.shape.join() !== "4")) {
+    throw new RangeError(`${op}: totals must be f32 [4], got ${totals.dtype} [${totals.shape}]`);
+  }
   const rows = Tensor.empty(gpu, [n, 2], "f32", "ce rows");
   const dlogits = gradient ? Tensor.empty(gpu, [n, c], "f32", "ce dlogits") : undefined;
   // Without a gradient the kernel still needs something bound there; it never writes to it.
@@ -100,13 +110,16 @@ export function softmaxCrossEntropy(
   const reduceParams = new ArrayBuffer(16);
   new Uint32Array(reduceParams, 0, 1)[0] = n;
   new Float32Array(reduceParams, 4, 1)[0] = 1 / n;
+  new Uint32Array(reduceParams, 8, 1)[0] = totals ? 1 : 0;
+  const totalsBinding = totals ?? Tensor.empty(gpu, [4], "f32", "ce no totals");
   gpu.recorder.dispatch(
     kernel("ce_reduce"),
-    [rows, loss, correct],
+    [rows, loss, correct, totalsBinding],
     1,
     new Uint8Array(reduceParams),
   );
   rows.release();
   if (!dlogits) gradBinding.release();
+  if (!totals) totalsBinding.release();
   return { loss, dlogits, correct };
 }

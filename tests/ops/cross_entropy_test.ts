@@ -103,6 +103,36 @@ Deno.test({
 });
 
 Deno.test({
+  name: "softmaxCrossEntropy() adds (rows, loss sum, top-1, top-5) of every batch to totals",
+  ...GPU_TEST,
+  async fn() {
+    const gpu = await testGpu();
+    const rng = testRng("cross entropy totals");
+    const totals = Tensor.zeros(gpu, [4]);
+    const expected = [0, 0, 0, 0];
+    for (const [n, c] of [[9, 7], [64, 7], [1, 7]]) {
+      const { logits, labels } = makeLogits(rng, n, c);
+      const ref = refSoftmaxCrossEntropy(logits, labels, n, c);
+      expected[0] += n;
+      expected[1] += n * ref.loss;
+      expected[2] += ref.top1;
+      expected[3] += ref.top5;
+      const zt = Tensor.from(gpu, logits, [n, c]);
+      const yt = Tensor.from(gpu, labels, [n]);
+      const r = softmaxCrossEntropy(gpu, zt, yt, { gradient: false, totals });
+      for (const t of [zt, yt, r.loss, r.correct]) t.release();
+    }
+    const [got] = await gpu.recorder.read([totals]);
+    assert(
+      got[0] === expected[0] && got[2] === expected[2] && got[3] === expected[3],
+      `totals [${got}] vs [${expected}]${seedNote()}`,
+    );
+    assertRelClose([got[1]], [expected[1]], 1e-5, "loss sum");
+    totals.release();
+  },
+});
+
+Deno.test({
   name: "softmaxCrossEntropy() makes the loss NaN for a label outside [0, C)",
   ...GPU_TEST,
   async fn() {
