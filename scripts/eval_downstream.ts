@@ -104,7 +104,13 @@ await runMain("eval_downstream", async () => {
     flags: {
       model: { type: "string", default: "default", help: "checkpoint name; a+b+c fuses" },
       "fuse-mode": FUSE_MODE_FLAG,
-      dataset: { type: "string", default: "cifar10", help: "dataset (lower-cased)" },
+      dataset: {
+        type: "string",
+        default: "cifar10",
+        listed: [...DOWNSTREAM_KEYS, "folder:PATH"],
+        help: "dataset (lower-cased), or folder:PATH for your own ImageFolder or CSV " +
+          "(docs/downstream.md#your-own-dataset)",
+      },
       "cv-folds": { type: "int", default: 5, help: "CV folds" },
       device: DEVICE_FLAG,
       "feature-layer": FEATURE_LAYER_FLAG,

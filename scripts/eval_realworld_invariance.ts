@@ -47,7 +47,13 @@ await runMain("eval_realworld_invariance", async () => {
       `(${REALWORLD_KEYS.join(", ")}).`,
     flags: {
       model: { type: "string", default: "default", help: "checkpoint name (A+B fuses)" },
-      dataset: { type: "string", default: "Flickr1024", help: "dataset key (case-sensitive)" },
+      dataset: {
+        type: "string",
+        default: "Flickr1024",
+        listed: [...REALWORLD_KEYS, "groups:PATH"],
+        help: "dataset key (case-sensitive), or groups:PATH for a folder of groups " +
+          "(docs/realworld.md#your-own-groups)",
+      },
       device: DEVICE_FLAG,
       "feature-layer": FEATURE_LAYER_FLAG,
       ...sizeFlags(224),

@@ -63,7 +63,12 @@ await runMain("eval_synthetic_invariance", async () => {
       dataset: { type: "string", default: "imagenet", help: "used in result file names" },
       split: { type: "string", default: "val", help: "sub-folder of data evaluated" },
       model: { type: "string", default: "default", help: "checkpoint name (A+B fuses)" },
-      transform: { type: "string", default: "rotation", help: "transform family" },
+      transform: {
+        type: "string",
+        default: "rotation",
+        listed: SYNTHETIC_FAMILIES,
+        help: "transform family",
+      },
       all: { type: "boolean", help: "evaluate every transform family in one run" },
       "statistics-only": {
         type: "boolean",
@@ -169,9 +174,9 @@ await runMain("eval_synthetic_invariance", async () => {
       progress: family,
     });
     timings.mark(family);
-    const prefix = families.length > 1 ? `${family} ` : "";
-    console.log(`${prefix}distance ${r.summary.distance}`);
-    console.log(`${prefix}similarity ${r.summary.similarity}`);
+    // The original's two lines: `{model} on {transform}:` then a tab and both means.
+    console.log(`${flags.model} on ${family}:`);
+    console.log(`\t distance ${r.summary.distance} and similarity ${r.summary.similarity}`);
     const stem = `${flags.model}_${layer}_${flags.dataset}_${family}_invariance`;
     await writeTorchOutput(join(resultsDir, `${stem}_distance.pth`), r.distance);
     await writeTorchOutput(join(resultsDir, `${stem}_similarity.pth`), r.similarity);

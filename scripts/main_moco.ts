@@ -70,9 +70,10 @@ const SPEC = {
     lr: { type: "number", default: 0.03, help: "base learning rate" },
     "learning-rate": { type: "number", help: "same as --lr" },
     schedule: {
-      type: "string",
+      type: "int",
+      nargs: "+",
       default: "120,160",
-      help: "epochs at which lr drops 10× (without --cos)",
+      help: "epochs at which lr drops 10× (without --cos): --schedule 120 160 or 120,160",
     },
     momentum: { type: "number", default: 0.9, help: "SGD momentum" },
     wd: { type: "number", default: 1e-4, help: "weight decay (all parameters)" },
@@ -191,7 +192,7 @@ export function parseMainMocoArgs(args: string[]): MainMocoArgs {
   }
   let milestones: number[];
   try {
-    milestones = parseMilestones(f.schedule);
+    milestones = parseMilestones(f.schedule.join(","));
   } catch (e) {
     throw new UsageError(`--schedule: ${(e as Error).message}`);
   }

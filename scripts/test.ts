@@ -7,8 +7,7 @@
 import { openGpu } from "../src/gpu/device.ts";
 import { GpuUnavailableError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
-
-const CHECK_TARGETS = ["mod.ts", "src", "scripts", "tests"];
+import { checkSteps } from "./check.ts";
 
 interface RunResult {
   code: number;
@@ -49,11 +48,15 @@ function summaryOf(output: string): { passed: number; failed: number } | undefin
 
 await runMain("test", async () => {
   const extra = Deno.args;
-  const steps: [string, string[]][] = [
-    ["format", ["fmt", "--check"]],
-    ["lint", ["lint"]],
-    ["type check", ["check", ...CHECK_TARGETS]],
-  ];
+  if (extra.includes("--help") || extra.includes("-h")) {
+    console.log(
+      "usage: deno task test [deno test arguments…]\n\nFormat check, lint, type check and " +
+        "`deno doc --lint mod.ts` (as `deno task check`), then `deno test -A` with the given\n" +
+        "arguments (e.g. a test file or `--filter NAME`); ends with one line `N passed, N failed`.",
+    );
+    return;
+  }
+  const steps = checkSteps();
   for (const [what, args] of steps) {
     console.error(`== ${what}: deno ${args.join(" ")}`);
     const { code } = await run(args);

@@ -22,24 +22,47 @@ export interface FlagSpec {
   short?: string;
   /** Allowed values for a string flag. */
   choices?: readonly string[];
+  /**
+   * Values listed in `--help` (as `choices` are) but checked by the script, for flags that also
+   * take open forms such as `folder:PATH`.
+   */
+  listed?: readonly string[];
+  /**
+   * `"+"`: a list, as argparse's `nargs='+'`: `--schedule 120 160` takes the values that follow
+   * (numbers for a numeric flag), `--schedule 120,160` and `--schedule=120,160` work too. The
+   * parsed value is an array.
+   */
+  nargs?: "+";
 }
 
 /** Declaration of a positional argument. */
 export interface PositionalSpec {
+  /** Name shown in `--help`. */
   name: string;
+  /** Help text, one line. */
   help: string;
+  /** Whether it must be given. */
   required?: boolean;
+  /** The last positional only: takes any number of values. */
+  variadic?: boolean;
 }
 
 /** A whole command line: program name, one-paragraph summary, flags and positionals. */
 export interface CliSpec<F extends Record<string, FlagSpec>> {
+  /** Program name in `usage:` (e.g. `deno task pretrain`). */
   name: string;
+  /** One paragraph on what it does. */
   summary: string;
+  /** The flags, keyed by their kebab-case name. */
   flags: F;
+  /** Positional arguments, in order. */
   positionals?: readonly PositionalSpec[];
 }
 
-type ValueOf<S extends FlagSpec> = S["type"] extends "boolean" ? boolean
+/** The parsed type of one flag. */
+export type ValueOf<S extends FlagSpec> = S extends { nargs: "+" }
+  ? (S["type"] extends "number" | "int" ? number[] : string[])
+  : S["type"] extends "boolean" ? boolean
   : S["type"] extends "number" | "int" ? number
   : string;
 
@@ -50,18 +73,25 @@ export type ParsedFlags<F extends Record<string, FlagSpec>> = {
 
 /** The result of {@link parseCli}. */
 export interface ParsedCli<F extends Record<string, FlagSpec>> {
+  /** Flag values (defaults applied). */
   flags: ParsedFlags<F>;
+  /** Positional arguments, in order. */
   positionals: string[];
 }
 
 /** Formats the `--help` text of a command line. */
 export function usage<F extends Record<string, FlagSpec>>(spec: CliSpec<F>): string {
-  const pos = (spec.positionals ?? []).map((p) => (p.required ? `<${p.name}>` : `[${p.name}]`));
+  const pos = (spec.positionals ?? []).map((p) => {
+    const name = p.variadic ? `${p.name}…` : p.name;
+    return p.required ? `<${name}>` : `[${name}]`;
+  });
   const lines = [`usage: ${spec.name} [flags] ${pos.join(" ")}`.trimEnd(), "", spec.summary, ""];
   for (const p of spec.positionals ?? []) lines.push(`  ${p.name.padEnd(28)} ${p.help}`);
   for (const [name, f] of Object.entries(spec.flags)) {
     const short = f.short ? `-${f.short}, ` : "";
-    const meta = f.type === "boolean" ? "" : ` <${f.choices ? f.choices.join("|") : f.type}>`;
+    const values = f.choices ?? f.listed;
+    const one = values ? values.join("|") : f.type;
+    const meta = f.type === "boolean" ? "" : f.nargs ? ` <${one}> [${one} …]` : ` <${one}>`;
     const def = f.default === undefined ? "" : ` (default: ${JSON.stringify(f.default)})`;
     lines.push(`  ${(short + "--" + name + meta).padEnd(28)} ${f.help}${def}`);
   }
@@ -94,9 +124,11 @@ export function parseCli<F extends Record<string, FlagSpec>>(
     options[name] = { type: f.type === "boolean" ? "boolean" : "string" };
     if (f.short) options[name].short = f.short;
   }
+  const lists: Record<string, string[]> = {};
+  const rest = collectLists(args, spec.flags, lists);
   let parsed;
   try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError(`${(error as Error).message.split("\n")[0]} (see --help)`);
   }
@@ -106,6 +138,12 @@ export function parseCli<F extends Record<string, FlagSpec>>(
   }
   const flags: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(spec.flags)) {
+    if (f.nargs) {
+      const given = lists[name];
+      const texts = given ?? (f.default === undefined ? undefined : splitList(String(f.default)));
+      flags[name] = texts?.map((text) => convertFlag(name, f, text));
+      continue;
+    }
     const raw = parsed.values[name] as string | boolean | undefined;
     flags[name] = raw === undefined ? f.default : convertFlag(name, f, raw);
   }
@@ -114,13 +152,68 @@ export function parseCli<F extends Record<string, FlagSpec>>(
     const missing = required.slice(parsed.positionals.length).map((p) => p.name);
     throw new UsageError(`missing argument: ${missing.join(", ")} (see --help)`);
   }
-  const allowed = spec.positionals?.length ?? 0;
+  const variadic = spec.positionals?.at(-1)?.variadic ?? false;
+  const allowed = variadic ? Infinity : spec.positionals?.length ?? 0;
   if (parsed.positionals.length > allowed) {
     throw new UsageError(
       `unexpected argument '${parsed.positionals[allowed]}' (see --help)`,
     );
   }
   return { flags: flags as ParsedFlags<F>, positionals: parsed.positionals };
+}
+
+function splitList(text: string): string[] {
+  return text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+function looksNumeric(text: string): boolean {
+  return text.trim() !== "" && Number.isFinite(Number(text));
+}
+
+/**
+ * Takes the list flags (`nargs: "+"`) out of `args` into `lists` and returns the rest: after
+ * `--name`, the following arguments that are not flags (numbers only, for a numeric list) are its
+ * values; `--name=a,b` and `--name a,b` split on commas. The last occurrence wins, as argparse.
+ */
+function collectLists(
+  args: readonly string[],
+  flags: Record<string, FlagSpec>,
+  lists: Record<string, string[]>,
+): string[] {
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      rest.push(...args.slice(i));
+      break;
+    }
+    const m = arg.match(/^--([^=]+)(?:=(.*))?$/);
+    const f = m ? flags[m[1]] : undefined;
+    if (!m || !f?.nargs) {
+      rest.push(arg);
+      continue;
+    }
+    const name = m[1];
+    const numeric = f.type === "number" || f.type === "int";
+    const values: string[] = [];
+    if (m[2] !== undefined) values.push(...splitList(m[2]));
+    else {
+      while (i + 1 < args.length) {
+        const next = args[i + 1];
+        const isValue = numeric
+          ? looksNumeric(next) || /^[\d.,\s]+$/.test(next)
+          : !next.startsWith("-");
+        if (!isValue) break;
+        values.push(...splitList(next));
+        i++;
+      }
+    }
+    if (values.length === 0) {
+      throw new UsageError(`--${name}: expected at least one value (see --help)`);
+    }
+    lists[name] = values;
+  }
+  return rest;
 }
 
 function convertFlag(name: string, f: FlagSpec, raw: string | boolean): unknown {

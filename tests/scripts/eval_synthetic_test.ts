@@ -38,8 +38,8 @@ Deno.test({
       assert(first.code === 0, first.stderr);
       const lines = first.stdout.trim().split("\n");
       assert(
-        lines.length === 2 && /^distance [\d.e+-]+$/.test(lines[0]) &&
-          /^similarity [\d.e+-]+$/.test(lines[1]),
+        lines.length === 2 && lines[0] === "default on h_flip:" &&
+          /^\t distance [\d.e+-]+ and similarity [\d.e+-]+$/.test(lines[1]),
         first.stdout,
       );
       const sim = await readTorchCheckpoint(
@@ -53,7 +53,7 @@ Deno.test({
       const s = sim.data as Float32Array;
       assert(Math.abs(s[0] - 1) < 1e-6 && s[1] <= 1 + 1e-6, `similarities ${s}`);
       assert(
-        Math.abs((s[0] + s[1]) / 2 - Number(lines[1].split(" ")[1])) < 1e-6,
+        Math.abs((s[0] + s[1]) / 2 - Number(lines[1].split(" ").at(-1))) < 1e-6,
         "printed summary",
       );
       const dist = await readTorchCheckpoint(
@@ -111,8 +111,8 @@ Deno.test({
       assert(all.code === 0, all.stderr);
       const allLines = all.stdout.trim().split("\n");
       assert(
-        allLines.length === 36 && /^rotation distance /.test(allLines[0]) &&
-          /^posterize similarity /.test(allLines[35]),
+        allLines.length === 36 && allLines[0] === "default on rotation:" &&
+          allLines[34] === "default on posterize:" && /^\t distance /.test(allLines[35]),
         all.stdout,
       );
       assert(/statistics: using/.test(all.stderr), "--all reuses the cached statistics");

@@ -1,4 +1,4 @@
-import { parseCli } from "../../src/util/cli.ts";
+import { parseCli, usage } from "../../src/util/cli.ts";
 import { UsageError } from "../../src/util/errors.ts";
 import { assert } from "./assert.ts";
 
@@ -43,4 +43,53 @@ Deno.test("parseCli() names the flag in every usage error", () => {
   throwsUsage(["--nope", "d"], /nope/);
   throwsUsage([], /missing argument: data/);
   throwsUsage(["a", "b"], /unexpected argument 'b'/);
+});
+
+Deno.test("parseCli() takes argparse nargs lists: --schedule 120 160, 120,160 and =120,160", () => {
+  const spec = {
+    name: "t",
+    summary: "test",
+    positionals: [{ name: "data", help: "data dir", required: true }],
+    flags: {
+      schedule: { type: "int", nargs: "+", default: "120,160", help: "milestones" },
+      cos: { type: "boolean", help: "cosine" },
+    },
+  } as const;
+  const forms: [string[], number[]][] = [
+    [["../data/imagenet"], [120, 160]],
+    [["--schedule", "120", "160", "../data/imagenet"], [120, 160]],
+    [["../data/imagenet", "--schedule", "30", "60", "90", "--cos"], [30, 60, 90]],
+    [["--schedule", "120,160", "d"], [120, 160]],
+    [["--schedule=5,6", "d"], [5, 6]],
+  ];
+  for (const [args, want] of forms) {
+    const { flags, positionals } = parseCli(args, spec);
+    assert(flags.schedule.join() === want.join(), `${args.join(" ")}: ${flags.schedule}`);
+    assert(positionals.length === 1, `${args.join(" ")}: one positional`);
+  }
+  for (
+    const [args, pattern] of [[["--schedule", "d"], /--schedule: expected at least one/]] as const
+  ) {
+    try {
+      parseCli([...args], spec);
+      throw new Error("no error");
+    } catch (error) {
+      assert(error instanceof UsageError && pattern.test((error as Error).message), `${error}`);
+    }
+  }
+});
+
+Deno.test("usage() lists choices, listed values and list flags", () => {
+  const text = usage({
+    name: "t",
+    summary: "s",
+    flags: {
+      transform: { type: "string", listed: ["rotation", "h_flip"], help: "family" },
+      schedule: { type: "int", nargs: "+", help: "milestones" },
+    },
+    positionals: [{ name: "area", help: "areas", variadic: true }],
+  });
+  assert(text.includes("--transform <rotation|h_flip>"), text);
+  assert(text.includes("--schedule <int> [int …]"), text);
+  assert(text.includes("[area…]"), text);
 });
