@@ -9,15 +9,20 @@
  * Folds. The original draws a fresh unseeded shuffle for every (α, γ) (docs/quirks.md#q28). With
  * `refoldPerCandidate` we do the same from a seeded generator (reproducible, but the same
  * statistical behaviour); by default the folds are drawn once and shared by all 40 candidates, as
- * a grid search normally does, which also lets each fold's scaled data and Gram matrix be
- * computed once (5 Grams instead of 200), each candidate only re-exponentiating and re-solving.
+ * a grid search normally does, which also lets each fold's scaled data and squared distances be
+ * computed once (5 Grams instead of 200), each candidate only re-exponentiating and re-solving
+ * (`kernelRidgeFoldScores` in src/linalg/kernel_ridge.ts).
  *
  * @module
  */
 import { type Fold, KFold, type Shuffler, takeRows } from "../linalg/kfold.ts";
 import type { Matrix } from "../linalg/dense.ts";
-import { cpuGram, type GramFn, KernelRidge, rbfFromGram } from "../linalg/kernel_ridge.ts";
-import { rowSquaredNorms } from "../linalg/dense.ts";
+import {
+  cpuGram,
+  type GramFn,
+  KernelRidge,
+  kernelRidgeFoldScores,
+} from "../linalg/kernel_ridge.ts";
 import { r2Score } from "../linalg/metrics.ts";
 import { StandardScaler } from "../linalg/standard_scaler.ts";
 import { Progress } from "../util/progress.ts";
@@ -172,26 +177,15 @@ export async function kernelRidgeGridSearch(
     const sums = alphas.map(() => gammas.map(() => 0));
     for (const fold of kfold.split(x.rows)) {
       const f = scaledFold(x, y, fold);
-      // Memory: the training Gram and one work matrix (2·n² float64; 4.3 GB at n = 16 384),
-      // plus the test Gram and kernel. Each (γ, α) re-exponentiates into the work matrix,
-      // which the Cholesky factorisation then overwrites.
-      const gTr = await gramFn(f.xTr, f.xTr);
-      const gTe = await gramFn(f.xTe, f.xTr);
-      const nTr = rowSquaredNorms(f.xTr), nTe = rowSquaredNorms(f.xTe);
-      const work = new Float64Array(gTr.length);
-      const kTe = new Float64Array(gTe.length);
-      for (let gi = 0; gi < gammas.length; gi++) {
-        kTe.set(gTe);
-        rbfFromGram(kTe, nTe, nTr, gammas[gi]);
-        for (let ai = 0; ai < alphas.length; ai++) {
-          work.set(gTr);
-          rbfFromGram(work, nTr, nTr, gammas[gi], true);
-          const model = new KernelRidge({ alpha: alphas[ai], gamma: gammas[gi] });
-          model.fitKernel(work, f.yTr);
-          const pred = model.predictFromKernel(kTe, f.xTe.rows);
-          sums[ai][gi] += r2Score(f.yTe.data, pred.data, y.cols);
-          progress?.advance(1, `α=${alphas[ai]} γ=${gammas[gi]}`);
-        }
+      // Distances once per fold, shared by all (α, γ); one n_train² array (kernel_ridge.ts).
+      const foldScores = await kernelRidgeFoldScores(f.xTr, f.yTr, f.xTe, f.yTe, {
+        alphas,
+        gammas,
+        gramFn: options.gramFn,
+        onFit: (a, g) => progress?.advance(1, `α=${a} γ=${g}`),
+      });
+      for (let ai = 0; ai < alphas.length; ai++) {
+        for (let gi = 0; gi < gammas.length; gi++) sums[ai][gi] += foldScores[ai][gi];
       }
     }
     for (let ai = 0; ai < alphas.length; ai++) {

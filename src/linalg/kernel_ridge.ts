@@ -9,13 +9,15 @@
  * - Predict: K(X_new, X_train)·c, in chunks of rows so K(X_new, X_train) is never materialised
  *   whole (a 25 000 × 20 480 float64 block would be 4 GB).
  *
- * Cost (n training samples, d features): the Gram is n²·d flops (half of 2n²d, by symmetry) and
- * the factorisation n³/3. Measured on one core here (d = 2048): n = 2048 fits in 2.5 s (Gram 1.8 s,
- * Cholesky 0.7 s), n = 4096 in 12.6 s (7.3 + 4.8 s); both run at ≈ 5 GFLOP/s, about 2.7× slower
- * than sklearn on single-threaded OpenBLAS. At n = 20 480 that is 0.86 + 2.9 TFLOP, ≈ 3 + 10 min,
- * with 3.4 GB for K (factorised in place, no second copy). The original's grid repeats this
- * for 200 solves at n = 16 384, which is out of reach on the CPU: a caller can move the Gram to
- * the GPU through `gramFn` (below); the O(n³) solve stays on the CPU in float64.
+ * Cost (n training samples, d features): the Gram is n²·d flops (SYRK, half of 2n²d, by symmetry)
+ * and the factorisation n³/3, both on the engine of `blas.ts` (OpenBLAS's `dsyrk`/`dpotrf`, or the
+ * JavaScript kernels). Only the lower triangle of K is formed and factorised, in place: at
+ * n = 20 480 that is one 3.4 GB array. The `*Async` methods run the long BLAS calls nonblocking.
+ *
+ * {@link kernelRidgeFoldScores} is the grid search's inner loop for one fold: the squared distances
+ * are computed once and kept in the strict upper triangle of the same n×n array whose lower
+ * triangle each (α, γ) candidate fills with its kernel and factorises, so a fold needs one n×n
+ * array for all 40 candidates, and each candidate costs n²/2 exponentials plus one Cholesky.
  *
  * `gramFn(a, b)` must return A·Bᵀ ([a.rows, b.rows], row-major float64; it is called with the
  * same object twice for K(X, X)). It may return a Promise, in which case use the `*Async`
@@ -27,16 +29,15 @@
  */
 import {
   checkShape,
-  gemmNT,
   gramRows,
   matmulNT,
   type Matrix,
   type MatrixInput,
+  mirrorLower,
   rowSquaredNorms,
   toFloat64,
 } from "./dense.ts";
-import { choleskyInPlace } from "./cholesky.ts";
-import { choleskySolve } from "./triangular.ts";
+import { gemm, gemmAsync, potrf, potrfAsync, potrs, potrsAsync, syrk, syrkAsync } from "./blas.ts";
 import { r2Score } from "./metrics.ts";
 
 /** A Gram-matrix provider: A·Bᵀ as row-major float64 [a.rows, b.rows]. */
@@ -45,6 +46,46 @@ export type GramFn = (a: Matrix, b: Matrix) => Float64Array | Promise<Float64Arr
 /** The CPU Gram: A·Bᵀ, exploiting symmetry when `a === b`. */
 export function cpuGram(a: Matrix, b: Matrix): Float64Array {
   return a === b ? gramRows(a).data : matmulNT(a, b).data;
+}
+
+/** {@link cpuGram} with nonblocking BLAS calls (the same values). */
+export async function cpuGramAsync(a: Matrix, b: Matrix): Promise<Float64Array> {
+  if (a.cols !== b.cols) throw new RangeError(`cpuGram: ${a.cols} vs ${b.cols} features`);
+  const out = new Float64Array(a.rows * b.rows);
+  if (a === b) {
+    await syrkAsync({ n: a.rows, k: a.cols, a: a.data, c: out });
+    mirrorLower(out, a.rows);
+  } else {
+    await gemmAsync({
+      transB: true,
+      m: a.rows,
+      n: b.rows,
+      k: a.cols,
+      a: a.data,
+      b: b.data,
+      c: out,
+    });
+  }
+  return out;
+}
+
+/**
+ * The lower triangle (and diagonal) of K(X, X) from a Gram matrix whose lower triangle holds X·Xᵀ,
+ * in place: K = exp(−γ·max(0, ‖xᵢ‖² + ‖xⱼ‖² − 2Gᵢⱼ)) below the diagonal and 1 on it. The strict
+ * upper triangle is not read or written.
+ */
+export function rbfLowerFromGram(gram: Float64Array, norms: Float64Array, gamma: number): void {
+  const n = norms.length;
+  checkShape(gram.length, n, n, "rbfLowerFromGram");
+  for (let i = 0; i < n; i++) {
+    const row = i * n;
+    const ni = norms[i];
+    for (let j = 0; j < i; j++) {
+      const d2 = ni + norms[j] - 2 * gram[row + j];
+      gram[row + j] = Math.exp(-gamma * (d2 > 0 ? d2 : 0));
+    }
+    gram[row + i] = 1;
+  }
 }
 
 /**
@@ -135,17 +176,23 @@ export class KernelRidge {
    */
   fit(x: MatrixInput, y: MatrixInput): this {
     const x64 = this.#checkFit(x, y);
-    const g = this.#gramFn(x64, x64);
+    // The CPU Gram is formed on the lower triangle only (SYRK); the solve reads nothing else.
+    const g = this.#gramFn === cpuGram ? gramLower(x64) : this.#gramFn(x64, x64);
     if (!(g instanceof Float64Array)) {
       throw new TypeError("KernelRidge.fit: gramFn returned a Promise; use fitAsync()");
     }
-    return this.#solve(x64, g, y);
+    const norms = this.#kernelInPlace(x64, g);
+    this.dualCoef = solveShifted(g, x64.rows, this.alpha, y);
+    return this.#setFitted(x64, norms);
   }
 
   /** {@link fit} with an asynchronous `gramFn` (e.g. GPU matmul + readback). */
   async fitAsync(x: MatrixInput, y: MatrixInput): Promise<this> {
     const x64 = this.#checkFit(x, y);
-    return this.#solve(x64, await this.#gramFn(x64, x64), y);
+    const g = this.#gramFn === cpuGram ? await gramLowerAsync(x64) : await this.#gramFn(x64, x64);
+    const norms = this.#kernelInPlace(x64, g);
+    this.dualCoef = await solveShiftedAsync(g, x64.rows, this.alpha, y);
+    return this.#setFitted(x64, norms);
   }
 
   /**
@@ -182,7 +229,7 @@ export class KernelRidge {
     const out = new Float64Array(x64.rows * t);
     for (let r0 = 0; r0 < x64.rows; r0 += this.#chunk) {
       const block = rowBlock(x64, r0, Math.min(r0 + this.#chunk, x64.rows));
-      const g = await this.#gramFn(block, xTrain);
+      const g = await (this.#gramFn === cpuGram ? cpuGramAsync : this.#gramFn)(block, xTrain);
       this.#accumulate(block, g, norms, dualCoef, out, r0);
     }
     return { rows: x64.rows, cols: t, data: out };
@@ -217,12 +264,15 @@ export class KernelRidge {
     return toFloat64(x);
   }
 
-  #solve(x64: Matrix, gram: Float64Array, y: MatrixInput): this {
-    const n = x64.rows;
-    checkShape(gram.length, n, n, "KernelRidge gramFn result");
+  /** Turns the Gram's lower triangle into K's, in place; returns the row norms. */
+  #kernelInPlace(x64: Matrix, gram: Float64Array): Float64Array {
+    checkShape(gram.length, x64.rows, x64.rows, "KernelRidge gramFn result");
     const norms = rowSquaredNorms(x64);
-    const k = rbfFromGram(gram, norms, norms, this.gamma, true);
-    this.dualCoef = solveShifted(k, n, this.alpha, y);
+    rbfLowerFromGram(gram, norms, this.gamma);
+    return norms;
+  }
+
+  #setFitted(x64: Matrix, norms: Float64Array): this {
     this.xTrain = x64;
     this.#trainNorms = norms;
     return this;
@@ -268,30 +318,186 @@ export class KernelRidge {
   }
 }
 
-/** Solves (K + αI)·C = Y in place of K; returns C [n, outputs]. */
-function solveShifted(k: Float64Array, n: number, alpha: number, y: MatrixInput): Matrix {
+/** X·Xᵀ on the lower triangle only (the upper is left zero). */
+function gramLower(x: Matrix): Float64Array {
+  const out = new Float64Array(x.rows * x.rows);
+  syrkLower(x, out);
+  return out;
+}
+
+async function gramLowerAsync(x: Matrix): Promise<Float64Array> {
+  const out = new Float64Array(x.rows * x.rows);
+  await syrkAsync({ n: x.rows, k: x.cols, a: x.data, c: out });
+  return out;
+}
+
+function syrkLower(x: Matrix, out: Float64Array): void {
+  syrk({ n: x.rows, k: x.cols, a: x.data, c: out });
+}
+
+/** Yᵀ [t, n] of y [n, t] (right-hand sides as rows). */
+function rhsRows(y: MatrixInput, n: number): Float64Array {
   const t = y.cols;
   if (y.rows !== n) throw new RangeError(`KernelRidge: y has ${y.rows} rows, K is ${n}×${n}`);
-  for (let i = 0; i < n; i++) k[i * n + i] += alpha;
-  choleskyInPlace(k, n);
-  // Right-hand sides as rows: Yᵀ [t, n].
   const yT = new Float64Array(t * n);
   for (let i = 0; i < n; i++) for (let o = 0; o < t; o++) yT[o * n + i] = y.data[i * t + o];
-  const cT = choleskySolve(k, n, yT, t);
+  return yT;
+}
+
+function fromRows(cT: Float64Array, n: number, t: number): Matrix {
   const c = new Float64Array(n * t);
   for (let i = 0; i < n; i++) for (let o = 0; o < t; o++) c[i * t + o] = cT[o * n + i];
   return { rows: n, cols: t, data: c };
 }
 
+/**
+ * Solves (K + αI)·C = Y in place of K's lower triangle (its strict upper triangle is neither read
+ * nor written); returns C [n, outputs].
+ */
+function solveShifted(k: Float64Array, n: number, alpha: number, y: MatrixInput): Matrix {
+  const yT = rhsRows(y, n);
+  potrf(k, n, { jitter: alpha, zeroUpper: false });
+  potrs(k, n, yT, y.cols);
+  return fromRows(yT, n, y.cols);
+}
+
+/** {@link solveShifted} with nonblocking BLAS calls. */
+async function solveShiftedAsync(
+  k: Float64Array,
+  n: number,
+  alpha: number,
+  y: MatrixInput,
+): Promise<Matrix> {
+  const yT = rhsRows(y, n);
+  await potrfAsync(k, n, { jitter: alpha, zeroUpper: false });
+  await potrsAsync(k, n, yT, y.cols);
+  return fromRows(yT, n, y.cols);
+}
+
 /** out[off + i·t + o] = Σ_j K[i, j]·C[j, o] for K [m, n], C [n, t]. */
 function gemmKc(k: Float64Array, m: number, c: Matrix, out: Float64Array, off: number): void {
-  const n = c.rows, t = c.cols;
-  // Cᵀ rows are contiguous over j, so each output is a row-by-row dot product.
-  const cT = new Float64Array(t * n);
-  for (let j = 0; j < n; j++) for (let o = 0; o < t; o++) cT[o * n + j] = c.data[j * t + o];
-  gemmNT(m, t, n, 1, k, 0, n, cT, 0, n, out, off, t);
+  gemm({ m, n: c.cols, k: c.rows, a: k, b: c.data, c: out, cOff: off });
 }
 
 function rowBlock(x: Matrix, r0: number, r1: number): Matrix {
   return { rows: r1 - r0, cols: x.cols, data: x.data.subarray(r0 * x.cols, r1 * x.cols) };
+}
+
+/** Tile edge of the transposing passes below (two 64×64 float64 tiles stay in L1/L2). */
+const TILE = 64;
+
+/**
+ * Squared distances from a Gram matrix with X·Xᵀ in its lower triangle, written to the strict upper
+ * triangle: W[j, i] = max(0, ‖xᵢ‖² + ‖xⱼ‖² − 2·W[i, j]) for j < i (sklearn's `euclidean_distances`).
+ */
+function distancesToUpper(w: Float64Array, norms: Float64Array): void {
+  const n = norms.length;
+  for (let i0 = 0; i0 < n; i0 += TILE) {
+    const i1 = Math.min(i0 + TILE, n);
+    for (let j0 = 0; j0 < i1; j0 += TILE) {
+      const j1 = Math.min(j0 + TILE, n);
+      for (let i = i0; i < i1; i++) {
+        const ni = norms[i], row = i * n;
+        const jEnd = Math.min(j1, i);
+        for (let j = j0; j < jEnd; j++) {
+          const d2 = ni + norms[j] - 2 * w[row + j];
+          w[j * n + i] = d2 > 0 ? d2 : 0;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * K + αI on the lower triangle from the squared distances in the strict upper triangle:
+ * W[i, j] = exp(−γ·W[j, i]) for j < i and W[i, i] = 1 + α (sklearn's kernel, then `K += α` on the
+ * diagonal). The upper triangle is kept for the next candidate.
+ */
+function shiftedKernelFromUpper(w: Float64Array, n: number, gamma: number, alpha: number): void {
+  const diag = 1 + alpha;
+  for (let i0 = 0; i0 < n; i0 += TILE) {
+    const i1 = Math.min(i0 + TILE, n);
+    for (let j0 = 0; j0 < i1; j0 += TILE) {
+      const j1 = Math.min(j0 + TILE, n);
+      for (let i = i0; i < i1; i++) {
+        const row = i * n;
+        const jEnd = Math.min(j1, i);
+        for (let j = j0; j < jEnd; j++) w[row + j] = Math.exp(-gamma * w[j * n + i]);
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) w[i * n + i] = diag;
+}
+
+/** Options of {@link kernelRidgeFoldScores}. */
+export interface FoldScoresOptions {
+  /** Regularisation candidates α. */
+  alphas: readonly number[];
+  /** RBF width candidates γ. */
+  gammas: readonly number[];
+  /** Gram provider (default: the CPU float64 Gram through nonblocking BLAS calls). */
+  gramFn?: GramFn;
+  /** Called after each fit (for progress), γ-major like the loop. */
+  onFit?: (alpha: number, gamma: number) => void;
+}
+
+/**
+ * One cross-validation fold of the (α, γ) grid search: the test R² (uniform average over outputs)
+ * of `KernelRidge(rbf, α, γ)` fitted on (xTr, yTr), for every candidate, as [alphas][gammas].
+ *
+ * The Gram matrices and squared distances are computed once for all candidates. Memory: one
+ * n_train² array (distances above the diagonal, each candidate's K + αI and its factor below it)
+ * plus two n_test × n_train arrays: 3.2 GB at n_train = 16 384, n_test = 4096.
+ *
+ * @throws NotPositiveDefiniteError when some K + αI is not numerically positive definite
+ */
+export async function kernelRidgeFoldScores(
+  xTr: Matrix,
+  yTr: MatrixInput,
+  xTe: Matrix,
+  yTe: MatrixInput,
+  options: FoldScoresOptions,
+): Promise<number[][]> {
+  const n = xTr.rows, m = xTe.rows, t = yTr.cols;
+  if (xTe.cols !== xTr.cols) {
+    throw new RangeError(`kernelRidgeFoldScores: ${xTr.cols} vs ${xTe.cols} features`);
+  }
+  if (yTe.rows !== m || yTe.cols !== t) {
+    throw new RangeError(`kernelRidgeFoldScores: test targets must be [${m}, ${t}]`);
+  }
+  const gramFn = options.gramFn === cpuGram ? undefined : options.gramFn;
+  const w = gramFn ? await gramFn(xTr, xTr) : await gramLowerAsync(xTr);
+  checkShape(w.length, n, n, "kernelRidgeFoldScores gramFn result");
+  const nTr = rowSquaredNorms(xTr), nTe = rowSquaredNorms(xTe);
+  distancesToUpper(w, nTr);
+  const dTe = gramFn ? await gramFn(xTe, xTr) : await cpuGramAsync(xTe, xTr);
+  checkShape(dTe.length, m, n, "kernelRidgeFoldScores gramFn result");
+  for (let i = 0; i < m; i++) {
+    const row = i * n, ni = nTe[i];
+    for (let j = 0; j < n; j++) {
+      const d2 = ni + nTr[j] - 2 * dTe[row + j];
+      dTe[row + j] = d2 > 0 ? d2 : 0;
+    }
+  }
+  const kTe = new Float64Array(m * n);
+  const yT = rhsRows(yTr, n);
+  const rhs = new Float64Array(t * n);
+  const pred = new Float64Array(m * t);
+  const scores = options.alphas.map(() => options.gammas.map(() => NaN));
+  for (let gi = 0; gi < options.gammas.length; gi++) {
+    const gamma = options.gammas[gi];
+    for (let p = 0; p < kTe.length; p++) kTe[p] = Math.exp(-gamma * dTe[p]);
+    for (let ai = 0; ai < options.alphas.length; ai++) {
+      const alpha = options.alphas[ai];
+      shiftedKernelFromUpper(w, n, gamma, alpha);
+      await potrfAsync(w, n, { zeroUpper: false });
+      rhs.set(yT);
+      await potrsAsync(w, n, rhs, t);
+      const c = fromRows(rhs, n, t);
+      await gemmAsync({ m, n: t, k: n, a: kTe, b: c.data, c: pred });
+      scores[ai][gi] = r2Score(yTe.data, pred, t);
+      options.onFit?.(alpha, gamma);
+    }
+  }
+  return scores;
 }
