@@ -14,6 +14,7 @@ import { loadModel } from "../models/registry.ts";
 import type { FeatureLayer } from "../models/resnet.ts";
 import { type CliSpec, type FlagSpec, parseCli, type ParsedCli } from "../util/cli.ts";
 import { UsageError } from "../util/errors.ts";
+import { checkPlainName } from "../io/names.ts";
 import { GpuWhitener, type RowWhitener } from "./gpu_whitening.ts";
 import type { FeatureStatistics } from "./statistics.ts";
 import {
@@ -183,7 +184,20 @@ export function parseEvalCli<F extends Record<string, FlagSpec> & SizeFlagSpecs>
   const timings = new Timings();
   const sizes = parsed.flags as unknown as Record<keyof SizeFlagSpecs, number>;
   checkSizes(sizes.resize, sizes["crop-size"], sizes["batch-size"]);
+  checkOutputNames(parsed.flags as Record<string, unknown>);
   return { ...parsed, startedAt, timings };
+}
+
+/**
+ * The names that become parts of output file names (`--model`, each piece of `A+B`, `--dataset`,
+ * `--transform`) must be plain names, so no result is written outside `--results-dir`.
+ */
+export function checkOutputNames(flags: Record<string, unknown>): void {
+  if (typeof flags.model === "string") checkPlainName(flags.model, "--model", true);
+  for (const flag of ["dataset", "transform"]) {
+    const v = flags[flag];
+    if (typeof v === "string") checkPlainName(v, `--${flag}`);
+  }
 }
 
 /** Rejects sizes the pipeline cannot use. */

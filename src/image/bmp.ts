@@ -20,12 +20,14 @@
  * an 8-bit file (or a 16-entry 0..15 grey palette in a 4-bit file); we use the palette instead.
  *
  * Truncated pixel data, unsupported depths, compressions (BI_JPEG, BI_PNG, …) or bitfield
- * layouts are a DataError.
+ * layouts are a DataError, and so is a size above Pillow's decompression-bomb limit (limits.ts),
+ * checked before the pixels are allocated.
  *
  * @module
  */
 import { DataError } from "../util/errors.ts";
 import { createImage, type RgbImage } from "./image.ts";
+import { checkImagePixels } from "./limits.ts";
 
 /** Whether the bytes start with the BMP signature "BM". */
 export function isBmp(bytes: Uint8Array): boolean {
@@ -113,6 +115,7 @@ export function decodeBmp(bytes: Uint8Array, name: string): RgbImage {
   if (width <= 0 || height <= 0 || width > 0x7fffffff || height > 0x7fffffff) {
     fail(`bad size ${width}x${height}`);
   }
+  checkImagePixels(width, height, name);
   if (colors === 0) colors = 2 ** bits;
   // Pillow's repair for files whose data offset forgets the palette.
   if (offset === 14 + headerSize && bits <= 8) offset += 4 * colors;
@@ -161,6 +164,10 @@ export function decodeBmp(bytes: Uint8Array, name: string): RgbImage {
   }
   if (offset === 0) offset = paletteStart + (bits <= 8 ? paletteEntry * colors : 0);
 
+  const stride = ((width * bits + 31) >>> 3) & ~3;
+  if (!rle && offset + stride * height > bytes.length) {
+    fail("image file is truncated (pixel data)");
+  }
   const out = createImage(width, height);
   if (rle) {
     const indices = decodeRle(bytes, offset, width, height, compression === BI_RLE4, fail);
@@ -178,8 +185,6 @@ export function decodeBmp(bytes: Uint8Array, name: string): RgbImage {
     return out;
   }
 
-  const stride = ((width * bits + 31) >>> 3) & ~3;
-  if (offset + stride * height > bytes.length) fail("image file is truncated (pixel data)");
   const d = out.data;
   for (let y = 0; y < height; y++) {
     const row = offset + (topDown ? y : height - 1 - y) * stride;

@@ -28,13 +28,17 @@
  * palette colour of that index in Pillow. GIF is not an ImageFolder extension, so datasets do not
  * meet this.
  *
- * A file that is empty, truncated, corrupt or of another format is a DataError naming the file.
+ * A file that is empty, truncated, corrupt or of another format is a DataError naming the file,
+ * and so is any other failure of a decoder. Images above Pillow's decompression-bomb limit
+ * (limits.ts: 89 478 485 pixels warn, twice that is refused) are caught from the header, before
+ * the pixels are allocated.
  *
  * @module
  */
 import { DataError } from "../util/errors.ts";
 import { decodeBmp, isBmp } from "./bmp.ts";
 import { createImage, greyToRgb, type RgbImage } from "./image.ts";
+import { checkImagePixels, maxImagePixels } from "./limits.ts";
 import { decodeNetpbm, isNetpbm } from "./netpbm.ts";
 
 /** The sharp version this module is tested with (npm:sharp@0.35.5, libvips 8.18). */
@@ -99,14 +103,25 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
         `it starts with ${head.join(" ")}`,
     );
   }
-  if (format === "bmp") return decodeBmp(bytes, name);
-  if (format === "netpbm") return decodeNetpbm(bytes, name);
+  if (format === "bmp" || format === "netpbm") {
+    try {
+      return format === "bmp" ? decodeBmp(bytes, name) : decodeNetpbm(bytes, name);
+    } catch (error) {
+      // Whatever a hostile header provokes (an allocation too large, …) is a bad file.
+      if (error instanceof DataError) throw error;
+      throw new DataError(`${name}: cannot decode ${format} image: ${(error as Error).message}`);
+    }
+  }
   // Outside the try: failing to load sharp (e.g. without --allow-ffi) is not a bad file.
   const sharp = (await loadSharp()).default;
   try {
-    return await decodeWithSharp(sharp, bytes);
+    return await decodeWithSharp(sharp, bytes, name);
   } catch (error) {
-    if (error instanceof DataError) throw new DataError(`${name}: ${error.message}`);
+    if (error instanceof DataError) {
+      throw error.message.startsWith(`${name}: `)
+        ? error
+        : new DataError(`${name}: ${error.message}`);
+    }
     throw new DataError(`${name}: cannot decode ${format} image: ${(error as Error).message}`);
   }
 }
@@ -120,15 +135,24 @@ function mulDiv255(a: number, b: number): number {
 async function decodeWithSharp(
   sharp: SharpModule["default"],
   bytes: Uint8Array,
+  name: string,
 ): Promise<RgbImage> {
+  const limit = maxImagePixels();
   const input = sharp(bytes, {
     failOn: "truncated", // as Pillow: refuse truncated data, tolerate libjpeg's warnings
     ignoreIcc: true,
     autoOrient: false,
     pages: 1,
     page: 0,
+    // libvips' own guard, at Pillow's error threshold (our check below comes first).
+    limitInputPixels: Number.isFinite(limit) ? Math.floor(2 * limit) : false,
   });
   const meta = await input.metadata();
+  // Pillow's decompression-bomb check, from the header, before any pixel is decoded.
+  const pageHeight = meta.pageHeight ?? meta.height;
+  if (meta.width !== undefined && pageHeight !== undefined) {
+    checkImagePixels(meta.width, pageHeight, name);
+  }
   if (meta.space === "cmyk") {
     const { data, info } = await input.pipelineColourspace("cmyk").toColourspace("cmyk").raw()
       .toBuffer({ resolveWithObject: true });

@@ -16,12 +16,14 @@
  * - PBM: 1 is black, 0 is white; binary rows are padded to a byte.
  *
  * Truncated pixel data, a bad header, maxval outside 1..65535, a plain sample above maxval or
- * anything but P1–P6 (P7/PAM, Pillow's private "Py*" modes) are a DataError.
+ * anything but P1–P6 (P7/PAM, Pillow's private "Py*" modes) are a DataError, and so is a size
+ * above Pillow's decompression-bomb limit (limits.ts), checked before the pixels are allocated.
  *
  * @module
  */
 import { DataError } from "../util/errors.ts";
 import { createImage, greyToRgb, type RgbImage, roundHalfEven } from "./image.ts";
+import { checkImagePixels } from "./limits.ts";
 
 function isSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -83,8 +85,12 @@ export function decodeNetpbm(bytes: Uint8Array, name: string): RgbImage {
   if (!(maxval > 0 && maxval < 65536)) {
     fail(`maxval must be greater than 0 and less than 65536, got ${maxval}`);
   }
+  checkImagePixels(width, height, name);
   const plain = type <= 3;
   const n = width * height;
+  // Binary data must be all there before anything is allocated for it.
+  const need = bitmap ? ((width + 7) >> 3) * height : n * bands * (maxval < 256 ? 1 : 2);
+  if (!plain && bytes.length - pos < need) fail("image file is truncated");
   const samples = new Uint8Array(n * bands);
 
   if (bitmap) {

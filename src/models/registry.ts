@@ -17,7 +17,9 @@
  */
 import { dirname } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
+import { checkPlainName } from "../io/names.ts";
 import {
+  assertFiniteTensors,
   dropHead,
   findStateDict,
   loadTorchCheckpoint,
@@ -76,6 +78,8 @@ export async function loadModel(
   if (pieces.some((p) => p.trim() === "")) {
     throw new UsageError(`bad model name '${name}': empty piece between '+' signs`);
   }
+  // Model names become file names (statistics, results): they must not lead out of a folder.
+  checkPlainName(name, "--model", true);
   if (pieces.length === 1) return await loadSingle(gpu, name, layer, options);
   const parts: FeatureExtractor[] = [];
   try {
@@ -148,6 +152,8 @@ async function loadSingle(
     }
     throw error;
   }
+  // NaN/Inf weights would give NaN features and statistics without a word: refuse them.
+  assertFiniteTensors(backbone, path);
   const model = ResNet.fromStateDict(gpu, config, backbone, path);
   const sha256 = await sha256File(path);
   const contentKey = sha256Hex(stableStringify({

@@ -117,6 +117,7 @@ export function parseCli<F extends Record<string, FlagSpec>>(
   args: string[],
   spec: CliSpec<F>,
 ): ParsedCli<F> {
+  args = attachNegativeValues(args, spec.flags);
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
   };
@@ -233,4 +234,34 @@ function convertFlag(name: string, f: FlagSpec, raw: string | boolean): unknown 
     throw new UsageError(`--${name}: '${text}' is not an integer`);
   }
   return value;
+}
+
+/**
+ * argparse reads `-b -8` as the value -8 (an argument that looks like a negative number is a
+ * value, not a flag); node's parseArgs calls it ambiguous. Joins such pairs as `--batch-size=-8`
+ * so the flag's own check says what is wrong with -8.
+ */
+function attachNegativeValues(args: string[], flags: Record<string, FlagSpec>): string[] {
+  const byShort = new Map<string, string>();
+  for (const [name, f] of Object.entries(flags)) if (f.short) byShort.set(f.short, name);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    const long = /^--([^=]+)$/.exec(arg)?.[1];
+    const short = /^-([A-Za-z])$/.exec(arg)?.[1];
+    const name = long ?? (short === undefined ? undefined : byShort.get(short));
+    const f = name === undefined ? undefined : flags[name];
+    const takesValue = f !== undefined && f.type !== "boolean" &&
+      !(f as { nargs?: string }).nargs;
+    if (takesValue && next !== undefined && /^-(\d|\.\d|inf|Infinity)/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
