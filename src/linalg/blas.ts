@@ -211,6 +211,11 @@ export function linalgInfo(): LinalgInfo {
   return info;
 }
 
+/** The engine the next call runs on. */
+export function linalgEngine(): LinalgEngine {
+  return blas() ? "openblas" : "js";
+}
+
 /** True when OpenBLAS loaded (whatever engine is selected now). */
 export function openblasAvailable(): boolean {
   return load().lib !== undefined;

@@ -17,8 +17,9 @@
  * rows (sklearn runs the same 2-row multinomial optimisation but then reports only row 1 as
  * `coef_`; at the optimum row 0 = −row 1, so the probabilities agree).
  *
- * The fit keeps a float64 copy of X and of Xᵀ (2·n·d·8 bytes; 330 MB for 10 000 × 2048) so both
- * products per evaluation, X·Wᵀ and Rᵀ·X, run through the register-blocked row-by-row core.
+ * Both products per evaluation, X·Wᵀ and Rᵀ·X, run on the engine of `blas.ts` (OpenBLAS's
+ * `dgemm` reads X in place). With the JavaScript kernels the fit also keeps a float64 Xᵀ
+ * (n·d·8 bytes more), so both products stream rows through the register-blocked core.
  *
  * @module
  */
@@ -30,6 +31,7 @@ import {
   toFloat64,
   transpose,
 } from "./dense.ts";
+import { gemm, linalgEngine } from "./blas.ts";
 import { type LbfgsResult, type LbfgsStop, minimizeLbfgs } from "./lbfgs.ts";
 import { accuracy } from "./metrics.ts";
 
@@ -162,7 +164,7 @@ export class LogisticRegression {
     const z = new Float64Array(x.rows * k);
     for (let i = 0; i < x.rows; i++) z.set(intercept, i * k);
     const xd = toFloat64(x).data;
-    gemmNT(x.rows, k, x.cols, 1, xd, 0, x.cols, coef.data, 0, coef.cols, z, 0, k);
+    gemm({ transB: true, m: x.rows, n: k, k: x.cols, a: xd, b: coef.data, beta: 1, c: z });
     return { rows: x.rows, cols: k, data: z };
   }
 
@@ -232,7 +234,8 @@ export class LogisticRegression {
 class MultinomialProblem {
   readonly size: number;
   readonly #x: Float64Array;
-  readonly #xT: Float64Array;
+  /** Xᵀ, for the JavaScript kernels only. */
+  readonly #xT: Float64Array | undefined;
   readonly #label: Int32Array;
   readonly #n: number;
   readonly #d: number;
@@ -260,7 +263,7 @@ class MultinomialProblem {
     this.#intercept = fitIntercept;
     this.size = k * d + (fitIntercept ? k : 0);
     this.#x = toFloat64(x).data;
-    this.#xT = transpose(this.#x, n, d);
+    this.#xT = linalgEngine() === "js" ? transpose(this.#x, n, d) : undefined;
     const index = new Map(classes.map((l, i) => [l, i]));
     this.#label = new Int32Array(n);
     for (let i = 0; i < n; i++) {
@@ -276,8 +279,7 @@ class MultinomialProblem {
   evaluate(w: Float64Array, grad: Float64Array): number {
     const n = this.#n, d = this.#d, k = this.#k;
     const z = this.#z, rT = this.#rT, label = this.#label;
-    z.fill(0);
-    gemmNT(n, k, d, 1, this.#x, 0, d, w, 0, d, z, 0, k);
+    gemm({ transB: true, m: n, n: k, k: d, a: this.#x, b: w, ldb: d, c: z });
     let loss = 0;
     for (let i = 0; i < n; i++) {
       const off = i * k;
@@ -295,8 +297,12 @@ class MultinomialProblem {
       rT[label[i] * n + i] -= 1;
     }
     // ∇_W = Rᵀ·X + W/C, ∇_b = Σᵢ rᵢ; penalty ‖W‖²/(2C).
-    grad.fill(0);
-    gemmNT(k, d, n, 1, rT, 0, n, this.#xT, 0, n, grad, 0, d);
+    if (this.#xT) {
+      grad.fill(0);
+      gemmNT(k, d, n, 1, rT, 0, n, this.#xT, 0, n, grad, 0, d);
+    } else {
+      gemm({ m: k, n: d, k: n, a: rT, b: this.#x, c: grad, ldc: d });
+    }
     const inv = 1 / this.#c;
     let sq = 0;
     for (let j = 0; j < k * d; j++) {

@@ -12,9 +12,8 @@
  *
  * @module
  */
-import { checkShape, gemmNT, gramRows, type Matrix, type MatrixInput } from "./dense.ts";
-import { choleskyInPlace } from "./cholesky.ts";
-import { choleskySolve } from "./triangular.ts";
+import { checkShape, gramRows, type Matrix, type MatrixInput } from "./dense.ts";
+import { gemm, potrf, potrs } from "./blas.ts";
 import { r2Score } from "./metrics.ts";
 
 /** Options of {@link Ridge}. */
@@ -79,17 +78,18 @@ export class Ridge {
       const a = gramRows({ rows: d, cols: n, data: xcT }).data;
       for (let j = 0; j < d; j++) a[j * d + j] += this.alpha;
       const rhs = new Float64Array(t * d);
-      gemmNT(t, d, n, 1, ycT, 0, n, xcT, 0, n, rhs, 0, d);
-      choleskyInPlace(a, d);
-      coef.set(choleskySolve(a, d, rhs, t));
+      gemm({ transB: true, m: t, n: d, k: n, a: ycT, b: xcT, c: rhs });
+      potrf(a, d);
+      potrs(a, d, rhs, t);
+      coef.set(rhs);
     } else {
       // (XcXcᵀ + αI) c = yc, then w = Xcᵀc, i.e. coef[t, d] = cᵀ[t, n]·Xc[n, d].
       const xc = centredTranspose(xcT, d, n, new Float64Array(n));
       const k = gramRows({ rows: n, cols: d, data: xc }).data;
       for (let i = 0; i < n; i++) k[i * n + i] += this.alpha;
-      choleskyInPlace(k, n);
-      const dualCoef = choleskySolve(k, n, ycT, t);
-      gemmNT(t, d, n, 1, dualCoef, 0, n, xcT, 0, n, coef, 0, d);
+      potrf(k, n);
+      potrs(k, n, ycT, t);
+      gemm({ transB: true, m: t, n: d, k: n, a: ycT, b: xcT, c: coef });
     }
     const intercept = new Float64Array(t);
     for (let o = 0; o < t; o++) {
@@ -116,7 +116,7 @@ export class Ridge {
     const out = new Float64Array(x.rows * t);
     for (let i = 0; i < x.rows; i++) out.set(this.intercept, i * t);
     const xd = x.data instanceof Float64Array ? x.data : Float64Array.from(x.data);
-    gemmNT(x.rows, t, x.cols, 1, xd, 0, x.cols, coef.data, 0, coef.cols, out, 0, t);
+    gemm({ transB: true, m: x.rows, n: t, k: x.cols, a: xd, b: coef.data, beta: 1, c: out });
     return { rows: x.rows, cols: t, data: out };
   }
 
