@@ -1,10 +1,12 @@
 /**
  * Atomic file writes: write a temp file beside the target, then rename it over the target, so a
- * crash never leaves a half-written result or checkpoint.
+ * crash never leaves a half-written result or checkpoint. A target the file system refuses (a
+ * directory in the way, no permission, a full disk) is a `DataError` naming it.
  *
  * @module
  */
 import { dirname } from "node:path";
+import { DataError } from "../util/errors.ts";
 
 /**
  * Writes `data` to `path` atomically, creating the parent directory when needed. A list of chunks
@@ -15,17 +17,45 @@ export async function writeFileAtomic(
   path: string,
   data: Uint8Array | string | readonly Uint8Array[],
 ): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
+  try {
+    if ((await Deno.lstat(path)).isDirectory) {
+      throw new DataError(`${path}: is a directory, cannot write a file there (move it away)`);
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw asDataError(error, path);
+  }
   const temp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
+    await Deno.mkdir(dirname(path), { recursive: true });
     if (typeof data === "string") await Deno.writeTextFile(temp, data);
     else if (data instanceof Uint8Array) await Deno.writeFile(temp, data);
     else await writeChunks(temp, data);
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
-    throw error;
+    throw asDataError(error, path);
   }
+}
+
+/**
+ * The file system refusing a write (a directory in the way, no permission, a full or read-only
+ * disk, a file where a folder should be) is a problem with the place, not a bug: one line.
+ */
+function asDataError(error: unknown, path: string): unknown {
+  if (error instanceof DataError) return error;
+  const fsErrors = [
+    Deno.errors.IsADirectory,
+    Deno.errors.NotADirectory,
+    Deno.errors.PermissionDenied,
+    Deno.errors.AlreadyExists,
+    Deno.errors.NotFound,
+  ];
+  const code = (error as { code?: string }).code ?? "";
+  const known = fsErrors.some((E) => error instanceof E) ||
+    ["ENOSPC", "EROFS", "EDQUOT", "ENOTEMPTY", "EISDIR", "ENOTDIR", "EACCES", "EPERM"]
+      .includes(code);
+  if (!known) return error;
+  return new DataError(`cannot write ${path}: ${(error as Error).message.split("\n")[0]}`);
 }
 
 /** Writes `value` as pretty JSON to `path` atomically. */
