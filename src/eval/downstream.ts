@@ -20,6 +20,7 @@ import { LogisticRegression } from "../linalg/logistic.ts";
 import { accuracy, meanPerClassAccuracy, r2Score } from "../linalg/metrics.ts";
 import { Ridge } from "../linalg/ridge.ts";
 import { Progress } from "../util/progress.ts";
+import { DataError } from "../util/errors.ts";
 
 /** The probe a dataset uses. */
 export type Probe = "logistic" | "ridge";
@@ -165,6 +166,18 @@ export function downstreamEvaluation(
   test: ProbeData,
   options: DownstreamOptions,
 ): DownstreamResult {
+  if (options.probe === "logistic") {
+    // sklearn: "This solver needs samples of at least 2 classes in the data, but the data
+    // contains only one class".
+    const classes = new Set(trainval.y);
+    if (classes.size < 2) {
+      throw new DataError(
+        `the training data has ${
+          classes.size === 0 ? "no samples" : `a single class (${[...classes][0]})`
+        }; a logistic probe needs samples of at least 2 classes`,
+      );
+    }
+  }
   const grid = [...(options.grid ?? regularisationGrid("default"))];
   const kfold = new KFold(options.folds, { shuffle: true, random: options.shuffler });
   const runner = new ProbeRunner(options);

@@ -136,6 +136,17 @@ export async function realworldInvariance(
     progress?.advance();
   }
   progress?.done();
+  const single = groups.filter((_, g) => groupSizes[g] < 2 && Number.isNaN(distance[g]));
+  if (single.length > 0) {
+    // The original's behaviour, kept: a group of one view has no pair to average, so its
+    // distance is NaN and so is the plain mean over groups. Say why instead of a bare NaN.
+    const names = single.slice(0, 5).map((s) => s.name).join(", ");
+    warn(
+      `warning: distance is NaN for ${single.length} group(s) of ${dataset.name} with a single ` +
+        `view (${names}${single.length > 5 ? ", …" : ""}): no pair to average, so the mean over ` +
+        `groups is NaN as well, as in the original`,
+    );
+  }
   return {
     similarity,
     distance,

@@ -245,6 +245,10 @@ export async function lookupStatistics(
     sidecar = JSON.parse(await Deno.readTextFile(paths.key));
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { status: "miss", reason: "no cache" };
+    if (error instanceof Deno.errors.IsADirectory) {
+      // Recomputing could never save over it: say so now, not after the statistics pass.
+      throw new DataError(`${paths.key} is a directory, not a statistics file (move it away)`);
+    }
     return { status: "miss", reason: `${paths.key} is unreadable` };
   }
   if (sidecar.key !== key) {
