@@ -8,9 +8,12 @@
  * `train_acc1`), and when the log has both step and epoch rows (a `kind` column) only the epoch
  * summaries are used; a log with several rows per epoch and no `kind` is averaged per epoch.
  *
+ * {@link trainingCurvesSvg} draws one run's whole log (`deno task report <pretrain-out-dir>`):
+ * loss, acc@1, learning rate and throughput against the global step.
+ *
  * @module
  */
-import type { LineChart } from "./svg.ts";
+import { type LineChart, lineChartSvg } from "./svg.ts";
 
 /** One epoch of a training log. */
 export interface EpochPoint {
@@ -132,4 +135,42 @@ export function trainingCurvesChart(
     note: "MoCo models: InfoNCE loss and top-1 accuracy of the contrastive (pretext) task, " +
       "epoch means; a supervised model's curve is its training cross-entropy and class accuracy.",
   };
+}
+
+/** The columns of a `deno task pretrain` log row that {@link trainingCurvesSvg} plots. */
+export interface PretrainLogRow {
+  kind: string;
+  epoch: number;
+  global_step: number;
+  loss: number;
+  acc1: number;
+  lr: number;
+  img_per_s: number;
+}
+
+/**
+ * One pretraining run's curves as a standalone SVG: loss, acc@1 (%), lr and img/s against the
+ * global step, from its printed-step rows (the epoch summaries when there are none).
+ */
+export function trainingCurvesSvg(rows: readonly PretrainLogRow[], title: string): string {
+  const steps = rows.filter((r) => r.kind === "step");
+  const use = steps.length > 0 ? steps : rows.filter((r) => r.kind === "epoch");
+  const x = use.map((r) => r.global_step);
+  const panel = (name: string, pick: (r: PretrainLogRow) => number) => ({
+    title: name,
+    xLabel: "global step",
+    lines: [{ x, y: use.map(pick) }],
+  });
+  return lineChartSvg({
+    id: "training-curves",
+    title: `Training curves: ${title}`,
+    metric: "per printed step",
+    series: [title],
+    panels: [
+      panel("loss", (r) => r.loss),
+      panel("acc@1", (r) => r.acc1),
+      panel("lr", (r) => r.lr),
+      panel("img/s", (r) => r.img_per_s),
+    ],
+  }).svg;
 }
