@@ -3,7 +3,9 @@
  * folder holds: the demo's `results.json`, or the run records of the evaluation scripts (real
  * datasets included). Writes `report.html` and `report.md` into that folder and prints the
  * findings. Given a sweep's plan, it also merges the sweep's cells into
- * `results/sweep/<name>/report.{json,csv}` first.
+ * `results/sweep/<name>/report.{json,csv}` first. A pretraining `--out-dir` (its `log.csv`) gets
+ * `training_curves.svg` (loss, acc@1, lr, img/s); a `--save-features` folder is read back and
+ * summarised.
  *
  * @module
  */
@@ -15,6 +17,9 @@ import type { ReportData } from "../src/report/findings.ts";
 import { isEmptyReport, reportDataFromRuns } from "../src/report/from_results.ts";
 import { renderReportHtml } from "../src/report/html.ts";
 import { renderReportMarkdown } from "../src/report/markdown.ts";
+import { trainingCurvesSvg } from "../src/report/training_curves.ts";
+import { readTrainingLog } from "../src/train/training_log.ts";
+import { describeSavedFeatures, readSavedFeatures } from "../src/eval/save_features.ts";
 import { expandPlan, parsePlan } from "../src/sweep/plan.ts";
 import { collectReport, writeReport } from "../src/sweep/report.ts";
 import { parseCli } from "../src/util/cli.ts";
@@ -24,7 +29,9 @@ import { runMain } from "../src/util/main.ts";
 const SPEC = {
   name: "deno task report",
   summary: "Rebuild report.html and report.md from a results folder (the demo's results.json or " +
-    "the eval scripts' run records), or merge a sweep (given its plan) and report its results.",
+    "the eval scripts' run records), or merge a sweep (given its plan) and report its results. " +
+    "A pretraining --out-dir (log.csv) gets training_curves.svg; a --save-features folder is " +
+    "read back and summarised.",
   flags: {},
   positionals: [{
     name: "source",
@@ -63,6 +70,20 @@ await runMain("report", async () => {
   const info = await statOrNull(dir);
   if (!info) throw new DataError(`${dir} does not exist (give a results folder or a plan file)`);
   if (info.isFile) dir = (await mergeSweep(dir)).replace(/\/+$/, "");
+  // Training curves and saved features stand on their own: a run's out-dir holds no results.
+  let extras = 0;
+  if ((await statOrNull(`${dir}/log.csv`))?.isFile) {
+    const rows = await readTrainingLog(`${dir}/log.csv`);
+    await writeFileAtomic(`${dir}/training_curves.svg`, trainingCurvesSvg(rows, dir));
+    console.log(`wrote ${dir}/training_curves.svg (${rows.length} log rows)`);
+    extras++;
+  }
+  for (const sub of [".", "trainval", "test", "train"]) {
+    const at = sub === "." ? dir : `${dir}/${sub}`;
+    if (!(await statOrNull(`${at}/features.npy`))?.isFile) continue;
+    console.log(describeSavedFeatures(at, await readSavedFeatures(at)));
+    extras++;
+  }
   let data: ReportData;
   let title: string;
   const demo = `${dir}/results.json`;
@@ -78,6 +99,7 @@ await runMain("report", async () => {
     title = `ssl-invariances results: ${dir}`;
   }
   if (isEmptyReport(data)) {
+    if (extras > 0) return;
     throw new DataError(
       `${dir} holds no results to report (expected results.json or <script>/<run-id>.json records)`,
     );
