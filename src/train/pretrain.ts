@@ -27,9 +27,9 @@ import type { Communicator } from "../dist/communicator.ts";
 import { distributedMocoStep, type StepCommTimes } from "../dist/moco_step.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import type { Gpu } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/tensor.ts";
+import { Tensor } from "../gpu/tensor.ts";
 import type { RgbImage } from "../image/image.ts";
-import type { StateDict } from "../io/torch_checkpoint.ts";
+import { assertFiniteTensors, findNonFinite, type StateDict } from "../io/torch_checkpoint.ts";
 import { DataError, UsageError } from "../util/errors.ts";
 import { formatDuration } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
@@ -254,8 +254,22 @@ export function validatePretrainConfig(c: PretrainConfig): void {
     ["--print-freq", c.printFreq],
     ["--workers", c.workers],
   ];
+  positive.push(["--image-size", c.imageSize]);
+  if (c.baseWidth !== undefined) positive.push(["--base-width", c.baseWidth]);
+  if (c.maxStepsPerEpoch !== undefined) {
+    positive.push(["--max-steps-per-epoch", c.maxStepsPerEpoch]);
+  }
   for (const [flag, v] of positive) {
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer`);
+    if (!Number.isInteger(v) || v < 1) {
+      throw new UsageError(`${flag} must be a positive integer, got ${v}`);
+    }
+  }
+  // torch.optim.SGD's checks ("Invalid weight_decay value: -1", …).
+  if (!(c.weightDecay >= 0) || !Number.isFinite(c.weightDecay)) {
+    throw new UsageError(`--wd: invalid weight decay ${c.weightDecay} (must be ≥ 0, as in torch)`);
+  }
+  if (!(c.momentum >= 0) || !Number.isFinite(c.momentum)) {
+    throw new UsageError(`--momentum: invalid momentum ${c.momentum} (must be ≥ 0, as in torch)`);
   }
   if (c.saveEvery !== undefined && (!Number.isInteger(c.saveEvery) || c.saveEvery < 1)) {
     throw new UsageError(`--save-every must be a positive integer, got ${c.saveEvery}`);
@@ -272,11 +286,26 @@ export function validatePretrainConfig(c: PretrainConfig): void {
   if (c.batchSize % c.bnGroups !== 0) {
     throw new UsageError(`--bn-groups ${c.bnGroups} must divide --batch-size ${c.batchSize}`);
   }
+  if (c.batchSize / c.bnGroups < 2) {
+    // BatchNorm needs 2 samples per group for a variance (torch: "Expected more than 1 value
+    // per channel when training").
+    let g = Math.min(c.bnGroups, Math.floor(c.batchSize / 2));
+    while (g > 1 && c.batchSize % g !== 0) g--;
+    throw new UsageError(
+      `--bn-groups ${c.bnGroups} leaves ${c.batchSize / c.bnGroups} image per BatchNorm group ` +
+        `with --batch-size ${c.batchSize} (at least 2 are needed); ` +
+        (c.batchSize >= 2
+          ? `use --bn-groups ${g} or a larger --batch-size`
+          : "use --batch-size 2 or more"),
+    );
+  }
   if (!(c.mocoT > 0)) throw new UsageError(`--moco-t must be positive, got ${c.mocoT}`);
   if (!(c.mocoM >= 0 && c.mocoM <= 1)) {
     throw new UsageError(`--moco-m must be in [0, 1], got ${c.mocoM}`);
   }
-  if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
+  if (!(c.lr > 0) || !Number.isFinite(c.lr)) {
+    throw new UsageError(`--lr must be positive and finite, got ${c.lr}`);
+  }
 }
 
 /** A 32-bit seed for one stream of one batch, from the run seed (splitmix-style mixing). */
@@ -359,7 +388,10 @@ export async function pretrain(
   }
 
   const resumed = config.resume ? await loadTrainingCheckpoint(config.resume) : undefined;
-  if (resumed) checkResumable(resumed.arch, resumed.trainState, config);
+  if (resumed) {
+    checkResumable(resumed.arch, resumed.trainState, config);
+    assertFiniteTensors(resumed.stateDict, config.resume!);
+  }
   let seed = resumed?.trainState?.seed ?? config.seed ??
     crypto.getRandomValues(new Uint32Array(1))[0];
   if (comm) {
@@ -446,6 +478,9 @@ export async function pretrain(
   const trainingLog = leader
     ? await TrainingLog.open(outDir || ".", { resumeGlobalStep: resumed ? globalStep : undefined })
     : undefined;
+  // Every step's loss is copied into this window (no readback), read with the logged step, so
+  // the first non-finite loss is found exactly, not only at a logged step.
+  const lossWindow = Tensor.zeros(gpu, [Math.max(1, Math.min(config.printFreq, perEpoch))]);
   const save = async (file: string, epochsDone: number, stepInEpoch: number, lr: number) => {
     const trainState: TrainState = {
       seed,
@@ -456,10 +491,19 @@ export async function pretrain(
       bnGroups: config.bnGroups,
       batchSize: config.batchSize,
     };
+    const mocoState = await moco.stateDict();
+    const bad = findNonFinite(mocoState);
+    if (bad !== undefined) {
+      throw new DataError(
+        `training diverged before epoch ${epochsDone}, step ${stepInEpoch} (global step ` +
+          `${globalStep}): '${bad.name}' holds ${bad.count} non-finite value(s), so ${file} was ` +
+          `not written; lower --lr (${config.lr}) or check the data`,
+      );
+    }
     await saveTrainingCheckpoint(file, {
       epoch: epochsDone,
       arch: config.arch,
-      mocoState: await moco.stateDict(),
+      mocoState,
       optimizer: await sgd.stateDict(lr, 2 * moco.encoderQ.parameters().length),
       trainState,
     });
@@ -517,11 +561,29 @@ export async function pretrain(
       globalStep++;
       windowSteps++;
       const last = index === perEpoch;
+      if (windowSteps <= lossWindow.size) {
+        gpu.recorder.copy(result.loss, lossWindow, 4, 0, 4 * (windowSteps - 1));
+      }
       if (index % config.printFreq === 0 || last) {
-        const [lossData, correctData] = await gpu.recorder.read([result.loss, result.correct]);
+        const [lossData, correctData, windowData] = await gpu.recorder.read([
+          result.loss,
+          result.correct,
+          lossWindow,
+        ]);
         // Over ranks: the loss is the mean of the per-rank means, the counts add up.
         const stats = Float64Array.of(lossData[0], correctData[0], correctData[1]);
         comm?.allreduceSum(stats);
+        const losses = Float64Array.from(windowData.subarray(0, windowSteps));
+        comm?.allreduceSum(losses);
+        const firstBad = losses.findIndex((v) => !Number.isFinite(v));
+        if (firstBad >= 0) {
+          const at = index - windowSteps + firstBad;
+          throw new DataError(
+            `training diverged: the loss is ${losses[firstBad]} at epoch ${epoch}, step ${at} ` +
+              `(global step ${globalStep - windowSteps + firstBad + 1}); stopped without writing ` +
+              `a checkpoint for it; lower --lr (${config.lr}) or check the data`,
+          );
+        }
         const now = performance.now();
         const entry: StepLog = {
           epoch,
@@ -581,6 +643,7 @@ export async function pretrain(
     }
   } finally {
     trainingLog?.close();
+    lossWindow.release();
     sgd.release();
     moco.release();
   }
