@@ -5,7 +5,8 @@
  * computes cosine similarities of (μ − f)ᵀ·Lc, and Mahalanobis distances √(dᵀPd) with scipy. Both
  * depend only on P: with Σ + jitter·I = L·Lᵀ (float64 Cholesky) and z = L⁻¹(f − μ),
  * ⟨z_a, z_b⟩ = (f_a − μ)ᵀP(f_b − μ) and ‖z_a − z_b‖² = (f_a − f_b)ᵀP(f_a − f_b). So we factor Σ once,
- * form L⁻¹ (n³/3 flops), and whiten feature rows with one GEMM, all in float64: no explicit
+ * form L⁻¹ (n³/3 flops, LAPACK's `dtrtri` on the engine of `src/linalg/blas.ts`), and whiten
+ * feature rows with one GEMM, all in float64: no explicit
  * inverse, and no float32 factor (the original's similarity carries float32 rounding; ours is
  * the exact value that rounding approximates).
  *
@@ -15,7 +16,7 @@
  * @module
  */
 import { choleskyInPlace, NotPositiveDefiniteError } from "../linalg/cholesky.ts";
-import { gemmNT } from "../linalg/dense.ts";
+import { gemm, lowerInverse } from "../linalg/blas.ts";
 import { DataError } from "../util/errors.ts";
 
 /** The jitter the original adds for the `random` model. */
@@ -90,59 +91,16 @@ export class Whitener {
     }
     const z = new Float64Array(m * d);
     // Z[i, j] = Σ_p centred[i, p] · L⁻¹[j, p]: rows of L⁻¹ are the "B" rows of the NT product.
-    gemmNT(m, d, d, 1, centred, 0, d, this.inverseFactor, 0, d, z, 0, d);
+    gemm({ transB: true, m, n: d, k: d, a: centred, b: this.inverseFactor, c: z });
     return z;
   }
 }
 
-/** Diagonal blocks at most this wide are inverted by substitution; larger ones recursively. */
-const INV_LEAF = 96;
-
 /**
- * L⁻¹ of a lower-triangular row-major L. Recursive 2×2 blocking,
- * [[A, 0], [B, C]]⁻¹ = [[A⁻¹, 0], [−C⁻¹·B·A⁻¹, C⁻¹]], puts almost all the work in the
- * register-blocked GEMM (≈ 2n³/3 flops at GEMM speed instead of n³/3 scalar ones).
+ * L⁻¹ of a lower-triangular row-major L (LAPACK's `dtrtri` on OpenBLAS, else a recursive blocked
+ * inverse in JavaScript); re-exported from `src/linalg/blas.ts`.
  */
-export function lowerInverse(l: Float64Array, n: number): Float64Array {
-  if (l.length !== n * n) throw new RangeError(`lowerInverse: expected ${n}² values`);
-  const inv = new Float64Array(n * n);
-  invertBlock(l, inv, n, 0, n);
-  return inv;
-}
-
-function invertBlock(l: Float64Array, inv: Float64Array, n: number, o: number, s: number): void {
-  if (s <= INV_LEAF) {
-    // Column r of the block inverse solves L·x = e_r (x_i = 0 for i < r); t holds it as row r.
-    const t = new Float64Array(s * s);
-    for (let r = 0; r < s; r++) {
-      const tr = r * s;
-      t[tr + r] = 1 / l[(o + r) * n + o + r];
-      for (let i = r + 1; i < s; i++) {
-        const li = (o + i) * n + o;
-        let acc = 0;
-        for (let p = r; p < i; p++) acc += l[li + p] * t[tr + p];
-        t[tr + i] = -acc / l[li + i];
-      }
-    }
-    for (let r = 0; r < s; r++) for (let i = r; i < s; i++) inv[(o + i) * n + o + r] = t[r * s + i];
-    return;
-  }
-  const h = Math.floor(s / 2);
-  const m = s - h;
-  invertBlock(l, inv, n, o, h);
-  invertBlock(l, inv, n, o + h, m);
-  // T = B·A⁻¹ [m, h], with B = L[o+h.., o..o+h): the NT GEMM wants (A⁻¹)ᵀ as rows.
-  const aInvT = new Float64Array(h * h);
-  for (let i = 0; i < h; i++) {
-    for (let j = 0; j <= i; j++) aInvT[j * h + i] = inv[(o + i) * n + o + j];
-  }
-  const t = new Float64Array(m * h);
-  gemmNT(m, h, h, 1, l, (o + h) * n + o, n, aInvT, 0, h, t, 0, h);
-  // −C⁻¹·T into the lower-left block: the NT GEMM wants Tᵀ as rows.
-  const tT = new Float64Array(h * m);
-  for (let i = 0; i < m; i++) for (let j = 0; j < h; j++) tT[j * m + i] = t[i * h + j];
-  gemmNT(m, h, m, -1, inv, (o + h) * n + o + h, n, tT, 0, m, inv, (o + h) * n + o, n);
-}
+export { lowerInverse };
 
 /** torch's `cosine_similarity` of two rows: ⟨a, b⟩ / √max(‖a‖²‖b‖², ε²). */
 export function cosine(
