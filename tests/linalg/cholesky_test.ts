@@ -1,3 +1,4 @@
+import { engineTest } from "./engines.ts";
 import { cholesky, NotPositiveDefiniteError } from "../../src/linalg/cholesky.ts";
 import { choleskySolve, solveLower } from "../../src/linalg/triangular.ts";
 import { assert, assertRelClose } from "../util/assert.ts";
@@ -18,25 +19,33 @@ function randomSpd(n: number, name: string): Float64Array {
   return a;
 }
 
-Deno.test("cholesky() reconstructs A = L·Lᵀ with a lower-triangular L across block boundaries", () => {
-  for (const n of [1, 2, 5, 63, 64, 65, 150]) {
-    const a = randomSpd(n, `chol${n}`);
-    const l = cholesky(a, n);
-    const back = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        if (j > i) assert(l[i * n + j] === 0, `upper triangle zero at ${i},${j}`);
-        let s = 0;
-        for (let p = 0; p <= Math.min(i, j); p++) s += l[i * n + p] * l[j * n + p];
-        back[i * n + j] = s;
+engineTest(
+  "cholesky() reconstructs A = L·Lᵀ with a lower-triangular L across block boundaries",
+  () => {
+    for (const n of [1, 2, 5, 63, 64, 65, 150]) {
+      const a = randomSpd(n, `chol${n}`);
+      const l = cholesky(a, n);
+      const back = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          if (j > i) assert(l[i * n + j] === 0, `upper triangle zero at ${i},${j}`);
+          let s = 0;
+          for (let p = 0; p <= Math.min(i, j); p++) s += l[i * n + p] * l[j * n + p];
+          back[i * n + j] = s;
+        }
       }
+      assertRelClose(back, a, 1e-13, `n=${n}`);
     }
-    assertRelClose(back, a, 1e-13, `n=${n}`);
-  }
-  assertRelClose(cholesky(new Float64Array([4, 2, 2, 3]), 2), [2, 0, 1, Math.SQRT2], 1e-15, "2×2");
-});
+    assertRelClose(
+      cholesky(new Float64Array([4, 2, 2, 3]), 2),
+      [2, 0, 1, Math.SQRT2],
+      1e-15,
+      "2×2",
+    );
+  },
+);
 
-Deno.test("choleskySolve() solves A·x = b and solveLower() inverts L", () => {
+engineTest("choleskySolve() solves A·x = b and solveLower() inverts L", () => {
   const n = 37;
   const a = randomSpd(n, "solve");
   const rng = testRng("solve-rhs");
@@ -57,7 +66,7 @@ Deno.test("choleskySolve() solves A·x = b and solveLower() inverts L", () => {
   assertRelClose(lz, b.subarray(0, n), 1e-13, "L·(L⁻¹b)");
 });
 
-Deno.test("cholesky() rejects an indefinite matrix and a jitter rescues a singular one", () => {
+engineTest("cholesky() rejects an indefinite matrix and a jitter rescues a singular one", () => {
   let caught: unknown;
   try {
     cholesky(new Float64Array([1, 2, 2, 1]), 2);

@@ -1,4 +1,5 @@
-import { KernelRidge, rbfKernel } from "../../src/linalg/kernel_ridge.ts";
+import { engineTest } from "./engines.ts";
+import { KernelRidge, kernelRidgeFoldScores, rbfKernel } from "../../src/linalg/kernel_ridge.ts";
 import { matmulNT, type Matrix } from "../../src/linalg/dense.ts";
 import { StandardScaler } from "../../src/linalg/standard_scaler.ts";
 import { assert, assertRelClose } from "../util/assert.ts";
@@ -22,64 +23,84 @@ interface KernelRidgeFixture {
   }[];
 }
 
-Deno.test("KernelRidge (RBF, no intercept) matches sklearn's dual coefficients, predictions and R²", async () => {
-  const fx = loadFixture<KernelRidgeFixture>("kernel_ridge.json");
-  for (const c of fx.cases) {
-    let x = toMatrix(c.x), xt = toMatrix(c.x_test);
-    if (c.standardise) {
-      const s = StandardScaler.fit(x);
-      x = s.transform(x);
-      xt = s.transform(xt);
+engineTest(
+  "KernelRidge (RBF, no intercept) matches sklearn's dual coefficients, predictions and R²",
+  async () => {
+    const fx = loadFixture<KernelRidgeFixture>("kernel_ridge.json");
+    for (const c of fx.cases) {
+      let x = toMatrix(c.x), xt = toMatrix(c.x_test);
+      if (c.standardise) {
+        const s = StandardScaler.fit(x);
+        x = s.transform(x);
+        xt = s.transform(xt);
+      }
+      const y = toMatrix(c.y), yt = toMatrix(c.y_test);
+      for (const f of c.fits) {
+        const what = `n=${x.rows} alpha=${f.alpha} gamma=${f.gamma}`;
+        const m = new KernelRidge({ alpha: f.alpha, gamma: f.gamma, predictChunk: 7 }).fit(x, y);
+        assertRelClose(m.dualCoef!.data, f.dual_coef.data, 1e-8, `${what} dual_coef`);
+        assertRelClose(m.predict(xt).data, f.pred_test.data, 1e-8, `${what} predict`);
+        const s = m.score(xt, yt);
+        assert(Math.abs(s - f.score_test) <= 1e-8, `${what} score ${s} vs ${f.score_test}`);
+        // The async path with a user Gram (here the CPU product, wrapped in a Promise).
+        const gramFn = (a: Matrix, b: Matrix) => Promise.resolve(matmulNT(a, b).data);
+        const ma = await new KernelRidge({ alpha: f.alpha, gamma: f.gamma, gramFn }).fitAsync(x, y);
+        assertRelClose((await ma.predictAsync(xt)).data, f.pred_test.data, 1e-8, `${what} async`);
+        // The async path on the CPU Gram (nonblocking BLAS calls).
+        const mc = await new KernelRidge({ alpha: f.alpha, gamma: f.gamma }).fitAsync(x, y);
+        assertRelClose(mc.dualCoef!.data, f.dual_coef.data, 1e-8, `${what} async cpu dual_coef`);
+        assertRelClose(
+          (await mc.predictAsync(xt)).data,
+          f.pred_test.data,
+          1e-8,
+          `${what} async cpu`,
+        );
+        // A precomputed kernel.
+        const mk = new KernelRidge({ alpha: f.alpha, gamma: f.gamma });
+        mk.fitKernel(rbfKernel(x, undefined, f.gamma).data, y);
+        const kx = rbfKernel(xt, x, f.gamma);
+        assertRelClose(
+          mk.predictFromKernel(kx.data, xt.rows).data,
+          f.pred_test.data,
+          1e-8,
+          "kernel",
+        );
+      }
     }
-    const y = toMatrix(c.y), yt = toMatrix(c.y_test);
-    for (const f of c.fits) {
-      const what = `n=${x.rows} alpha=${f.alpha} gamma=${f.gamma}`;
-      const m = new KernelRidge({ alpha: f.alpha, gamma: f.gamma, predictChunk: 7 }).fit(x, y);
-      assertRelClose(m.dualCoef!.data, f.dual_coef.data, 1e-8, `${what} dual_coef`);
-      assertRelClose(m.predict(xt).data, f.pred_test.data, 1e-8, `${what} predict`);
-      const s = m.score(xt, yt);
-      assert(Math.abs(s - f.score_test) <= 1e-8, `${what} score ${s} vs ${f.score_test}`);
-      // The async path with a user Gram (here the CPU product, wrapped in a Promise).
-      const gramFn = (a: Matrix, b: Matrix) => Promise.resolve(matmulNT(a, b).data);
-      const ma = await new KernelRidge({ alpha: f.alpha, gamma: f.gamma, gramFn }).fitAsync(x, y);
-      assertRelClose((await ma.predictAsync(xt)).data, f.pred_test.data, 1e-8, `${what} async`);
-      // A precomputed kernel.
-      const mk = new KernelRidge({ alpha: f.alpha, gamma: f.gamma });
-      mk.fitKernel(rbfKernel(x, undefined, f.gamma).data, y);
-      const kx = rbfKernel(xt, x, f.gamma);
-      assertRelClose(mk.predictFromKernel(kx.data, xt.rows).data, f.pred_test.data, 1e-8, "kernel");
-    }
-  }
-});
+  },
+);
 
-Deno.test("rbfKernel() matches exp(−γ‖x − y‖²) computed directly; K(X, X) has a unit diagonal", () => {
-  const rng = testRng("rbf-direct");
-  const n = 23, m = 11, d = 5, gamma = 0.3;
-  const x = {
-    rows: n,
-    cols: d,
-    data: Float64Array.from({ length: n * d }, () => rng.normal() + 4),
-  };
-  const y = {
-    rows: m,
-    cols: d,
-    data: Float64Array.from({ length: m * d }, () => rng.normal() + 4),
-  };
-  const k = rbfKernel(x, y, gamma);
-  const ref = new Float64Array(n * m);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < m; j++) {
-      let s = 0;
-      for (let p = 0; p < d; p++) s += (x.data[i * d + p] - y.data[j * d + p]) ** 2;
-      ref[i * m + j] = Math.exp(-gamma * s);
+engineTest(
+  "rbfKernel() matches exp(−γ‖x − y‖²) computed directly; K(X, X) has a unit diagonal",
+  () => {
+    const rng = testRng("rbf-direct");
+    const n = 23, m = 11, d = 5, gamma = 0.3;
+    const x = {
+      rows: n,
+      cols: d,
+      data: Float64Array.from({ length: n * d }, () => rng.normal() + 4),
+    };
+    const y = {
+      rows: m,
+      cols: d,
+      data: Float64Array.from({ length: m * d }, () => rng.normal() + 4),
+    };
+    const k = rbfKernel(x, y, gamma);
+    const ref = new Float64Array(n * m);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < m; j++) {
+        let s = 0;
+        for (let p = 0; p < d; p++) s += (x.data[i * d + p] - y.data[j * d + p]) ** 2;
+        ref[i * m + j] = Math.exp(-gamma * s);
+      }
     }
-  }
-  assertRelClose(k.data, ref, 1e-13, "K(X, Y)");
-  const kk = rbfKernel(x, undefined, gamma);
-  for (let i = 0; i < n; i++) assert(kk.data[i * n + i] === 1, "unit diagonal");
-});
+    assertRelClose(k.data, ref, 1e-13, "K(X, Y)");
+    const kk = rbfKernel(x, undefined, gamma);
+    for (let i = 0; i < n; i++) assert(kk.data[i * n + i] === 1, "unit diagonal");
+  },
+);
 
-Deno.test("KernelRidge solves (K + αI)c = y on fresh data (interpolates as α → 0)", () => {
+engineTest("KernelRidge solves (K + αI)c = y on fresh data (interpolates as α → 0)", () => {
   const rng = testRng("krr-props");
   const n = 120, d = 6, alpha = 1e-3, gamma = 0.2;
   const x = { rows: n, cols: d, data: Float32Array.from({ length: n * d }, () => rng.normal()) };
@@ -100,3 +121,66 @@ Deno.test("KernelRidge solves (K + αI)c = y on fresh data (interpolates as α �
   const pred = m.predict(x).data;
   assertRelClose(pred, y.data.map((v, i) => v - alpha * c[i]), 1e-10, "K·c");
 });
+
+engineTest(
+  "kernelRidgeFoldScores() gives sklearn's test R² for every (α, γ) from one distance matrix",
+  async () => {
+    const fx = loadFixture<KernelRidgeFixture>("kernel_ridge.json");
+    for (const c of fx.cases) {
+      let x = toMatrix(c.x), xt = toMatrix(c.x_test);
+      if (c.standardise) {
+        const s = StandardScaler.fit(x);
+        x = s.transform(x);
+        xt = s.transform(xt);
+      }
+      const alphas = [...new Set(c.fits.map((f) => f.alpha))];
+      const gammas = [...new Set(c.fits.map((f) => f.gamma))];
+      const seen: string[] = [];
+      const scores = await kernelRidgeFoldScores(x, toMatrix(c.y), xt, toMatrix(c.y_test), {
+        alphas,
+        gammas,
+        onFit: (a, g) => seen.push(`${a},${g}`),
+      });
+      assert(seen.length === alphas.length * gammas.length, `onFit called ${seen.length} times`);
+      for (const f of c.fits) {
+        const s = scores[alphas.indexOf(f.alpha)][gammas.indexOf(f.gamma)];
+        assert(
+          Math.abs(s - f.score_test) <= 1e-8,
+          `n=${x.rows} α=${f.alpha} γ=${f.gamma}: ${s} vs sklearn ${f.score_test}`,
+        );
+      }
+    }
+  },
+);
+
+engineTest(
+  "kernelRidgeFoldScores() equals separate KernelRidge fits on fresh data (GPU-style gramFn too)",
+  async () => {
+    const rng = testRng("krr-fold");
+    const n = 157, m = 41, d = 9, t = 2;
+    const mk = (rows: number, cols: number) => ({
+      rows,
+      cols,
+      data: Float64Array.from({ length: rows * cols }, () => rng.normal()),
+    });
+    const x = mk(n, d), xt = mk(m, d), y = mk(n, t), yt = mk(m, t);
+    const alphas = [1, 0.01, 1e-4], gammas = [0.01, 0.3, 3];
+    const gramFn = (a: Matrix, b: Matrix) => Promise.resolve(matmulNT(a, b).data);
+    const cpu = await kernelRidgeFoldScores(x, y, xt, yt, { alphas, gammas });
+    const user = await kernelRidgeFoldScores(x, y, xt, yt, { alphas, gammas, gramFn });
+    for (let ai = 0; ai < alphas.length; ai++) {
+      for (let gi = 0; gi < gammas.length; gi++) {
+        const ref = new KernelRidge({ alpha: alphas[ai], gamma: gammas[gi] }).fit(x, y).score(
+          xt,
+          yt,
+        );
+        const what = `α=${alphas[ai]} γ=${gammas[gi]}`;
+        assert(
+          Math.abs(cpu[ai][gi] - ref) <= 1e-9 * Math.max(1, Math.abs(ref)),
+          `${what}: ${cpu[ai][gi]} vs ${ref}`,
+        );
+        assert(Math.abs(user[ai][gi] - ref) <= 1e-9 * Math.max(1, Math.abs(ref)), `${what} gramFn`);
+      }
+    }
+  },
+);
