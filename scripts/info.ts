@@ -1,10 +1,12 @@
 /**
  * `deno task info`: the Deno version, the WebGPU adapter, backend, whether it is a software
- * (fallback) adapter, the features and the limits obtained.
+ * (fallback) adapter, the features and the limits obtained, and the float64 linear-algebra engine
+ * (OpenBLAS through FFI, or the JavaScript fallback) with its thread count.
  *
  * @module
  */
 import { openGpu } from "../src/gpu/device.ts";
+import { linalgInfo } from "../src/linalg/blas.ts";
 import { parseCli } from "../src/util/cli.ts";
 import { runMain } from "../src/util/main.ts";
 
@@ -35,6 +37,7 @@ await runMain("info", async () => {
     fallbackAdapter: s.isFallbackAdapter,
     features: s.features,
     limits: s.limits,
+    linalg: linalgInfo(),
   };
   if (flags.json) {
     console.log(JSON.stringify(report, null, 2));
@@ -49,6 +52,15 @@ await runMain("info", async () => {
       `fallback      ${report.fallbackAdapter ? "yes (software adapter: expect CPU speed)" : "no"}`,
     );
     console.log(`features      ${report.features.join(", ") || "none"}`);
+    const la = report.linalg;
+    console.log(
+      la.engine === "openblas"
+        ? `linalg f64    OpenBLAS (${la.library}), ${la.threads} thread${
+          la.threads === 1 ? "" : "s"
+        }, ` +
+          `kernel ${la.corename ?? "?"}`
+        : `linalg f64    JavaScript kernels, 1 thread (${la.reason})`,
+    );
     console.log("limits");
     for (const [k, v] of Object.entries(report.limits)) console.log(`  ${k.padEnd(44)} ${v}`);
   }
