@@ -109,7 +109,7 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
     } catch (error) {
       // Whatever a hostile header provokes (an allocation too large, …) is a bad file.
       if (error instanceof DataError) throw error;
-      throw new DataError(`${name}: cannot decode ${format} image: ${(error as Error).message}`);
+      throw new DataError(`${name}: cannot decode ${format} image: ${oneLine(error)}`);
     }
   }
   // Outside the try: failing to load sharp (e.g. without --allow-ffi) is not a bad file.
@@ -122,8 +122,14 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
         ? error
         : new DataError(`${name}: ${error.message}`);
     }
-    throw new DataError(`${name}: cannot decode ${format} image: ${(error as Error).message}`);
+    throw new DataError(`${name}: cannot decode ${format} image: ${oneLine(error)}`);
   }
+}
+
+/** libvips repeats its warnings line by line: the distinct lines, joined into one. */
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return [...new Set(text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== ""))].join("; ");
 }
 
 /** MULDIV255 of Pillow's Convert.c: a·b/255 rounded, in integer arithmetic. */
@@ -138,21 +144,26 @@ async function decodeWithSharp(
   name: string,
 ): Promise<RgbImage> {
   const limit = maxImagePixels();
-  const input = sharp(bytes, {
+  const options = {
     failOn: "truncated", // as Pillow: refuse truncated data, tolerate libjpeg's warnings
     ignoreIcc: true,
     autoOrient: false,
     pages: 1,
     page: 0,
-    // libvips' own guard, at Pillow's error threshold (our check below comes first).
+  } as const;
+  // Pillow's decompression-bomb check, from the header (metadata decodes no pixel), so a bomb
+  // gets Pillow's message rather than libvips' terse one.
+  const header = await sharp(bytes, { ...options, limitInputPixels: false }).metadata();
+  const pageHeight = header.pageHeight ?? header.height;
+  if (header.width !== undefined && pageHeight !== undefined) {
+    checkImagePixels(header.width, pageHeight, name);
+  }
+  // libvips' own guard stays, at Pillow's error threshold.
+  const input = sharp(bytes, {
+    ...options,
     limitInputPixels: Number.isFinite(limit) ? Math.floor(2 * limit) : false,
   });
   const meta = await input.metadata();
-  // Pillow's decompression-bomb check, from the header, before any pixel is decoded.
-  const pageHeight = meta.pageHeight ?? meta.height;
-  if (meta.width !== undefined && pageHeight !== undefined) {
-    checkImagePixels(meta.width, pageHeight, name);
-  }
   if (meta.space === "cmyk") {
     const { data, info } = await input.pipelineColourspace("cmyk").toColourspace("cmyk").raw()
       .toBuffer({ resolveWithObject: true });
