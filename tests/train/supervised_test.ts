@@ -1,0 +1,243 @@
+/**
+ * Supervised training end to end on a tiny rendered world (ImageFolder at 32 px): the loss
+ * falls, the release checkpoint loads with loadModel as an encoder, a resumed run ends with the
+ * weights of an uninterrupted one, and bad settings are refused with one line.
+ */
+import { exportWorld } from "../../src/data/world_export.ts";
+import { imageFolder } from "../../src/data/image_folder.ts";
+import type { Gpu } from "../../src/gpu/device.ts";
+import { Tensor } from "../../src/gpu/tensor.ts";
+import { loadModel } from "../../src/models/registry.ts";
+import {
+  type SupervisedConfig,
+  trainSupervised,
+  validateSupervisedConfig,
+} from "../../src/train/supervised.ts";
+import { loadSupervisedCheckpoint } from "../../src/train/supervised_checkpoint.ts";
+import { UsageError } from "../../src/util/errors.ts";
+import { assert, assertArrayEqual } from "../util/assert.ts";
+import { runCommand } from "../util/command.ts";
+import { GPU_TEST, testGpu } from "../util/gpu.ts";
+import { seedNote, testRng } from "../util/seed.ts";
+
+const SCRIPT = new URL("../../scripts/train_supervised.ts", import.meta.url).pathname;
+
+const worlds = new Map<number, Promise<string>>();
+
+/**
+ * A 7-class world of `perClass` training and 3 validation images per class at 32 px, rendered
+ * once per size with a fresh seed.
+ */
+function tinyWorld(gpu: Gpu, perClass = 8): Promise<string> {
+  let world = worlds.get(perClass);
+  if (!world) {
+    world = (async () => {
+      const dir = await Deno.makeTempDir({ prefix: "ssl-supervised-" });
+      globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+      await exportWorld(gpu, "imagefolder", `${dir}/world`, {
+        log: () => {},
+        resolution: 32,
+        perClass,
+        testPerClass: 3,
+        seed: testRng(`supervised world ${perClass}`).int(1000),
+      });
+      return `${dir}/world`;
+    })();
+    worlds.set(perClass, world);
+  }
+  return world;
+}
+
+function tinyConfig(data: string, outDir: string, extra: Partial<SupervisedConfig> = {}) {
+  const config: SupervisedConfig = {
+    data,
+    split: "train",
+    valSplit: "val",
+    arch: "resnet18",
+    baseWidth: 4,
+    epochs: 6,
+    batchSize: 14,
+    lr: 0.05,
+    cos: true,
+    milestones: [],
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    imageSize: 32,
+    valResize: 32,
+    cropScale: [1, 1],
+    printFreq: 100,
+    seed: testRng("supervised seed").int(2 ** 31),
+    outDir,
+    name: "supervised",
+    workers: 4,
+    ...extra,
+  };
+  return config;
+}
+
+Deno.test({
+  name: "trainSupervised() lowers the loss and writes a release checkpoint loadModel reads",
+  ...GPU_TEST,
+  async fn() {
+    const gpu = await testGpu();
+    // Two images per class and one batch of all 14 per step: the net must fit them (the world's
+    // shapes are a weak signal for a few steps on fresh images, so the loss there is noisy).
+    const data = await tinyWorld(gpu, 2);
+    const out = `${data}/../run`;
+    const lines: string[] = [];
+    const config = tinyConfig(data, out, { epochs: 16, lr: 0.1, cos: false, weightDecay: 0 });
+    const summary = await trainSupervised(gpu, config, {
+      openDataset: (root) => imageFolder(root),
+      log: (line) => lines.push(line),
+    });
+    const losses = summary.epochs.map((e) => e.trainLoss);
+    assert(summary.epochs.length === 16 && summary.steps === 16, `epochs ${losses}`);
+    assert(
+      (losses[14] + losses[15]) / 2 < 0.6 * losses[0],
+      `train loss did not fall: ${losses.map((l) => l.toFixed(3))}${seedNote()}`,
+    );
+    for (const e of summary.epochs) {
+      assert(e.valAcc1 >= 0 && e.valAcc1 <= 100 && Number.isFinite(e.valLoss), `val ${e.valAcc1}`);
+    }
+    assert(lines.some((l) => /img\/s.*ETA/.test(l)), `no progress line in ${lines.join("\n")}`);
+    const csv = (await Deno.readTextFile(`${out}/log.csv`)).trim().split("\n");
+    assert(csv.length === 17 && csv[0].startsWith("epoch,lr,train_loss"), `log.csv: ${csv}`);
+
+    const release = await loadSupervisedCheckpoint(summary.release);
+    assert(release.arch === "resnet18" && release.epoch === 16, `release ${release.arch}`);
+    assert(!release.optimizer && !release.trainState, "the release form keeps no training state");
+    assert(release.stateDict.get("fc.weight")?.shape.join() === "7,32", "fc.weight [7, 32]");
+    assert(
+      release.classes.join() === "capsule,cone,cube,cylinder,sphere,teapot,torus",
+      `classes ${release.classes}`,
+    );
+    assert(release.valAcc1 === summary.epochs.at(-1)!.valAcc1, "best_acc1 is the last val acc");
+
+    // By name from a models folder, without telling loadModel the architecture or width.
+    const model = await loadModel(gpu, "supervised", { ckptDir: out });
+    try {
+      assert(model.dim === 32, `feature dim ${model.dim}`);
+      const x = Tensor.from(gpu, testRng("supervised x").normalArray(2 * 32 * 32 * 3), [
+        2,
+        32,
+        32,
+        3,
+      ]);
+      const features = model.extract(x);
+      const [f] = await gpu.recorder.read([features]);
+      assert(f.length === 64 && f.every(Number.isFinite), "finite [2, 32] features");
+      x.release();
+      features.release();
+    } finally {
+      model.release();
+    }
+  },
+});
+
+Deno.test({
+  name: "trainSupervised() resumed after 2 of 3 epochs ends with the uninterrupted run's weights",
+  ...GPU_TEST,
+  async fn() {
+    const gpu = await testGpu();
+    const data = await tinyWorld(gpu);
+    const deps = { openDataset: imageFolder, log: () => {} };
+    // A step schedule without milestones: the learning rate does not depend on --epochs.
+    const base = { epochs: 3, cos: false, cropScale: [0.3, 1] as [number, number] };
+    const whole = `${data}/../whole`;
+    const parts = `${data}/../parts`;
+    await trainSupervised(gpu, tinyConfig(data, whole, base), deps);
+    await trainSupervised(gpu, tinyConfig(data, parts, { ...base, epochs: 2 }), deps);
+    const resumed = await trainSupervised(
+      gpu,
+      tinyConfig(data, parts, { ...base, seed: undefined, resume: `${parts}/checkpoint.pth.tar` }),
+      deps,
+    );
+    assert(resumed.epochs.length === 1 && resumed.epochs[0].epoch === 2, "one epoch resumed");
+    const a = await loadSupervisedCheckpoint(`${whole}/checkpoint.pth.tar`);
+    const b = await loadSupervisedCheckpoint(`${parts}/checkpoint.pth.tar`);
+    assert(a.epoch === 3 && b.epoch === 3, `epochs ${a.epoch}, ${b.epoch}`);
+    for (const [name, t] of a.stateDict) {
+      assertArrayEqual(b.stateDict.get(name)!.toFloat32(), t.toFloat32(), name);
+    }
+    for (const [i, t] of a.optimizer!.state) {
+      assertArrayEqual(b.optimizer!.state.get(i)!.toFloat32(), t.toFloat32(), `momentum ${i}`);
+    }
+    const csvA = await Deno.readTextFile(`${whole}/log.csv`);
+    const csvB = await Deno.readTextFile(`${parts}/log.csv`);
+    const losses = (csv: string) => csv.trim().split("\n").map((l) => l.split(",")[2]);
+    assert(losses(csvA).join() === losses(csvB).join(), `log.csv:\n${csvA}\nvs\n${csvB}`);
+  },
+});
+
+Deno.test({
+  name: "trainSupervised() refuses a resume with another batch size, and a release checkpoint",
+  ...GPU_TEST,
+  async fn() {
+    const gpu = await testGpu();
+    const data = await tinyWorld(gpu);
+    const out = `${data}/../refuse`;
+    const deps = { openDataset: imageFolder, log: () => {} };
+    await trainSupervised(gpu, tinyConfig(data, out, { epochs: 1, maxStepsPerEpoch: 1 }), deps);
+    const cases: [Partial<SupervisedConfig>, RegExp][] = [
+      [
+        { resume: `${out}/checkpoint.pth.tar`, batchSize: 7 },
+        /trained with --batch-size 14, not 7/,
+      ],
+      [{ resume: `${out}/supervised.pth.tar` }, /is a release checkpoint/],
+      [{ resume: `${out}/missing.pth.tar` }, /missing\.pth\.tar/],
+      [{ data: `${out}/nowhere` }, /nowhere\/train: no such folder/],
+    ];
+    for (const [extra, pattern] of cases) {
+      let message = "";
+      try {
+        await trainSupervised(gpu, tinyConfig(data, out, { epochs: 2, ...extra }), deps);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      assert(pattern.test(message), `${JSON.stringify(extra)}: '${message}'`);
+    }
+  },
+});
+
+Deno.test("validateSupervisedConfig() names the bad flag", () => {
+  const cases: [Partial<SupervisedConfig>, RegExp][] = [
+    [{ epochs: 0 }, /--epochs must be a positive integer, got 0/],
+    [{ batchSize: 2.5 }, /--batch-size must be a positive integer/],
+    [{ lr: -1 }, /--lr must be a positive number/],
+    [{ momentum: 1 }, /--momentum must be in \[0, 1\)/],
+    [{ cropScale: [0, 1] }, /--crop-scale must be 'lo,hi' with 0 < lo <= hi <= 1/],
+    [{ cropScale: [0.5, 0.2] }, /--crop-scale/],
+    [{ valResize: 16 }, /--val-resize 16 must be at least --image-size 32/],
+    [{ arch: "resnet19" }, /unknown architecture 'resnet19'/],
+    [{ name: "../x" }, /--name '\.\.\/x' must be a plain file name/],
+  ];
+  for (const [extra, pattern] of cases) {
+    let error: unknown;
+    try {
+      validateSupervisedConfig(tinyConfig("d", "o", extra));
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof UsageError, `${JSON.stringify(extra)}: UsageError expected`);
+    assert(pattern.test((error as Error).message), `${(error as Error).message}`);
+  }
+});
+
+Deno.test("deno task train:supervised: bad flags give one line on stderr and exit 2", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--crop-scale", "abc"], /--crop-scale must be 'lo,hi' \(two numbers\), got 'abc'/],
+    [["--epochs", "0"], /--epochs must be a positive integer/],
+    [["-a", "vgg16"], /unknown architecture 'vgg16'/],
+    [["--lr-schedule", "linear"], /lr-schedule/],
+    [["--release", "model.bin"], /--release 'model.bin' must end in \.pth\.tar/],
+    [["--bogus"], /bogus/],
+  ];
+  for (const [flags, pattern] of cases) {
+    const r = await runCommand(Deno.execPath(), ["run", "-A", SCRIPT, "data", ...flags]);
+    const lines = r.stderr.trim().split("\n");
+    assert(r.code === 2, `${flags}: exit ${r.code}\n${r.stderr}`);
+    assert(lines.length === 1 && pattern.test(lines[0]), `${flags}: stderr\n${r.stderr}`);
+  }
+  const r = await runCommand(Deno.execPath(), ["run", "-A", SCRIPT]);
+  assert(r.code === 2 && r.stderr.trim().split("\n").length === 1, `no data: ${r.stderr}`);
+});
