@@ -40,6 +40,7 @@ import {
   type AugmentPolicy,
   pretrain,
   type PretrainConfig,
+  validatePretrainConfig,
 } from "../src/train/pretrain.ts";
 import { parseMilestones } from "../src/train/schedule.ts";
 import { augmentPerImage } from "../src/train/two_views.ts";
@@ -228,6 +229,12 @@ export function parseMainMocoArgs(args: string[]): MainMocoArgs {
     saveEvery: f["save-every"],
     onBadImage: parseBadImagePolicy(f["on-bad-image"]),
   };
+  // Bad flags are usage errors before the GPU opens (with --dist mpi the BN groups default to
+  // the rank count later, so only a given --bn-groups is checked here).
+  validatePretrainConfig({
+    ...config,
+    bnGroups: f["bn-groups"] ?? (f.dist === "mpi" ? 1 : config.bnGroups),
+  });
   return {
     config,
     resultsDir: f["results-dir"],
