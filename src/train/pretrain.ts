@@ -495,9 +495,10 @@ export async function pretrain(
     const bad = findNonFinite(mocoState);
     if (bad !== undefined) {
       throw new DataError(
-        `training diverged before epoch ${epochsDone}, step ${stepInEpoch} (global step ` +
-          `${globalStep}): '${bad.name}' holds ${bad.count} non-finite value(s), so ${file} was ` +
-          `not written; lower --lr (${config.lr}) or check the data`,
+        `training diverged by global step ${globalStep} (epoch ${
+          stepInEpoch === 0 ? epochsDone - 1 : epochsDone
+        }): '${bad.name}' holds ${bad.count} non-finite value(s), so ${file} was not written; ` +
+          `lower --lr (${config.lr}) or check the data`,
       );
     }
     await saveTrainingCheckpoint(file, {
