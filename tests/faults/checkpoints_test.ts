@@ -11,7 +11,7 @@ import { pickle, PyGlobal, PyPersistent, PyReduce, PyTuple } from "../../src/io/
 import { decodeTorchCheckpoint, loadTorchCheckpoint } from "../../src/io/torch_checkpoint.ts";
 import { DataError } from "../../src/util/errors.ts";
 import { assert } from "../util/assert.ts";
-import { changes, runScript, script, snapshot, Tally, uncleanReason } from "./harness.ts";
+import { changes, mapLimit, runScript, script, snapshot, Tally, uncleanReason } from "./harness.ts";
 import {
   FIXTURES,
   foreignCall,
@@ -307,12 +307,16 @@ Deno.test("faults: hostile checkpoints through `convert_checkpoint inspect`: exi
     await Deno.mkdir(join(tmp, "a-directory.pth"));
     const before = await snapshot(tmp);
     const tally = new Tally("checkpoints (command line)");
-    for (const h of files) {
-      const o = await runScript(script("convert_checkpoint.ts"), [
-        "inspect",
-        join(tmp, `${h.name}.pth`),
-      ], { cwd: tmp });
-      tally.add(h.name, uncleanReason(o, 1, h.message));
+    const outcomes = await mapLimit(
+      files,
+      4,
+      (h) =>
+        runScript(script("convert_checkpoint.ts"), ["inspect", join(tmp, `${h.name}.pth`)], {
+          cwd: tmp,
+        }),
+    );
+    for (const [i, h] of files.entries()) {
+      tally.add(h.name, uncleanReason(outcomes[i], 1, h.message));
     }
     const dir = await runScript(script("convert_checkpoint.ts"), [
       "inspect",
