@@ -217,3 +217,172 @@ export { Rng } from "./src/util/rng.ts";
 export { Progress } from "./src/util/progress.ts";
 export { sha256File, stableKey } from "./src/util/hash.ts";
 export { NumpyLegacyRandom } from "./src/util/mt19937.ts";
+
+// Types the public functions and classes above take or return, exported so that callers can
+// name them (and `deno doc --lint mod.ts` finds no private type in the public API).
+export type { SkippedImage } from "./src/data/bad_images.ts";
+export type { Causal3DIdentDataset } from "./src/data/causal3dident.ts";
+export type { TargetKind } from "./src/data/dataset.ts";
+export type {
+  DownstreamMetric,
+  DownstreamOptions,
+  DownstreamProbe,
+} from "./src/data/downstream.ts";
+export type { ImageFolderOptions } from "./src/data/image_folder.ts";
+export type { BatchInfo, LoadedBatch } from "./src/data/loader.ts";
+export type { RealWorldDataset, RealWorldOptions } from "./src/data/realworld.ts";
+export type {
+  WorldGroupedDataset,
+  WorldGroupKind,
+  WorldGroupOptions,
+  WorldViewOptions,
+} from "./src/data/world.ts";
+export type { WorldExportOptions, WorldExportSummary } from "./src/data/world_export.ts";
+export type { Scene } from "./src/data/world_render.ts";
+export type { CommArray } from "./src/dist/communicator.ts";
+export type { StepCommTimes } from "./src/dist/moco_step.ts";
+export type { MpiElement } from "./src/dist/mpi.ts";
+export type { DownstreamResult, ProbeData } from "./src/eval/downstream.ts";
+export type {
+  ExtrinsicResult,
+  KernelRidgeSearchOptions,
+  KernelRidgeSearchResult,
+  RegressionData,
+} from "./src/eval/extrinsic.ts";
+export type { CachedFeatures, CacheLookup } from "./src/eval/feature_cache.ts";
+export type { ExtractedFeatures, ExtractOptions, Preprocessing } from "./src/eval/features.ts";
+export type { GpuGramOptions } from "./src/eval/gpu_gram.ts";
+export type { RowWhitener } from "./src/eval/gpu_whitening.ts";
+export type {
+  RealworldInvarianceOptions,
+  RealworldInvarianceResult,
+} from "./src/eval/realworld_invariance.ts";
+export type {
+  CachedStatisticsOptions,
+  CovarianceEngine,
+  FeatureStatistics,
+  StatisticsKeyParts,
+  StatisticsPaths,
+} from "./src/eval/statistics.ts";
+export type {
+  SyntheticInvarianceOptions,
+  SyntheticInvarianceResult,
+  ViewFn,
+} from "./src/eval/synthetic_invariance.ts";
+export type { TuneOptions, TuneTrial } from "./src/gpu/autotune.ts";
+export type { GpuBackend } from "./src/gpu/device.ts";
+export type { Binding, Workgroups } from "./src/gpu/recorder.ts";
+export type { TensorData, TypedArrayFor } from "./src/gpu/tensor.ts";
+export type { CropWindow } from "./src/image/crop.ts";
+export type { NormalizeOptions, TensorLayout } from "./src/image/to_tensor.ts";
+export type {
+  MatCell,
+  MatChar,
+  MatNumeric,
+  MatNumericClass,
+  MatStruct,
+  MatValue,
+} from "./src/io/matlab.ts";
+export type { NpyArray, NpyType, NpyWriteType } from "./src/io/npy.ts";
+export type {
+  PyBytes,
+  PyExternal,
+  PyFloat,
+  PyGlobal,
+  PyInput,
+  PyKey,
+  PyObject,
+  PyPersistent,
+  PyReduce,
+  PyTuple,
+  PyValue,
+} from "./src/io/pickle.ts";
+export type { ModelFileRecord, RunRecord, WrittenRecord } from "./src/io/results.ts";
+export type {
+  CheckKeysOptions,
+  MocoCheckpoint,
+  SelectEncoderOptions,
+  SgdParamGroup,
+  SgdStateDict,
+  StateDict,
+  TorchDType,
+  TorchWriteOptions,
+} from "./src/io/torch_checkpoint.ts";
+export type { Matrix, MatrixInput } from "./src/linalg/dense.ts";
+export type { GramFn } from "./src/linalg/kernel_ridge.ts";
+export type { Fold, Shuffler } from "./src/linalg/kfold.ts";
+export type { LbfgsStop } from "./src/linalg/lbfgs.ts";
+export type { LogisticFitInfo } from "./src/linalg/logistic.ts";
+export type { MeanPerClassOptions, R2Options } from "./src/linalg/metrics.ts";
+export type { ConvGeometry, ForwardTrainOptions } from "./src/models/resnet.ts";
+export type { Buffer, ParameterLayout } from "./src/nn/parameter.ts";
+export type {
+  BatchNormBackwardOptions,
+  BatchNormEvalOptions,
+  BatchNormGrads,
+  BatchNormSaved,
+  BatchNormTrainOptions,
+  BatchNormTrainResult,
+} from "./src/ops/batchnorm.ts";
+export type { InfoNceOptions, InfoNceResult, InfoNceVariant } from "./src/ops/contrastive.ts";
+export type {
+  Conv2dBackwardDataOptions,
+  Conv2dBackwardFilterOptions,
+  Conv2dOp,
+  Conv2dOptions,
+  Conv2dTuning,
+  Size2,
+} from "./src/ops/conv2d.ts";
+export type {
+  CovarianceOptions,
+  CovarianceResult,
+  CovarianceVariant,
+} from "./src/ops/covariance.ts";
+export type { FoldedConv, Shape4 } from "./src/ops/fold_batchnorm.ts";
+export type { LinearGrads, LinearOptions } from "./src/ops/linear.ts";
+export type { MatmulOptions, MatmulTuneOptions } from "./src/ops/matmul.ts";
+export type { L2NormalizeOptions } from "./src/ops/normalize.ts";
+export type { MaxPoolOptions, MaxPoolResult } from "./src/ops/pool.ts";
+export type { EmaOptions, SgdOptions, SgdParameter } from "./src/ops/sgd.ts";
+export type { BrowserCheck } from "./src/report/browser_check.ts";
+export type { LineChart, LinePanel } from "./src/report/svg.ts";
+export type { CellExecutor, CellOutcome } from "./src/sweep/cells.ts";
+export type { CellKind, CellPhase, SlurmOptions } from "./src/sweep/plan.ts";
+export type { SlurmJobs } from "./src/sweep/slurm.ts";
+export type {
+  SaveCheckpointInput,
+  TrainingCheckpoint,
+  TrainState,
+} from "./src/train/checkpoint.ts";
+export type {
+  MocoStepOptions,
+  MocoStepResult,
+  MocoTrainable,
+  TrainableEncoder,
+} from "./src/train/moco_step.ts";
+export type { TrainParameter } from "./src/train/optimizer.ts";
+export type {
+  AugmentFn,
+  CommunicationSummary,
+  MocoModel,
+  MocoSpec,
+  PretrainDeps,
+  StepLog,
+  TwoViews,
+} from "./src/train/pretrain.ts";
+export type { LrSchedule } from "./src/train/schedule.ts";
+export type { ShufflePermutation } from "./src/train/shuffle_bn.ts";
+export type { CropBox, JitterParams, ViewParams } from "./src/transforms/augment.ts";
+export type { BatchOptions } from "./src/transforms/color.ts";
+export type { DeformOptions, DeformParams } from "./src/transforms/deform.ts";
+export type { AffineParams } from "./src/transforms/geometry.ts";
+export type { GridOptions } from "./src/transforms/synthetic_grid.ts";
+export type {
+  CliSpec,
+  FlagSpec,
+  FlagType,
+  ParsedCli,
+  ParsedFlags,
+  PositionalSpec,
+  ValueOf,
+} from "./src/util/cli.ts";

@@ -1,8 +1,7 @@
 /**
- * `deno task check`: format check, lint, type check and `deno doc --lint mod.ts`. The benchmarks
- * are type-checked on their own, with `tests/bench/import_map.json` and `tests/bench/bench.lock`:
- * they alone import TensorFlow.js, so no other task resolves or downloads it
- * (docs/design.md#dependencies).
+ * `deno task check`: format check, lint and type check. The benchmarks are type-checked on their
+ * own, with `tests/bench/import_map.json` and `tests/bench/bench.lock`: they alone import
+ * TensorFlow.js, so no other task resolves or downloads it (docs/design.md#dependencies).
  *
  * @module
  */
@@ -34,7 +33,6 @@ export function checkSteps(root = "."): [string, string[]][] {
     ["lint", ["lint"]],
     ["type check", ["check", ...checkTargets(root)]],
     ["type check (benchmarks)", ["check", ...BENCH_FLAGS, BENCH_DIR]],
-    ["doc lint", ["doc", "--lint", "mod.ts"]],
   ];
 }
 
@@ -42,8 +40,7 @@ if (import.meta.main) {
   await runMain("check", async () => {
     parseCli(Deno.args, {
       name: "deno task check",
-      summary: "Format check, lint, type check (the benchmarks with their own import map) and " +
-        "`deno doc --lint mod.ts`.",
+      summary: "Format check, lint and type check (the benchmarks with their own import map).",
       flags: {},
     });
     for (const [what, args] of checkSteps()) {

@@ -50,8 +50,8 @@ await runMain("test", async () => {
   const extra = Deno.args;
   if (extra.includes("--help") || extra.includes("-h")) {
     console.log(
-      "usage: deno task test [deno test arguments…]\n\nFormat check, lint, type check and " +
-        "`deno doc --lint mod.ts` (as `deno task check`), then `deno test -A` with the given\n" +
+      "usage: deno task test [deno test arguments…]\n\nFormat check, lint and type check (as " +
+        "`deno task check`), then `deno test -A` with the given\n" +
         "arguments (e.g. a test file or `--filter NAME`); ends with one line `N passed, N failed`.",
     );
     return;

@@ -7,7 +7,7 @@
  * @module
  */
 
-type Shape4 = readonly [number, number, number, number];
+export type Shape4 = readonly [number, number, number, number];
 
 function checkShape(what: string, w: ArrayLike<number>, shape: Shape4): void {
   if (shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 1)) {
