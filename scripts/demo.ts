@@ -10,7 +10,7 @@
  * @module
  */
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
-import { DEMO_SIZES, demoModels, PRETRAIN } from "../src/demo/config.ts";
+import { DEMO_BASELINES, DEMO_SIZES, demoModels, PRETRAIN } from "../src/demo/config.ts";
 import { missingCheckpoints, retrainDemoCheckpoints } from "../src/demo/checkpoints.ts";
 import {
   DEMO_PARTS,
@@ -19,14 +19,13 @@ import {
   loadDemoData,
 } from "../src/demo/evaluate.ts";
 import { APPEARANCE_FAMILIES, SPATIAL_FAMILIES } from "../src/report/findings.ts";
-import { renderReportMarkdown } from "../src/report/markdown.ts";
 import { formatDuration, Progress } from "../src/util/progress.ts";
 import { demoCsv, demoReport } from "../src/demo/report.ts";
 import { prepareDemoWorld } from "../src/demo/world_data.ts";
 import { openGpu } from "../src/gpu/device.ts";
-import { loadModel } from "../src/models/registry.ts";
+import { loadModel, modelPath } from "../src/models/registry.ts";
 import { checkReportInBrowser, findChromium } from "../src/report/browser_check.ts";
-import { renderReportHtml } from "../src/report/html.ts";
+import { writeReport } from "../src/report/write.ts";
 import { parseCli } from "../src/util/cli.ts";
 import { runMain } from "../src/util/main.ts";
 
@@ -34,7 +33,8 @@ const SPEC = {
   name: "deno task demo",
   summary: "Pretrained MoCo v2 policies (default / ventral / dorsal) on the built-in synthetic " +
     "world: invariance (18 synthetic transforms, 3 real-world-style groups) and transfer " +
-    "(10 latents, object class, keypoints), with an HTML report.",
+    "(10 latents, object class, keypoints), beside a random-init and a supervised baseline, " +
+    "with an HTML report.",
   flags: {
     quick: {
       type: "boolean",
@@ -108,20 +108,35 @@ await runMain("demo", async () => {
     await prepareDemoWorld(gpu, world, sizes, log);
     const data = await loadDemoData(gpu, world, sizes);
     const results: DemoModelResult[] = [];
-    const models = demoModels();
+    const models: { label: string; name: string; reference?: boolean }[] = demoModels();
+    const notes: string[] = [];
+    const baselineLines: string[] = [];
+    for (const b of DEMO_BASELINES) {
+      const path = modelPath(b.name, flags["models-dir"]);
+      if (b.optional && !(await Deno.stat(path).then((s) => s.isFile, () => false))) {
+        log(`demo: no ${path}; the ${b.label} baseline is left out`);
+        notes.push(`Baseline ${b.label} (${b.description}) not evaluated: ${path} not found.`);
+        continue;
+      }
+      models.push({ label: b.label, name: b.name, reference: true });
+      baselineLines.push(`${b.label}: ${b.description}`);
+    }
     const progress = new Progress("demo", models.length * DEMO_PARTS.length, {
       unit: "parts",
       intervalMs: 0,
     });
-    for (const { label, name } of models) {
+    for (const { label, name, reference } of models) {
+      // arch / seed describe plain state dicts (the random-init and supervised baselines); MoCo
+      // checkpoints carry their own arch.
       const model = await loadModel(gpu, name, {
         ckptDir: flags["models-dir"],
         baseWidth: PRETRAIN.baseWidth,
+        arch: PRETRAIN.arch,
+        seed: 0,
       });
       try {
-        results.push(
-          await evaluateDemoModel(gpu, model, label, data, out, sizes, log, progress),
-        );
+        const r = await evaluateDemoModel(gpu, model, label, data, out, sizes, log, progress);
+        results.push(reference ? { ...r, reference: true } : r);
       } finally {
         model.release();
       }
@@ -132,6 +147,7 @@ await runMain("demo", async () => {
       `${PRETRAIN.epochs} epochs of MoCo v2 on ${7 * PRETRAIN.world.perClass} world images`,
       `synthetic: ${sizes.numImages} images × k = ${sizes.k} views; groups: ${sizes.objects} objects; ` +
       `${flags.quick ? "quick run" : "full run"}; generated ${new Date().toISOString()}`,
+      ...(baselineLines.length > 0 ? [`reference models: ${baselineLines.join("; ")}`] : []),
     ];
     await writeJsonAtomic(`${out}/results.json`, {
       generatedAt: new Date().toISOString(),
@@ -139,23 +155,35 @@ await runMain("demo", async () => {
       quick: flags.quick,
       sizes,
       pretrain: PRETRAIN,
+      modelsDir: flags["models-dir"],
+      subtitle,
+      notes,
       models: results,
     });
     await writeFileAtomic(`${out}/results.csv`, demoCsv(results));
-    const report = demoReport(results, subtitle);
-    await writeFileAtomic(`${out}/report.html`, renderReportHtml(report));
-    await writeFileAtomic(`${out}/report.md`, renderReportMarkdown(report));
+    const report = await demoReport(results, subtitle, {
+      modelsDir: flags["models-dir"],
+      sizes,
+      notes,
+    });
+    const written = await writeReport(out, report);
     console.log(summaryTable(results));
     for (const f of report.findings ?? []) console.log(`- ${f}`);
-    console.log(`wrote ${out}/results.json, results.csv, report.html and report.md`);
+    for (const n of report.notes ?? []) console.log(`note: ${n}`);
+    console.log(
+      `wrote ${out}/results.json, results.csv, report.html, report.md and ` +
+        `${written.figures.length} figures/*.svg`,
+    );
     const chromium = flags["no-browser"] ? undefined : findChromium();
     if (chromium) {
       const check = await checkReportInBrowser(chromium, `${out}/report.html`, `${out}/report.png`);
-      const bars = check.charts.reduce((a, c) => a + c.bars, 0);
-      const expected = check.charts.reduce((a, c) => a + c.expected, 0);
+      const sum = (f: (c: typeof check.charts[number]) => number) =>
+        check.charts.reduce((a, c) => a + f(c), 0);
       console.log(
-        `report check (headless Chromium): ${check.rendered}/${check.expectedCharts} charts, ` +
-          `${bars}/${expected} bars, ${check.errors.length} errors; screenshot ${check.screenshot}`,
+        `report check (headless Chromium): ${check.rendered}/${check.expectedCharts} plots, ` +
+          `${sum((c) => c.bars)}/${sum((c) => c.expected)} bars, ` +
+          `${sum((c) => c.points)}/${sum((c) => c.expectedPoints)} points, ` +
+          `${check.errors.length} errors; screenshot ${check.screenshot}`,
       );
     }
     console.log(`demo done in ${formatDuration((performance.now() - started) / 1000)}`);

@@ -1,8 +1,9 @@
 /**
  * `deno task report [results-dir | plan.json]` — rebuilds the visual report from what a results
  * folder holds: the demo's `results.json`, or the run records of the evaluation scripts (real
- * datasets included). Writes `report.html` and `report.md` into that folder and prints the
- * findings. Given a sweep's plan, it also merges the sweep's cells into
+ * datasets included). Writes `report.html`, `report.md` and the plots as `figures/*.svg` into
+ * that folder and prints the findings; baselines (random-init, supervised) are reference rows.
+ * Given a sweep's plan, it also merges the sweep's cells into
  * `results/sweep/<name>/report.{json,csv}` first. A pretraining `--out-dir` (its `log.csv`) gets
  * `training_curves.svg` (loss, acc@1, lr, img/s); a `--save-features` folder is read back and
  * summarised.
@@ -10,13 +11,13 @@
  * @module
  */
 import type { DemoModelResult } from "../src/demo/evaluate.ts";
-import { demoReportData } from "../src/demo/report.ts";
+import { DEMO_SIZES } from "../src/demo/config.ts";
+import { demoReport } from "../src/demo/report.ts";
 import { writeFileAtomic } from "../src/io/atomic.ts";
 import { buildReport } from "../src/report/build.ts";
-import type { ReportData } from "../src/report/findings.ts";
 import { isEmptyReport, reportDataFromRuns } from "../src/report/from_results.ts";
-import { renderReportHtml } from "../src/report/html.ts";
-import { renderReportMarkdown } from "../src/report/markdown.ts";
+import type { Report } from "../src/report/html.ts";
+import { writeReport as writeReportFiles } from "../src/report/write.ts";
 import { trainingCurvesSvg } from "../src/report/training_curves.ts";
 import { readTrainingLog } from "../src/train/training_log.ts";
 import { describeSavedFeatures, readSavedFeatures } from "../src/eval/save_features.ts";
@@ -84,32 +85,43 @@ await runMain("report", async () => {
     console.log(describeSavedFeatures(at, await readSavedFeatures(at)));
     extras++;
   }
-  let data: ReportData;
-  let title: string;
+  let report: Report;
   const demo = `${dir}/results.json`;
+  const stamp = `report built ${new Date().toISOString()}`;
   if ((await statOrNull(demo))?.isFile) {
-    const parsed = JSON.parse(await Deno.readTextFile(demo)) as { models?: DemoModelResult[] };
+    const parsed = JSON.parse(await Deno.readTextFile(demo)) as {
+      models?: DemoModelResult[];
+      modelsDir?: string;
+      sizes?: { resize: number; cropSize: number };
+      subtitle?: string[];
+      notes?: string[];
+    };
     if (!Array.isArray(parsed.models) || parsed.models.length === 0) {
       throw new DataError(`${demo} has no models to report`);
     }
-    data = demoReportData(parsed.models);
-    title = "ssl-invariances demo: MoCo v2 policies on the built-in world";
-  } else {
-    data = await reportDataFromRuns(dir);
-    title = `ssl-invariances results: ${dir}`;
-  }
-  if (isEmptyReport(data)) {
-    if (extras > 0) return;
-    throw new DataError(
-      `${dir} holds no results to report (expected results.json or <script>/<run-id>.json records)`,
+    report = await demoReport(
+      parsed.models,
+      [`source: ${dir}`, ...(parsed.subtitle ?? []), stamp],
+      {
+        modelsDir: parsed.modelsDir ?? "models",
+        sizes: parsed.sizes ?? DEMO_SIZES.full,
+        notes: parsed.notes,
+      },
     );
+  } else {
+    const data = await reportDataFromRuns(dir);
+    if (isEmptyReport(data)) {
+      if (extras > 0) return;
+      throw new DataError(
+        `${dir} holds no results to report (expected results.json or <script>/<run-id>.json records)`,
+      );
+    }
+    report = buildReport(data, `ssl-invariances results: ${dir}`, [`source: ${dir}`, stamp]);
   }
-  const report = buildReport(data, title, [
-    `source: ${dir}`,
-    `generated ${new Date().toISOString()}`,
-  ]);
-  await writeFileAtomic(`${dir}/report.html`, renderReportHtml(report));
-  await writeFileAtomic(`${dir}/report.md`, renderReportMarkdown(report));
+  const written = await writeReportFiles(dir, report);
   for (const f of report.findings ?? []) console.log(`- ${f}`);
-  console.log(`wrote ${dir}/report.html and ${dir}/report.md`);
+  for (const n of report.notes ?? []) console.log(`note: ${n}`);
+  console.log(
+    `wrote ${written.html}, ${written.markdown} and ${written.figures.length} figures/*.svg`,
+  );
 });

@@ -26,6 +26,38 @@ export function demoModels(): { label: string; name: string }[] {
   ];
 }
 
+/** A reference model evaluated beside the policies (a row in every table and plot). */
+export interface DemoBaseline {
+  /** How the report names it. */
+  label: string;
+  /** The model name `loadModel` resolves in the models folder. */
+  name: string;
+  /** Evaluated only when `<models-dir>/<name>.pth.tar` exists (otherwise the report says so). */
+  optional: boolean;
+  /** What it is, for the report's subtitle. */
+  description: string;
+}
+
+/**
+ * The demo's baselines: a seeded random-init network of the built-in checkpoints' architecture
+ * (the registry writes `random_*` on first use; the name carries arch and width) and the
+ * supervised network trained on the world's labels, when its checkpoint is there.
+ */
+export const DEMO_BASELINES: readonly DemoBaseline[] = [
+  {
+    label: "random-init",
+    name: "random_resnet18_w16",
+    optional: false,
+    description: "random initialisation (seed 0), same architecture, no training",
+  },
+  {
+    label: "supervised",
+    name: "world_supervised",
+    optional: true,
+    description: "supervised on the world's class labels (the ceiling)",
+  },
+];
+
 /** Everything that determines a built-in checkpoint. */
 export interface PretrainSettings {
   /** World rendered for pretraining: an ImageFolder of 7 classes × `perClass`. */

@@ -12,8 +12,13 @@ import { imageFolder, type ImageFolderDataset } from "../data/image_folder.ts";
 import { loadRealWorld, type RealWorldKey } from "../data/realworld.ts";
 import { LATENT_NAMES } from "../data/world_render.ts";
 import { worldKeypoints } from "../data/world.ts";
-import { downstreamEvaluation, type ProbeData, regularisationGrid } from "../eval/downstream.ts";
-import { extrinsicEvaluation } from "../eval/extrinsic.ts";
+import {
+  downstreamEvaluation,
+  type ProbeData,
+  regularisationGrid,
+  scoreWith,
+} from "../eval/downstream.ts";
+import { extrinsicEvaluation, kernelRidgeScore } from "../eval/extrinsic.ts";
 import { FeatureCache } from "../eval/feature_cache.ts";
 import { cachedSplitFeatures } from "../eval/split_features.ts";
 import { extractFeatures } from "../eval/features.ts";
@@ -23,6 +28,9 @@ import { cachedStatistics } from "../eval/statistics.ts";
 import { sampleImageIndices, syntheticInvariance } from "../eval/synthetic_invariance.ts";
 import { Whitener } from "../eval/whitening.ts";
 import type { Gpu } from "../gpu/device.ts";
+import { KFold, takeRows } from "../linalg/kfold.ts";
+import { LogisticRegression } from "../linalg/logistic.ts";
+import { Ridge } from "../linalg/ridge.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { syntheticViews } from "../transforms/functional.ts";
 import { SYNTHETIC_FAMILIES, syntheticGrid } from "../transforms/synthetic_grid.ts";
@@ -42,7 +50,13 @@ export interface DemoModelResult {
   label: string;
   name: string;
   dim: number;
-  /** Per transform: summary similarity/distance and the per-k curves. */
+  /** Reference model (baseline) rather than one of the evaluated policies. */
+  reference?: boolean;
+  /**
+   * Per transform: summary similarity/distance, the per-k curves, and per sampled image the
+   * mean over its k views (the units of the bootstrap intervals; image i is the same image for
+   * every transform and every model).
+   */
   synthetic: Record<
     string,
     {
@@ -50,14 +64,26 @@ export interface DemoModelResult {
       distance: number;
       k: number;
       curve: { similarity: number[]; distance: number[] };
+      perImage?: { similarity: (number | null)[]; distance: (number | null)[] };
     }
   >;
-  /** Per group set: summary similarity/distance and the number of groups. */
-  realworld: Record<string, { similarity: number; distance: number; groups: number }>;
-  /** Per latent: test R² of the kernel ridge probe and the chosen hyper-parameters. */
-  extrinsic: Record<string, { r2: number; alpha: number; gamma: number }>;
-  /** Per downstream task: test score and chosen wd. */
-  downstream: Record<string, { score: number; metric: string; wd: number }>;
+  /** Per group set: summary similarity/distance, the number of groups and per-group values. */
+  realworld: Record<
+    string,
+    {
+      similarity: number;
+      distance: number;
+      groups: number;
+      perGroup?: { similarity: (number | null)[]; distance: (number | null)[] };
+    }
+  >;
+  /**
+   * Per latent: test R² of the kernel ridge probe, the chosen hyper-parameters, and the R² of
+   * each CV fold at those hyper-parameters (the probe's spread).
+   */
+  extrinsic: Record<string, { r2: number; alpha: number; gamma: number; folds?: number[] }>;
+  /** Per downstream task: test score, chosen wd and each CV fold's score at that wd. */
+  downstream: Record<string, { score: number; metric: string; wd: number; folds?: number[] }>;
   seconds: Record<string, number>;
 }
 
@@ -132,6 +158,57 @@ async function probeData(
     y,
     targetDim: t,
   };
+}
+
+/** Row means of `m` [rows, cols] over its finite entries (null when a row has none). */
+export function rowMeans(m: ArrayLike<number>, rows: number, cols: number): (number | null)[] {
+  const out: (number | null)[] = [];
+  for (let r = 0; r < rows; r++) {
+    let s = 0, n = 0;
+    for (let c = 0; c < cols; c++) {
+      const v = m[r * cols + c];
+      if (Number.isFinite(v)) {
+        s += v;
+        n++;
+      }
+    }
+    out.push(n > 0 ? s / n : null);
+  }
+  return out;
+}
+
+function finiteOrNull(xs: ArrayLike<number>): (number | null)[] {
+  return Array.from(xs, (v) => (Number.isFinite(v) ? v : null));
+}
+
+function subset(d: ProbeData, idx: Int32Array): ProbeData {
+  return {
+    x: {
+      rows: idx.length,
+      cols: d.x.cols,
+      data: takeRows(d.x.data as Float64Array, d.x.cols, idx),
+    },
+    y: takeRows(d.y, d.targetDim, idx),
+    targetDim: d.targetDim,
+  };
+}
+
+/**
+ * Each CV fold's score at fixed hyper-parameters: the folds are the first split of a shuffled
+ * K-fold seeded with `seed`, i.e. the same folds the hyper-parameter search used (and the same
+ * for every model, so the fold scores of two models pair up).
+ */
+export async function foldScores(
+  d: ProbeData,
+  folds: number,
+  seed: number,
+  score: (train: ProbeData, test: ProbeData) => number | Promise<number>,
+): Promise<number[]> {
+  const out: number[] = [];
+  for (const f of new KFold(folds, { shuffle: true, random: new Rng(seed) }).split(d.x.rows)) {
+    out.push(await score(subset(d, f.train), subset(d, f.test)));
+  }
+  return out;
 }
 
 function column(d: ProbeData, j: number): Float64Array {
@@ -212,6 +289,10 @@ export async function evaluateDemoModel(
       distance: r.summary.distance,
       k: r.k,
       curve: { similarity: Array.from(r.similarity), distance: Array.from(r.distance) },
+      perImage: {
+        similarity: rowMeans(r.similarityPerImage, r.images, r.k),
+        distance: rowMeans(r.distancePerImage, r.images, r.k),
+      },
     };
   }
   log(
@@ -231,6 +312,7 @@ export async function evaluateDemoModel(
       similarity: r.summary.similarity,
       distance: r.summary.distance,
       groups: groups.groups.length,
+      perGroup: { similarity: finiteOrNull(r.similarity), distance: finiteOrNull(r.distance) },
     };
   }
   log(`${label}: real-world-style groups`);
@@ -247,7 +329,17 @@ export async function evaluateDemoModel(
       { x: xTest.x, y: { rows: xTest.x.rows, cols: 1, data: column(xTest, t) } },
       { folds: sizes.folds, shuffler: new Rng(1000 + t), gramFn: gram, progress: false },
     );
-    extrinsic[LATENT_NAMES[t]] = { r2: r.r2, alpha: r.alpha, gamma: r.gamma };
+    // The spread: each CV fold's R² at the chosen (α, γ), on the search's own folds.
+    const train = { ...xTrain, y: column(xTrain, t), targetDim: 1 };
+    const folds = await foldScores(train, sizes.folds, 1000 + t, (a, b) =>
+      kernelRidgeScore(
+        { x: a.x, y: { rows: a.x.rows, cols: 1, data: a.y } },
+        { x: b.x, y: { rows: b.x.rows, cols: 1, data: b.y } },
+        r.alpha,
+        r.gamma,
+        gram,
+      ));
+    extrinsic[LATENT_NAMES[t]] = { r2: r.r2, alpha: r.alpha, gamma: r.gamma, folds };
   }
   log(`${label}: latent regression (${LATENT_NAMES.length} latents)`);
   lap("extrinsic");
@@ -255,8 +347,9 @@ export async function evaluateDemoModel(
   const downstream: DemoModelResult["downstream"] = {};
   // The original shifts the grid by the number of fused models (docs/downstream.md#regularisation-grid).
   const grid = [...regularisationGrid(model.name)].filter((_, i) => i % sizes.gridStride === 0);
+  const clsTrain = await probeData(gpu, model, stream, cache, full, "class-train");
   const cls = downstreamEvaluation(
-    await probeData(gpu, model, stream, cache, full, "class-train"),
+    clsTrain,
     await probeData(gpu, model, data.val, cache, full, "class-test"),
     {
       probe: "logistic",
@@ -267,9 +360,21 @@ export async function evaluateDemoModel(
       progress: false,
     },
   );
-  downstream["object class"] = { score: cls.testScore, metric: "accuracy", wd: cls.wd };
+  // The spread: each CV fold's score at the chosen wd (cold-started fits on the search's folds).
+  const clsFolds = await foldScores(clsTrain, sizes.folds, 7, (a, b) => {
+    const m = new LogisticRegression({ C: 1 / cls.wd, warmStart: false, maxIter: 100 });
+    m.fit(a.x, a.y);
+    return scoreWith("accuracy", b.y, m.predict(b.x), 1);
+  });
+  downstream["object class"] = {
+    score: cls.testScore,
+    metric: "accuracy",
+    wd: cls.wd,
+    folds: clsFolds,
+  };
+  const kpTrain = await probeData(gpu, model, data.keypointsTrain, cache, full, "keypoints-train");
   const kp = downstreamEvaluation(
-    await probeData(gpu, model, data.keypointsTrain, cache, full, "keypoints-train"),
+    kpTrain,
     await probeData(gpu, model, data.keypointsTest, cache, full, "keypoints-test"),
     {
       probe: "ridge",
@@ -280,7 +385,12 @@ export async function evaluateDemoModel(
       progress: false,
     },
   );
-  downstream["keypoints"] = { score: kp.testScore, metric: "R²", wd: kp.wd };
+  const kpFolds = await foldScores(kpTrain, sizes.folds, 8, (a, b) => {
+    const m = new Ridge({ alpha: 1 / kp.wd });
+    m.fit(a.x, { rows: a.x.rows, cols: a.targetDim, data: a.y });
+    return scoreWith("r2", b.y, m.predict(b.x).data, a.targetDim);
+  });
+  downstream["keypoints"] = { score: kp.testScore, metric: "R²", wd: kp.wd, folds: kpFolds };
   log(`${label}: downstream probes`);
   lap("downstream");
   return {

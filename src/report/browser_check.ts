@@ -1,6 +1,6 @@
 /**
- * Opens a report in headless Chromium and checks that it rendered: every chart drew the bars it
- * expected and the page logged no errors. Uses the browser's own `--dump-dom` and `--screenshot`
+ * Opens a report in headless Chromium and checks that it rendered: every plot laid out the bars
+ * and points it expected and the page logged no errors. Uses the browser's own `--dump-dom` and `--screenshot`
  * switches, so no driver library is needed.
  *
  * @module
@@ -8,8 +8,8 @@
 
 /** What the browser saw. */
 export interface BrowserCheck {
-  /** Per chart: bars drawn and bars expected. */
-  charts: { id: string; bars: number; expected: number }[];
+  /** Per plot: bars and points the browser laid out, and how many the report expects. */
+  charts: { id: string; bars: number; expected: number; points: number; expectedPoints: number }[];
   /** Charts the page says it rendered / expected. */
   rendered: number;
   expectedCharts: number;
@@ -85,6 +85,8 @@ export async function checkReportInBrowser(
         id: attr(tag, "id") ?? "?",
         bars: Number(attr(tag, "data-bars") ?? -1),
         expected: Number(attr(tag, "data-expected-bars") ?? -1),
+        points: Number(attr(tag, "data-points") ?? -1),
+        expectedPoints: Number(attr(tag, "data-expected-points") ?? -1),
       });
     }
     const body = /<body[^>]*>/.exec(dom)?.[0] ?? "";
@@ -96,7 +98,7 @@ export async function checkReportInBrowser(
     };
     if (screenshot) {
       const shotPath = screenshot.startsWith("/") ? screenshot : `${Deno.cwd()}/${screenshot}`;
-      const height = 400 + 420 * charts.length;
+      const height = 400 + 560 * charts.length;
       const shot = await new Deno.Command(chromium, {
         args: [
           ...FLAGS,

@@ -2,7 +2,9 @@
  * Rebuilds report tables from a results folder, for any data: the demo's `results.json` when
  * there is one, otherwise the run records the four evaluation scripts write
  * (`<dir>/{synthetic_invariance,realworld_invariance,causal3dident,downstream}/<run-id>.json`).
- * For each (model, transform / dataset / target) the newest run wins.
+ * For each (model, transform / dataset / target) the newest run wins. Per-group values (and
+ * per-image values where a run recorded them) become the tables' bootstrap units; models named
+ * `random*` or `*supervised*` are the reference rows.
  *
  * @module
  */
@@ -15,6 +17,9 @@ interface RunSummary {
   item: string;
   value: number | null;
   second?: number | null;
+  /** Per-unit values behind `value` / `second` (per group, per image), when recorded. */
+  units?: number[];
+  secondUnits?: number[];
   metric?: string;
   finishedAt: string;
 }
@@ -22,7 +27,10 @@ interface RunSummary {
 async function readRuns(
   dir: string,
   script: string,
-  pick: (summary: Record<string, unknown>) => Omit<RunSummary, "model" | "finishedAt"> | undefined,
+  pick: (
+    summary: Record<string, unknown>,
+    arrays: Record<string, unknown>,
+  ) => Omit<RunSummary, "model" | "finishedAt"> | undefined,
 ): Promise<RunSummary[]> {
   const folder = `${dir}/${script}`;
   let files: string[];
@@ -36,6 +44,7 @@ async function readRuns(
     let record: {
       model?: { name?: string };
       summary?: Record<string, unknown>;
+      arrays?: Record<string, unknown>;
       finishedAt?: string;
     };
     try {
@@ -44,7 +53,7 @@ async function readRuns(
       throw new DataError(`${folder}/${f} is not a readable run record: ${(e as Error).message}`);
     }
     const name = record.model?.name;
-    const picked = record.summary ? pick(record.summary) : undefined;
+    const picked = record.summary ? pick(record.summary, record.arrays ?? {}) : undefined;
     if (typeof name !== "string" || !picked) continue;
     out.push({ ...picked, model: name, finishedAt: String(record.finishedAt ?? "") });
   }
@@ -55,7 +64,25 @@ function num(v: unknown): number | null {
   return typeof v === "number" && Number.isFinite(v) ? v : null;
 }
 
-function toTable(runs: RunSummary[], second = false): ResultTable | undefined {
+/** A recorded per-unit array (null entries, i.e. NaN, kept as NaN), or undefined. */
+function unitArray(v: unknown): number[] | undefined {
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  return v.map((x) => (typeof x === "number" ? x : NaN));
+}
+
+/**
+ * The reference models (baselines) among `models`: the registry's seeded `random*` networks and
+ * any model whose name says `supervised`.
+ */
+export function referenceModels(models: readonly string[]): string[] {
+  return models.filter((m) => !m.includes("+") && /random|supervised/.test(m));
+}
+
+function toTable(
+  runs: RunSummary[],
+  second = false,
+  unit?: string,
+): ResultTable | undefined {
   if (runs.length === 0) return undefined;
   const newest = new Map<string, RunSummary>();
   for (const r of runs) {
@@ -65,15 +92,24 @@ function toTable(runs: RunSummary[], second = false): ResultTable | undefined {
   }
   const models = [...new Set(runs.map((r) => r.model))].sort();
   const items = [...new Set(runs.map((r) => r.item))];
+  const cell = (m: string, i: string) => newest.get(`${m}\u0000${i}`);
+  const units = models.map((m) =>
+    items.map((i) => {
+      const r = cell(m, i);
+      return (second ? r?.secondUnits : r?.units) ?? null;
+    })
+  );
   return {
     models,
     items,
     values: models.map((m) =>
       items.map((i) => {
-        const r = newest.get(`${m}\u0000${i}`);
+        const r = cell(m, i);
         return r ? (second ? r.second ?? null : r.value) : null;
       })
     ),
+    units: units.some((row) => row.some((u) => u)) ? units : undefined,
+    unit,
   };
 }
 
@@ -82,16 +118,26 @@ export async function reportDataFromRuns(dir: string): Promise<ReportData> {
   const synthetic = await readRuns(
     dir,
     "synthetic_invariance",
-    (s) =>
+    // Per-image values (the mean over each image's views) give bootstrap intervals when the
+    // run recorded them.
+    (s, a) =>
       typeof s.transform === "string"
-        ? { item: s.transform, value: num(s.similarity), second: num(s.distance) }
+        ? {
+          item: s.transform,
+          value: num(s.similarity),
+          second: num(s.distance),
+          units: unitArray(a.similarity_per_image),
+          secondUnits: unitArray(a.distance_per_image),
+        }
         : undefined,
   );
   const realworld = await readRuns(
     dir,
     "realworld_invariance",
-    (s) =>
-      typeof s.dataset === "string" ? { item: s.dataset, value: num(s.similarity) } : undefined,
+    (s, a) =>
+      typeof s.dataset === "string"
+        ? { item: s.dataset, value: num(s.similarity), units: unitArray(a.similarity) }
+        : undefined,
   );
   const causal = await readRuns(
     dir,
@@ -107,9 +153,9 @@ export async function reportDataFromRuns(dir: string): Promise<ReportData> {
         : undefined,
   );
   const data: ReportData = {};
-  const sim = toTable(synthetic);
-  if (sim) data.synthetic = { similarity: sim, distance: toTable(synthetic, true) };
-  data.realworld = toTable(realworld);
+  const sim = toTable(synthetic, false, "images");
+  if (sim) data.synthetic = { similarity: sim, distance: toTable(synthetic, true, "images") };
+  data.realworld = toTable(realworld, false, "groups");
   data.extrinsic = toTable(causal);
   const down = toTable(downstream);
   if (down) {
@@ -118,6 +164,11 @@ export async function reportDataFromRuns(dir: string): Promise<ReportData> {
       metrics: down.items.map((i) => downstream.find((r) => r.item === i)?.metric ?? "score"),
     };
   }
+  const models = new Set<string>();
+  for (const t of [data.synthetic?.similarity, data.realworld, data.extrinsic, data.downstream]) {
+    for (const m of t?.models ?? []) models.add(m);
+  }
+  data.references = referenceModels([...models]);
   return data;
 }
 
