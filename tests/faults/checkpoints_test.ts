@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { pickle, PyGlobal, PyPersistent, PyReduce, PyTuple } from "../../src/io/pickle.ts";
+import { pickle, PyGlobal, PyPersistent, PyTuple } from "../../src/io/pickle.ts";
 import { decodeTorchCheckpoint, loadTorchCheckpoint } from "../../src/io/torch_checkpoint.ts";
 import { DataError } from "../../src/util/errors.ts";
 import { assert } from "../util/assert.ts";
