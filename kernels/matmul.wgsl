@@ -20,6 +20,8 @@
 //                  on llvmpipe for large shapes, but 2.5× the compile time and coarser tiles.
 //   matmul_wg      workgroup-memory tiles (64×64×16, 4×4 per invocation, 256 invocations), the
 //                  usual winner on discrete GPUs.
+//   matmul_wg128   workgroup-memory tiles of 128×128×8, 8×8 per invocation (256 invocations),
+//                  for large products on hardware GPUs.
 //   matmul_colsum  deterministic column sums (the bias gradient of a linear layer).
 //
 // Each GEMM dispatch uses a 1-D logical grid that the host may fold into 2-D (more than 65 535
@@ -831,6 +833,108 @@ fn matmul_wg(
     workgroupBarrier();
   }
   store_block(t.b * p.c_stride, m0 + 4u * ty, n0 + 4u * tx, acc);
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul_wg128: 128×128 tiles of C per workgroup of 256, k-steps of 8 through workgroup memory
+// (8 KiB). Each invocation keeps an 8×8 block of C in four mat4x4 accumulators, rows
+// 4·ty .. 4·ty + 3 and 64 + 4·ty .. 64 + 4·ty + 3, columns likewise from tx: twice the FMAs per
+// workgroup-memory load of matmul_wg, and neighbouring invocations read neighbouring vec4s. A
+// variant for hardware GPUs (slow on llvmpipe, where barriers are expensive); the tuner tries it.
+
+var<workgroup> tile_a8: array<vec4f, 256>; // [k 0..7][row quad 0..31]
+var<workgroup> tile_b8: array<vec4f, 256>; // [k 0..7][column quad 0..31]
+
+// acc += outer product: row i of the block (column i of the matrix) gains av[i] · bv.
+fn wg128_outer(acc: ptr<function, mat4x4f>, av: vec4f, bv: vec4f) {
+  (*acc)[0] += av.x * bv;
+  (*acc)[1] += av.y * bv;
+  (*acc)[2] += av.z * bv;
+  (*acc)[3] += av.w * bv;
+}
+
+// One k of the tile for the invocation's four 4×4 blocks.
+fn wg128_step(
+  acc00: ptr<function, mat4x4f>,
+  acc01: ptr<function, mat4x4f>,
+  acc10: ptr<function, mat4x4f>,
+  acc11: ptr<function, mat4x4f>,
+  kk: u32,
+  tx: u32,
+  ty: u32,
+) {
+  let a_lo = tile_a8[kk * 32u + ty];
+  let a_hi = tile_a8[kk * 32u + 16u + ty];
+  let b_lo = tile_b8[kk * 32u + tx];
+  let b_hi = tile_b8[kk * 32u + 16u + tx];
+  wg128_outer(acc00, a_lo, b_lo);
+  wg128_outer(acc01, a_lo, b_hi);
+  wg128_outer(acc10, a_hi, b_lo);
+  wg128_outer(acc11, a_hi, b_hi);
+}
+
+@compute @workgroup_size(256)
+fn matmul_wg128(
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+  @builtin(local_invocation_index) lid: u32,
+) {
+  // Uniform per workgroup, so returning keeps the barriers below in uniform control flow.
+  let t = tile_of(wid, nwg, p.batch);
+  if (!t.valid) {
+    return;
+  }
+  let tx = lid % 16u;
+  let ty = lid / 16u;
+  let m0 = t.bm * 128u;
+  let n0 = t.bn * 128u;
+  let abase = t.b * p.a_stride;
+  let bbase = t.b * p.b_stride;
+  var acc00 = mat4x4f();
+  var acc01 = mat4x4f();
+  var acc10 = mat4x4f();
+  var acc11 = mat4x4f();
+  for (var k0 = p.k_begin; k0 < p.k_end; k0 += 8u) {
+    // Each invocation fills one vec4 of each tile, along the operand's contiguous dimension.
+    if (TRANS_A) {
+      tile_a8[lid] = a_quad_t(abase, m0 + 4u * (lid % 32u), k0 + lid / 32u);
+    } else {
+      let r = lid / 2u;
+      let kq = 4u * (lid % 2u);
+      let v = a_quad(abase, min(m0 + r, p.M - 1u), k0 + kq);
+      tile_a8[kq * 32u + r / 4u][r % 4u] = v.x;
+      tile_a8[(kq + 1u) * 32u + r / 4u][r % 4u] = v.y;
+      tile_a8[(kq + 2u) * 32u + r / 4u][r % 4u] = v.z;
+      tile_a8[(kq + 3u) * 32u + r / 4u][r % 4u] = v.w;
+    }
+    if (TRANS_B) {
+      let col = lid / 2u;
+      let kq = 4u * (lid % 2u);
+      let v = b_quad_t(bbase, k0 + kq, min(n0 + col, p.N - 1u));
+      tile_b8[kq * 32u + col / 4u][col % 4u] = v.x;
+      tile_b8[(kq + 1u) * 32u + col / 4u][col % 4u] = v.y;
+      tile_b8[(kq + 2u) * 32u + col / 4u][col % 4u] = v.z;
+      tile_b8[(kq + 3u) * 32u + col / 4u][col % 4u] = v.w;
+    } else {
+      tile_b8[lid] = b_quad(bbase, k0 + lid / 32u, n0 + 4u * (lid % 32u));
+    }
+    workgroupBarrier();
+    // Spelled out: on llvmpipe every loop iteration counts against the 65 535 limit.
+    wg128_step(&acc00, &acc01, &acc10, &acc11, 0u, tx, ty);
+    wg128_step(&acc00, &acc01, &acc10, &acc11, 1u, tx, ty);
+    wg128_step(&acc00, &acc01, &acc10, &acc11, 2u, tx, ty);
+    wg128_step(&acc00, &acc01, &acc10, &acc11, 3u, tx, ty);
+    wg128_step(&acc00, &acc01, &acc10, &acc11, 4u, tx, ty);
+    wg128_step(&acc00, &acc01, &acc10, &acc11, 5u, tx, ty);
+    wg128_step(&acc00, &acc01, &acc10, &acc11, 6u, tx, ty);
+    wg128_step(&acc00, &acc01, &acc10, &acc11, 7u, tx, ty);
+    workgroupBarrier();
+  }
+  let cbase = t.b * p.c_stride;
+  store_block(cbase, m0 + 4u * ty, n0 + 4u * tx, acc00);
+  store_block(cbase, m0 + 4u * ty, n0 + 64u + 4u * tx, acc01);
+  store_block(cbase, m0 + 64u + 4u * ty, n0 + 4u * tx, acc10);
+  store_block(cbase, m0 + 64u + 4u * ty, n0 + 64u + 4u * tx, acc11);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -182,6 +182,7 @@ async function convRows(
       pad: s.pad,
       ops: kinds.map((k) => TUNED_OP[k]),
       force: retune,
+      reps: plan.tuneReps,
     });
     const trials = trialsOf(gpu, before);
     const [oh, ow] = [
@@ -332,7 +333,12 @@ async function torchPeer(
   const dir = await Deno.makeTempDir({ prefix: "device-check-" });
   try {
     const spec = `${dir}/spec.json`;
-    await Deno.writeTextFile(spec, JSON.stringify({ workloads: torchWorkloads(plan, shapes) }));
+    // Scaled-down runs only exercise the peer: shorter samples, one each.
+    const timing = plan.scaled ? { min_sample_s: 0.02, samples: 1 } : {};
+    await Deno.writeTextFile(
+      spec,
+      JSON.stringify({ workloads: torchWorkloads(plan, shapes), timing }),
+    );
     log(`PyTorch peer (${py}) on the same workloads`);
     const out = await new Deno.Command(py, {
       args: [

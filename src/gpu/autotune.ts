@@ -8,6 +8,12 @@
  * Cache file: `$SSL_CACHE_DIR/autotune.json` (default `~/.cache/ssl-invariances/`). Set
  * `SSL_AUTOTUNE=0` to skip trials and always use each op's default variant.
  *
+ * Timing: each sample records the variant `inner` times and syncs once. A GPU→CPU sync costs
+ * ≥ 11 ms in Deno, far more than one kernel on a hardware GPU, so `inner` grows until a sample
+ * holds about {@link TuneOptions.minSampleMs} of GPU work, and the sync's own cost (measured
+ * once per tuner) is subtracted. On a software adapter one run already exceeds it (`inner` 1).
+ * Every trial is kept in {@link Tuner.trials} for reports (`deno task device-check`).
+ *
  * @module
  */
 import { dirname, join } from "node:path";
@@ -24,14 +30,42 @@ export function cacheDir(): string {
 
 /** Options of one tuning trial. */
 export interface TuneOptions {
-  /** Timed repetitions per variant (median is used). Default 3. */
+  /** Timed samples per variant (median is used). Default 3. */
   reps?: number;
+  /** GPU work one sample should hold, in ms (sets `inner`, see the module doc). Default 30. */
+  minSampleMs?: number;
+  /** Most runs recorded per sample. Default 256. */
+  maxInner?: number;
+  /** Run the trials even when a choice is stored (the new winner replaces it). */
+  force?: boolean;
+}
+
+/** One variant's timing in one {@link Tuner.tune} call. */
+export interface TuneTrial {
+  op: string;
+  shapeKey: string;
+  variant: string;
+  /** Median time of one run, ms (sync cost subtracted). */
+  ms: number;
+  /** Runs recorded per timed sample. */
+  inner: number;
+  /** Whether this variant won. */
+  chosen: boolean;
+}
+
+/** Runs per sample so that one holds about `minSampleMs` of work (pure; `runMs` ≥ 0). */
+export function innerRuns(runMs: number, minSampleMs: number, maxInner: number): number {
+  if (!(runMs > 0)) return maxInner;
+  return Math.max(1, Math.min(maxInner, Math.ceil(minSampleMs / runMs)));
 }
 
 /** Chooses and remembers the fastest kernel variant per adapter, op and shape. */
 export class Tuner {
   #choices: Record<string, string> | undefined;
+  #syncMs: number | undefined;
   readonly path: string;
+  /** Every trial this tuner ran (in this process), in order. */
+  readonly trials: TuneTrial[] = [];
 
   constructor(readonly gpu: Gpu, path: string = join(cacheDir(), "autotune.json")) {
     this.path = path;
@@ -66,7 +100,7 @@ export class Tuner {
   /**
    * Times each variant (`record(variant)` records one run into the GPU's recorder; the tuner
    * submits and syncs around it), stores the fastest and returns it. Returns the stored choice
-   * without trials when one exists, and `variants[0]` when trials are disabled.
+   * without trials when one exists (unless `force`), and `variants[0]` when trials are disabled.
    */
   async tune(
     op: string,
@@ -77,28 +111,65 @@ export class Tuner {
   ): Promise<string> {
     const key = this.#key(op, shapeKey);
     const stored = this.#load()[key];
-    if (stored !== undefined && variants.includes(stored)) return stored;
+    if (!options.force && stored !== undefined && variants.includes(stored)) return stored;
     if (!this.enabled || variants.length === 1) return variants[0];
     const reps = options.reps ?? 3;
-    let best = variants[0];
-    let bestMs = Infinity;
+    const syncMs = await this.#syncCost();
+    const trials: TuneTrial[] = [];
     for (const variant of variants) {
       record(variant); // warm-up: compiles the pipeline and touches the buffers
       await this.gpu.sync();
+      const t0 = performance.now();
+      record(variant);
+      await this.gpu.sync();
+      const once = Math.max(0, performance.now() - t0 - syncMs);
+      const inner = innerRuns(once, options.minSampleMs ?? 30, options.maxInner ?? 256);
       const times: number[] = [];
       for (let r = 0; r < reps; r++) {
-        const t0 = performance.now();
-        record(variant);
+        const t1 = performance.now();
+        for (let i = 0; i < inner; i++) record(variant);
         await this.gpu.sync();
-        times.push(performance.now() - t0);
+        times.push(Math.max(0, performance.now() - t1 - syncMs) / inner);
       }
       times.sort((a, b) => a - b);
-      const median = times[Math.floor(times.length / 2)];
-      if (median < bestMs) [best, bestMs] = [variant, median];
+      trials.push({
+        op,
+        shapeKey,
+        variant,
+        ms: times[Math.floor(times.length / 2)],
+        inner,
+        chosen: false,
+      });
     }
-    this.#load()[key] = best;
+    const best = trials.reduce((a, b) => (b.ms < a.ms ? b : a));
+    best.chosen = true;
+    this.trials.push(...trials);
+    this.#load()[key] = best.variant;
     await this.#save();
-    return best;
+    return best.variant;
+  }
+
+  /** The stored choices of this adapter: "op|shapeKey" → variant. */
+  choices(): Record<string, string> {
+    const prefix = `${this.gpu.summary.description}|`;
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.#load())) {
+      if (k.startsWith(prefix)) out[k.slice(prefix.length)] = v;
+    }
+    return out;
+  }
+
+  /** The cost of an empty submit + sync, ms (median of 5, measured once per tuner). */
+  async #syncCost(): Promise<number> {
+    if (this.#syncMs !== undefined) return this.#syncMs;
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await this.gpu.sync();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return this.#syncMs = times[2];
   }
 
   /** Forgets every stored choice for this adapter (in memory and on disk). */

@@ -764,7 +764,15 @@ export async function conv2dTune(
   gpu: Gpu,
   xShape: readonly number[],
   wShape: readonly number[],
-  options: { stride?: number; pad?: Size2; ops?: readonly Conv2dOp[] } = {},
+  options: {
+    stride?: number;
+    pad?: Size2;
+    ops?: readonly Conv2dOp[];
+    /** Time the variants even when choices are stored (see `TuneOptions.force`). */
+    force?: boolean;
+    /** Timed samples per variant (default 3). */
+    reps?: number;
+  } = {},
 ): Promise<Conv2dTuning> {
   const op = "conv2dTune";
   rank4(op, "xShape", xShape);
@@ -775,6 +783,7 @@ export async function conv2dTune(
   const w = Tensor.zeros(gpu, wShape);
   const dy = Tensor.zeros(gpu, [g.n, g.outH, g.outW, cout]);
   const conv = { stride: g.stride, pad: [g.padH, g.padW] as const };
+  const tuneOptions = { force: options.force, reps: options.reps };
   const result: Conv2dTuning = {
     forward: chooseGemm(gpu, "forward", g, g.n * g.outH * g.outW, cin, cout, undefined),
     backwardData: chooseGemm(gpu, "backwardData", g, g.n * g.h * g.w, cout, cin, undefined),
@@ -787,6 +796,7 @@ export async function conv2dTune(
         shapeKey(g),
         conv2dVariants("forward", cin, cout),
         (variant) => conv2dForward(gpu, x, w, { ...conv, variant }).release(),
+        tuneOptions,
       );
     }
     if (ops.includes("backwardData")) {
@@ -796,6 +806,7 @@ export async function conv2dTune(
         conv2dVariants("backwardData", cin, cout),
         (variant) =>
           conv2dBackwardData(gpu, dy, w, { ...conv, inputShape: xShape, variant }).release(),
+        tuneOptions,
       );
     }
     const filterVariants = conv2dVariants("backwardFilter", cin, cout);
@@ -806,6 +817,7 @@ export async function conv2dTune(
         filterVariants,
         (variant) =>
           conv2dBackwardFilter(gpu, x, dy, { ...conv, kernelSize: [kh, kw], variant }).release(),
+        tuneOptions,
       )
       : gpu.tuner.choose(
         "conv2d_backwardFilter",

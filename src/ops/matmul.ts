@@ -16,11 +16,13 @@ const FILE = "matmul.wgsl";
  * - `reg`: register tiles of 16×16 outputs per invocation (vec4 loads, no workgroup memory).
  * - `reg32`: register tiles of 32×16; fastest on Mesa's software adapter for large shapes.
  * - `wg`: 64×64 workgroup-memory tiles, 4×4 per invocation; usually best on discrete GPUs.
+ * - `wg128`: 128×128 workgroup-memory tiles with k-steps of 8, 8×8 per invocation (8 KiB of
+ *   workgroup memory); meant for large products on hardware GPUs (slow on llvmpipe).
  */
-export type MatmulVariant = "reg" | "reg32" | "wg";
+export type MatmulVariant = "reg" | "reg32" | "wg" | "wg128";
 
 /** Every variant, in the order the tuner tries them. */
-export const MATMUL_VARIANTS: readonly MatmulVariant[] = ["reg", "reg32", "wg"];
+export const MATMUL_VARIANTS: readonly MatmulVariant[] = ["reg", "reg32", "wg", "wg128"];
 
 /** Options of {@link matmul}. */
 export interface MatmulOptions {
@@ -60,6 +62,8 @@ export interface MatmulTuneOptions {
   variants?: readonly MatmulVariant[];
   /** Timed repetitions per variant (default 3). */
   reps?: number;
+  /** Time the variants even when a choice is stored (see `TuneOptions.force`). */
+  force?: boolean;
   /** The tuner to store the choice in (default `gpu.tuner`, whose choices `matmul` reads). */
   tuner?: Tuner;
 }
@@ -195,7 +199,8 @@ export function matmul(gpu: Gpu, a: Tensor, b: Tensor, options: MatmulOptions = 
   };
   if (variant === "reg") recordReg(ctx, 16, "matmul_reg");
   else if (variant === "reg32") recordReg(ctx, 32, "matmul_reg32");
-  else if (variant === "wg") recordWg(ctx);
+  else if (variant === "wg") recordWg(ctx, 64, "matmul_wg");
+  else if (variant === "wg128") recordWg(ctx, 128, "matmul_wg128");
   else throw new RangeError(`matmul: unknown variant '${variant}' (${MATMUL_VARIANTS.join(", ")})`);
   return out;
 }
@@ -280,9 +285,13 @@ function recordReg(ctx: Ctx, rows: number, entryPoint: string): void {
   dispatchChunks(ctx, entryPoint, { groupsN, groupsM, threadsN });
 }
 
-function recordWg(ctx: Ctx): void {
+/** Workgroup-memory tiles of `tile`×`tile` outputs per workgroup. */
+function recordWg(ctx: Ctx, tile: number, entryPoint: string): void {
   const { M, N } = ctx.shape;
-  dispatchChunks(ctx, "matmul_wg", { groupsN: Math.ceil(N / 64), groupsM: Math.ceil(M / 64) });
+  dispatchChunks(ctx, entryPoint, {
+    groupsN: Math.ceil(N / tile),
+    groupsM: Math.ceil(M / tile),
+  });
 }
 
 /**
@@ -311,7 +320,7 @@ export async function matmulTune(
       options.variants ?? MATMUL_VARIANTS,
       (variant) =>
         matmul(gpu, a, b, { transA, transB, variant: variant as MatmulVariant }).release(),
-      { reps: options.reps },
+      { reps: options.reps, force: options.force },
     );
     return chosen as MatmulVariant;
   } finally {

@@ -4,7 +4,8 @@ on the machine's own PyTorch, on CUDA when present (TF32 off for matmul and cuDN
 CPU (the software-adapter run here, where it only exercises this script).
 
 Usage: device_torch.py SPEC.json [--require-cuda]. SPEC holds {"workloads": [...]}, each a dict
-with "name", "kind" and the sizes (see `run_one`). Prints one JSON line:
+with "name", "kind" and the sizes (see `KINDS`), and optionally {"timing": {"min_sample_s",
+"samples"}}. Prints one JSON line:
 {"torch", "device", "gpu", "tf32", "cudnn_benchmark", "results": {name: value}, "errors":
 {name: message}}, values in the unit of the matching device-check row (GFLOP/s, img/s, pairs/s,
 views/s).
@@ -30,8 +31,14 @@ def sync(dev):
         torch.cuda.synchronize(dev)
 
 
-def per_run_seconds(fn, dev, min_sample_s=0.1, samples=3, max_inner=1000):
+# Timing of every workload; the spec may lower both (the scaled-down software-adapter run).
+TIMING = {"min_sample_s": 0.1, "samples": 3}
+
+
+def per_run_seconds(fn, dev, min_sample_s=None, samples=None, max_inner=1000):
     """Median seconds of one `fn()` call (after a warm-up), grouped into ~min_sample_s samples."""
+    min_sample_s = TIMING["min_sample_s"] if min_sample_s is None else min_sample_s
+    samples = TIMING["samples"] if samples is None else samples
     fn()
     sync(dev)
     t0 = time.perf_counter()
@@ -85,7 +92,7 @@ def resnet50(w, dev):
     model = torchvision.models.resnet50().eval().to(dev)
     x = torch.randn(w["batch"], 3, w["size"], w["size"], device=dev)
     with torch.no_grad():
-        s = per_run_seconds(lambda: model(x), dev, samples=3)
+        s = per_run_seconds(lambda: model(x), dev)
     return w["batch"] / s
 
 
@@ -124,7 +131,7 @@ def moco(w, dev):
         loss.backward()
         opt.step()
 
-    s = per_run_seconds(step, dev, min_sample_s=0.0, samples=3)
+    s = per_run_seconds(step, dev, min_sample_s=0.0)
     return batch / s
 
 
@@ -151,7 +158,7 @@ def views(w, dev):
         return model((batch - mean) / std)
 
     with torch.no_grad():
-        s = per_run_seconds(run, dev, min_sample_s=0.0, samples=3)
+        s = per_run_seconds(run, dev, min_sample_s=0.0)
     return k / s
 
 
@@ -160,6 +167,7 @@ KINDS = {"gemm": gemm, "conv": conv, "resnet50": resnet50, "moco": moco, "views"
 
 def main():
     spec = json.load(open(sys.argv[1]))
+    TIMING.update(spec.get("timing", {}))
     cuda = torch.cuda.is_available()
     if "--require-cuda" in sys.argv[2:] and not cuda:
         print(json.dumps({"error": "torch has no CUDA device", "torch": torch.__version__}))
