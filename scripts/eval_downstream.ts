@@ -19,10 +19,12 @@
 import { join } from "node:path";
 import type { BadImagePolicy } from "../src/data/bad_images.ts";
 import { DOWNSTREAM_KEYS, isDownstreamKey, loadDownstream } from "../src/data/downstream.ts";
+import { loadCustomDownstream, parseCustomDataset } from "../src/data/custom.ts";
+import { saveDatasetFeatures } from "../src/eval/save_features.ts";
 import type { SupervisedDataset } from "../src/data/dataset.ts";
 import type { Gpu } from "../src/gpu/device.ts";
 import type { FeatureExtractor } from "../src/models/feature_extractor.ts";
-import { FeatureCache } from "../src/eval/feature_cache.ts";
+import { type CachedFeatures, FeatureCache } from "../src/eval/feature_cache.ts";
 import { cachedSplitFeatures, shuffledPrefix } from "../src/eval/split_features.ts";
 import {
   downstreamEvaluation,
@@ -64,7 +66,9 @@ async function splitFeatures(
     cache: FeatureCache;
     onBadImage: BadImagePolicy;
   },
-): Promise<{ data: ProbeData; cached: boolean; rows: number; dim: number }> {
+): Promise<
+  { data: ProbeData; cached: boolean; rows: number; dim: number; entry: CachedFeatures }
+> {
   const quickCount = QUICK_BATCHES * o.batchSize;
   const order = o.quick && ds.length > quickCount
     ? shuffledPrefix(ds.length, quickCount, o.seed + (split === "test" ? 1 : 0))
@@ -93,6 +97,7 @@ async function splitFeatures(
     cached,
     rows: entry.rows,
     dim: entry.dim,
+    entry,
   };
 }
 
@@ -120,6 +125,11 @@ await runMain("eval_downstream", async () => {
       "results-dir": { type: "string", default: "./results", help: "results folder" },
       "data-root": DATA_ROOT_FLAG,
       quick: { type: "boolean", help: `at most ${QUICK_BATCHES} batches per split` },
+      "save-features": {
+        type: "string",
+        help: "also write the features used as .npy files to DIR/trainval and DIR/test " +
+          "(docs/outputs.md#saved-features)",
+      },
       "cold-start": {
         type: "boolean",
         help: "start every logistic fit from zero (the original warm-starts across folds and wd)",
@@ -127,8 +137,12 @@ await runMain("eval_downstream", async () => {
     },
   });
   if (!(flags["cv-folds"] >= 2)) throw new UsageError("--cv-folds: must be ≥ 2");
-  const key = flags.dataset.toLowerCase();
-  if (!isDownstreamKey(key)) {
+  const custom = parseCustomDataset(flags.dataset);
+  if (custom?.kind === "groups") {
+    throw new UsageError("--dataset groups:PATH is for eval:realworld; here use folder:PATH");
+  }
+  const key = custom ? custom.name : flags.dataset.toLowerCase();
+  if (!custom && !isDownstreamKey(key)) {
     throw new UsageError(
       `--dataset: unknown dataset '${flags.dataset}'; expected one of ${
         DOWNSTREAM_KEYS.join(", ")
@@ -136,10 +150,11 @@ await runMain("eval_downstream", async () => {
     );
   }
   const resultsDir = cleanDir(flags["results-dir"]);
-  const task = await loadDownstream(key, flags["data-root"], {
-    faithful: flags.faithful,
-    size: flags["crop-size"],
-  });
+  const task = custom ? await loadCustomDownstream(custom) : await loadDownstream(
+    key as Parameters<typeof loadDownstream>[0],
+    flags["data-root"],
+    { faithful: flags.faithful, size: flags["crop-size"] },
+  );
   timings.mark("list");
   const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
   const run = { script: "downstream", resultsDir, startedAt, model, gpu, timings };
@@ -155,6 +170,24 @@ await runMain("eval_downstream", async () => {
   const trainval = await splitFeatures(gpu, model, task.trainval, "trainval", common);
   const test = await splitFeatures(gpu, model, task.test, "test", common);
   timings.mark("features");
+  const saveDir = flags["save-features"];
+  if (saveDir) {
+    const meta = {
+      model: flags.model,
+      feature_layer: flags["feature-layer"],
+      preprocessing: common.preprocessing,
+    };
+    for (
+      const [split, ds, f] of [["trainval", task.trainval, trainval], [
+        "test",
+        task.test,
+        test,
+      ]] as const
+    ) {
+      await saveDatasetFeatures(join(saveDir, split), ds, f.entry, { ...meta, split });
+    }
+    console.error(`features saved to ${saveDir}/{trainval,test}/`);
+  }
   if (trainval.rows < flags["cv-folds"]) {
     throw new UsageError(
       `--cv-folds ${flags["cv-folds"]}: trainval has only ${trainval.rows} images`,
@@ -172,7 +205,7 @@ await runMain("eval_downstream", async () => {
     progress: `grid ${key}`,
   });
   timings.mark("probe");
-  console.log(`${flags.model} on ${key}: ${r.testScore.toFixed(2)}`);
+  console.log(`${flags.model} on ${custom ? flags.dataset : key}: ${r.testScore.toFixed(2)}`);
   await writeTorchOutput(join(resultsDir, `${flags.model}_${key}.pth`), r.testScore);
   await recordRun({
     ...run,

@@ -19,6 +19,10 @@ import { join } from "node:path";
 import type { BadImagePolicy } from "../src/data/bad_images.ts";
 import { parseRealWorldKey, REALWORLD_KEYS } from "../src/data/realworld.ts";
 import { loadRealWorld } from "../src/data/realworld.ts";
+import { loadCustomGroups, parseCustomDataset } from "../src/data/custom.ts";
+import type { GroupedDataset } from "../src/data/dataset.ts";
+import { extractFeatures } from "../src/eval/features.ts";
+import { groupsAsDataset, saveDatasetFeatures } from "../src/eval/save_features.ts";
 import { realworldInvariance } from "../src/eval/realworld_invariance.ts";
 import { readStatisticsFor, statisticsPaths } from "../src/eval/statistics.ts";
 import {
@@ -38,6 +42,7 @@ import {
   WHITEN_FLAG,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
+import { UsageError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
 
 await runMain("eval_realworld_invariance", async () => {
@@ -68,15 +73,26 @@ await runMain("eval_realworld_invariance", async () => {
       jitter: JITTER_FLAG,
       whiten: WHITEN_FLAG,
       "fuse-mode": FUSE_MODE_FLAG,
+      "save-features": {
+        type: "string",
+        help: "also write every view's features (label = group) as .npy files to DIR " +
+          "(docs/outputs.md#saved-features)",
+      },
       "exclude-diagonal": {
         type: "boolean",
         help: "leave self-similarities out of S (the original includes them)",
       },
     },
   });
-  const key = parseRealWorldKey(flags.dataset, "--dataset");
+  const custom = parseCustomDataset(flags.dataset);
+  if (custom?.kind === "folder") {
+    throw new UsageError("--dataset folder:PATH is for eval:downstream; here use groups:PATH");
+  }
+  const key = custom ? custom.name : parseRealWorldKey(flags.dataset, "--dataset");
   const resultsDir = cleanDir(flags["results-dir"]);
-  const dataset = await loadRealWorld(key, flags["data-root"], { faithful: flags.faithful });
+  const dataset: GroupedDataset = custom
+    ? await loadCustomGroups(custom)
+    : await loadRealWorld(parseRealWorldKey(key), flags["data-root"], { faithful: flags.faithful });
   timings.mark("list");
   const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
   const run = { script: "realworld_invariance", resultsDir, startedAt, model, gpu, timings };
@@ -92,6 +108,23 @@ await runMain("eval_realworld_invariance", async () => {
     onBadImage: flags["on-bad-image"] as BadImagePolicy,
   });
   timings.mark("evaluate");
+  const saveDir = flags["save-features"];
+  if (saveDir) {
+    const views = groupsAsDataset(dataset);
+    const preprocessing = { resize: flags.resize, cropSize: flags["crop-size"] };
+    const f = await extractFeatures(gpu, model, views, {
+      batchSize: flags["batch-size"],
+      preprocessing,
+      onBadImage: flags["on-bad-image"] as BadImagePolicy,
+      progress: "features",
+    });
+    await saveDatasetFeatures(saveDir, views, f, {
+      model: flags.model,
+      feature_layer: flags["feature-layer"],
+      preprocessing,
+    });
+    console.error(`features saved to ${saveDir}/`);
+  }
   console.log(`${flags.model}: ${r.summary.distance}, ${r.summary.similarity}`);
   const outDir = flags.faithful ? "results" : resultsDir;
   const stem = `${flags.model}_${flags["feature-layer"]}_${key}_invariance`;

@@ -196,6 +196,8 @@ export function checkOutputNames(flags: Record<string, unknown>): void {
   if (typeof flags.model === "string") checkPlainName(flags.model, "--model", true);
   for (const flag of ["dataset", "transform"]) {
     const v = flags[flag];
+    // folder:PATH / groups:PATH name the user's data; results use the folder's base name.
+    if (flag === "dataset" && typeof v === "string" && /^(folder|groups):/.test(v)) continue;
     if (typeof v === "string") checkPlainName(v, `--${flag}`);
   }
 }

@@ -17,7 +17,9 @@
 import { join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.ts";
 import { encodeNpy, readNpy, writeNpy } from "../io/npy.ts";
-import type { ImageDataset, SupervisedDataset } from "../data/dataset.ts";
+import type { GroupedDataset, ImageDataset, SupervisedDataset } from "../data/dataset.ts";
+import { listedImageDataset } from "../data/listed_images.ts";
+import { sha256Hex } from "../util/hash.ts";
 import { DataError } from "../util/errors.ts";
 
 /** What a `--save-features` folder holds. */
@@ -99,6 +101,10 @@ export async function saveFeatures(dir: string, saved: SavedFeatures): Promise<v
     throw new RangeError(`saveFeatures: ${rows} rows of ${dim} do not match the arrays given`);
   }
   await Deno.mkdir(dir, { recursive: true });
+  // A folder reused for another dataset must not keep the previous run's labels or targets.
+  for (const [file, keep] of [["labels.npy", saved.labels], ["targets.npy", saved.targets]]) {
+    if (!keep) await Deno.remove(join(dir, file as string)).catch(() => {});
+  }
   await writeNpy(join(dir, "features.npy"), saved.features, [rows, dim], "<f4");
   const header = ["row", "index"];
   const cells: string[][] = Array.from(
@@ -216,4 +222,21 @@ export async function saveDatasetFeatures(
     }
   }
   await saveFeatures(dir, saved);
+}
+
+/**
+ * Every view of every group of `ds` as one labelled dataset (label = group index, in group
+ * order), for `--save-features` of the real-world evaluation.
+ */
+export function groupsAsDataset(ds: GroupedDataset): SupervisedDataset {
+  const paths = ds.groups.flatMap((g) => g.paths);
+  const labels = ds.groups.flatMap((g, i) => g.paths.map(() => i));
+  return listedImageDataset(paths, {
+    name: ds.name,
+    contentKey: sha256Hex(`groups-as-dataset\n${ds.contentKey}`),
+    kind: "classification",
+    targetDim: 1,
+    numClasses: ds.groups.length,
+    targets: Float64Array.from(labels),
+  });
 }
