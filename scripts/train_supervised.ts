@@ -81,6 +81,11 @@ const SPEC = {
     seed: { type: "int", help: "seed of every random draw (random and recorded when absent)" },
     resume: { type: "string", default: "", help: "training checkpoint to resume from" },
     workers: { type: "int", short: "j", default: 8, help: "images decoded in parallel" },
+    "cache-mb": {
+      type: "number",
+      default: 512,
+      help: "keep decoded images in memory up to this many MiB (0: decode every epoch)",
+    },
     "out-dir": {
       type: "string",
       default: "results/supervised",
@@ -155,6 +160,7 @@ export function parseTrainSupervisedArgs(args: string[]): TrainSupervisedArgs {
     outDir: f["out-dir"],
     name: f.name,
     workers: f.workers,
+    cacheMb: f["cache-mb"],
     maxStepsPerEpoch: f["max-steps-per-epoch"],
   };
   validateSupervisedConfig(config);

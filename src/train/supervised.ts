@@ -93,6 +93,12 @@ export interface SupervisedConfig {
   name: string;
   /** Images decoded in parallel. */
   workers: number;
+  /**
+   * Keep decoded training and validation images in memory up to this many MiB (default 0:
+   * decode every epoch). A small set such as the built-in world (26 MiB at 64 px) then decodes
+   * once.
+   */
+  cacheMb?: number;
   /** Stop each epoch after this many steps (smoke tests); default all. */
   maxStepsPerEpoch?: number;
 }
@@ -170,6 +176,9 @@ export function validateSupervisedConfig(c: SupervisedConfig): void {
     if (!Number.isInteger(v) || v < 1) {
       throw new UsageError(`${flag} must be a positive integer, got ${v}`);
     }
+  }
+  if (c.cacheMb !== undefined && !(c.cacheMb >= 0 && Number.isFinite(c.cacheMb))) {
+    throw new UsageError(`--cache-mb must be a non-negative number, got ${c.cacheMb}`);
   }
   if (
     c.maxStepsPerEpoch !== undefined &&
@@ -258,6 +267,34 @@ export function evalLogits(gpu: Gpu, net: ResNet, x: Tensor): Tensor {
   return logits;
 }
 
+/**
+ * `dataset` with its decoded images kept in memory while `budget.bytes` lasts (shared by the
+ * datasets given the same budget object); images past the budget decode every time.
+ */
+export function cachedImages<T extends ClassificationDataset>(
+  dataset: T,
+  budget: { bytes: number },
+): T {
+  if (budget.bytes <= 0) return dataset;
+  const cache = new Map<number, Promise<RgbImage>>();
+  const image = (index: number): Promise<RgbImage> => {
+    const hit = cache.get(index);
+    if (hit) return hit;
+    const decoded = dataset.image(index);
+    if (budget.bytes <= 0) return decoded;
+    cache.set(index, decoded);
+    decoded.then(
+      (img) => (budget.bytes -= img.data.byteLength),
+      () => cache.delete(index),
+    );
+    return decoded;
+  };
+  // A prototype-based wrapper keeps every other field (targets, classes, paths …) as it is.
+  const wrapped = Object.create(dataset) as T;
+  Object.defineProperty(wrapped, "image", { value: image });
+  return wrapped;
+}
+
 /** A prepared batch: views on the GPU and their labels. */
 interface Batch {
   x: Tensor;
@@ -340,7 +377,8 @@ export async function trainSupervised(
   if (!(await exists(trainRoot))) {
     throw new DataError(`${trainRoot}: no such folder (the training split, --split)`);
   }
-  const train = await deps.openDataset(trainRoot);
+  const budget = { bytes: (config.cacheMb ?? 0) * 2 ** 20 };
+  const train = cachedImages(await deps.openDataset(trainRoot), budget);
   if (train.kind !== "classification" || !train.numClasses) {
     throw new DataError(`${trainRoot}: not a classification dataset`);
   }
@@ -351,7 +389,9 @@ export async function trainSupervised(
   }
   const classes = train.classes;
   const valRoot = config.valSplit ? `${dataRoot}/${config.valSplit}` : "";
-  const val = valRoot && (await exists(valRoot)) ? await deps.openDataset(valRoot) : undefined;
+  const val = valRoot && (await exists(valRoot))
+    ? cachedImages(await deps.openDataset(valRoot), budget)
+    : undefined;
   if (val && val.classes.join("\n") !== classes.join("\n")) {
     throw new DataError(
       `${valRoot}: classes [${val.classes.join(", ")}] differ from ${trainRoot}'s ` +

@@ -9,6 +9,8 @@ import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { loadModel } from "../../src/models/registry.ts";
 import {
+  cachedImages,
+  type ClassificationDataset,
   type SupervisedConfig,
   trainSupervised,
   validateSupervisedConfig,
@@ -149,7 +151,12 @@ Deno.test({
     await trainSupervised(gpu, tinyConfig(data, parts, { ...base, epochs: 2 }), deps);
     const resumed = await trainSupervised(
       gpu,
-      tinyConfig(data, parts, { ...base, seed: undefined, resume: `${parts}/checkpoint.pth.tar` }),
+      tinyConfig(data, parts, {
+        ...base,
+        seed: undefined,
+        resume: `${parts}/checkpoint.pth.tar`,
+        cacheMb: 64,
+      }),
       deps,
     );
     assert(resumed.epochs.length === 1 && resumed.epochs[0].epoch === 2, "one epoch resumed");
@@ -199,6 +206,36 @@ Deno.test({
   },
 });
 
+Deno.test("cachedImages() decodes each image once while the budget lasts", async () => {
+  const decoded: number[] = [];
+  const base: ClassificationDataset = {
+    name: "fake",
+    length: 3,
+    contentKey: "k",
+    kind: "classification",
+    targetDim: 1,
+    numClasses: 2,
+    targets: Float64Array.of(0, 1, 0),
+    classes: ["a", "b"],
+    image: (i) => {
+      decoded.push(i);
+      return Promise.resolve({ width: 2, height: 2, data: new Uint8Array(12).fill(i) });
+    },
+    describe: (i) => `fake/${i}`,
+  };
+  // Room for two 12-byte images: the third decodes every time.
+  const budget = { bytes: 24 };
+  const ds = cachedImages(base, budget);
+  assert(ds.classes === base.classes && ds.targets === base.targets, "fields kept");
+  assert(ds.describe(1) === "fake/1" && ds.length === 3, "methods kept");
+  for (let round = 0; round < 3; round++) {
+    for (const i of [0, 1, 2]) assert((await ds.image(i)).data[0] === i, `image ${i}`);
+  }
+  assert(decoded.join() === "0,1,2,2,2", `decodes ${decoded}`);
+  assert(budget.bytes === 0, `budget left ${budget.bytes}`);
+  assert(cachedImages(base, { bytes: 0 }) === base, "no budget: the dataset itself");
+});
+
 Deno.test("validateSupervisedConfig() names the bad flag", () => {
   const cases: [Partial<SupervisedConfig>, RegExp][] = [
     [{ epochs: 0 }, /--epochs must be a positive integer, got 0/],
@@ -210,6 +247,7 @@ Deno.test("validateSupervisedConfig() names the bad flag", () => {
     [{ valResize: 16 }, /--val-resize 16 must be at least --image-size 32/],
     [{ arch: "resnet19" }, /unknown architecture 'resnet19'/],
     [{ name: "../x" }, /--name '\.\.\/x' must be a plain file name/],
+    [{ cacheMb: -1 }, /--cache-mb must be a non-negative number/],
   ];
   for (const [extra, pattern] of cases) {
     let error: unknown;
