@@ -24,6 +24,7 @@ import type { Gpu } from "../src/gpu/device.ts";
 import type { FeatureExtractor } from "../src/models/feature_extractor.ts";
 import { FeatureCache } from "../src/eval/feature_cache.ts";
 import { cachedSplitFeatures, shuffledPrefix } from "../src/eval/split_features.ts";
+import { saveDatasetFeatures } from "../src/eval/save_features.ts";
 import { causalSampleCount, extrinsicEvaluation } from "../src/eval/extrinsic.ts";
 import { gpuGram } from "../src/eval/gpu_gram.ts";
 import {
@@ -52,6 +53,7 @@ interface SplitFeatures {
   dim: number;
   y: Float64Array;
   cached: boolean;
+  indices: Int32Array;
 }
 
 async function splitFeatures(
@@ -90,7 +92,7 @@ async function splitFeatures(
     const idx = entry.indices[i];
     y[i] = t < 0 ? ds.classes[idx] : ds.targets[idx * ds.latentDim + t];
   }
-  return { x: entry.features, rows: entry.rows, dim: entry.dim, y, cached };
+  return { x: entry.features, rows: entry.rows, dim: entry.dim, y, cached, indices: entry.indices };
 }
 
 await runMain("eval_causal3dident", async () => {
@@ -114,6 +116,11 @@ await runMain("eval_causal3dident", async () => {
       "results-dir": { type: "string", default: "./results/", help: "results folder" },
       "data-root": DATA_ROOT_FLAG,
       quick: { type: "boolean", help: "at most 100 batches per split" },
+      "save-features": {
+        type: "string",
+        help: "also write the features used, with all latents as targets, as .npy files to " +
+          "DIR/train and DIR/test (docs/outputs.md#saved-features)",
+      },
       gram: {
         type: "string",
         default: "cpu",
@@ -151,6 +158,18 @@ await runMain("eval_causal3dident", async () => {
   };
   const tr = await splitFeatures(gpu, model, train, "train", common);
   const te = await splitFeatures(gpu, model, test, "test", common);
+  const saveDir = flags["save-features"];
+  if (saveDir) {
+    for (const [split, ds, f] of [["train", train, tr], ["test", test, te]] as const) {
+      await saveDatasetFeatures(join(saveDir, split), ds, {
+        features: f.x,
+        rows: f.rows,
+        dim: f.dim,
+        indices: f.indices,
+      }, { model: flags.model, feature_layer: flags["feature-layer"], split });
+    }
+    console.error(`features saved to ${saveDir}/{train,test}/`);
+  }
   timings.mark("features");
   if (tr.rows < flags["cv-folds"]) {
     throw new UsageError(

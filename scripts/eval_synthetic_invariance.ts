@@ -28,6 +28,7 @@ import {
 } from "../src/transforms/synthetic_grid.ts";
 import { syntheticViews } from "../src/transforms/functional.ts";
 import { extractFeatures } from "../src/eval/features.ts";
+import { saveDatasetFeatures } from "../src/eval/save_features.ts";
 import { cachedStatistics, type CovarianceEngine } from "../src/eval/statistics.ts";
 import { sampleImageIndices, syntheticInvariance } from "../src/eval/synthetic_invariance.ts";
 import {
@@ -92,6 +93,11 @@ await runMain("eval_synthetic_invariance", async () => {
       },
       whiten: WHITEN_FLAG,
       "fuse-mode": FUSE_MODE_FLAG,
+      "save-features": {
+        type: "string",
+        help: "also write the clean-view features of the sampled images (label = class) as " +
+          ".npy files to DIR (docs/outputs.md#saved-features)",
+      },
     },
   });
   // The original strips a trailing carriage return from the path (Windows line endings).
@@ -155,6 +161,23 @@ await runMain("eval_synthetic_invariance", async () => {
   const whitening = evalWhitener(gpu, stats, paths.cov, flags);
   timings.mark("whitening");
   const indices = sampleImageIndices(folder.length, flags["num-images"], 0);
+  const saveDir = flags["save-features"];
+  if (saveDir) {
+    const clean = await extractFeatures(gpu, model, folder, {
+      batchSize: flags["batch-size"],
+      preprocessing,
+      indices,
+      onBadImage,
+      progress: "features",
+    });
+    await saveDatasetFeatures(saveDir, folder, clean, {
+      model: flags.model,
+      feature_layer: layer,
+      preprocessing,
+      split: flags.split,
+    });
+    console.error(`features saved to ${saveDir}/`);
+  }
   for (let f = 0; f < families.length; f++) {
     const family = families[f];
     const grid = grids[f];
