@@ -178,6 +178,21 @@ export { readNpy, writeNpy } from "./src/io/npy.ts";
 // Evaluation
 export { extractFeatures } from "./src/eval/features.ts";
 export { FeatureCache } from "./src/eval/feature_cache.ts";
+export {
+  describeSavedFeatures,
+  readSavedFeatures,
+  type SavedFeatures,
+  saveFeatures,
+} from "./src/eval/save_features.ts";
+export {
+  type CustomDatasetRef,
+  type CustomDownstreamTask,
+  loadCustomDownstream,
+  loadCustomGroups,
+  parseCustomDataset,
+} from "./src/data/custom.ts";
+export { readTrainingLog, TrainingLog, type TrainingLogRow } from "./src/train/training_log.ts";
+export { trainingCurvesSvg } from "./src/report/training_curves.ts";
 export { cachedStatistics, covarianceF64 } from "./src/eval/statistics.ts";
 export { Whitener } from "./src/eval/whitening.ts";
 export { GpuWhitener } from "./src/eval/gpu_whitening.ts";
