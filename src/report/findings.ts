@@ -73,12 +73,14 @@ export function policyModel(models: readonly string[], policy: string): string |
   return models.find((m) => m === policy || m.endsWith(`_${policy}`));
 }
 
+/** 3 decimals; values too small for that (1e-9 ≤ |v| < 5e-4) keep two significant digits. */
 function fmt(v: number): string {
-  return Number.isFinite(v) ? v.toFixed(3) : "n/a";
+  if (!Number.isFinite(v)) return "n/a";
+  return Math.abs(v) >= 1e-9 && Math.abs(v) < 5e-4 ? v.toExponential(1) : v.toFixed(3);
 }
 
 function signed(v: number): string {
-  return Number.isFinite(v) ? (v >= 0 ? "+" : "-") + Math.abs(v).toFixed(3) : "n/a";
+  return Number.isFinite(v) ? (v >= 0 ? "+" : "-") + fmt(Math.abs(v)) : "n/a";
 }
 
 function fmtInterval(d: Interval): string {

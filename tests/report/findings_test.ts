@@ -24,7 +24,7 @@ Deno.test("compareSentence() states a difference only when its interval excludes
     { estimate: 0.2, lo: 1e-4, hi: 0.4 },
     "beats",
   );
-  assert(claim === "default beats random-init by 0.200 [0.000, 0.400]", claim);
+  assert(claim === "default beats random-init by 0.200 [1.0e-4, 0.400]", claim);
   const none = compareSentence(
     "default",
     "random-init",
@@ -32,7 +32,7 @@ Deno.test("compareSentence() states a difference only when its interval excludes
     "beats",
   );
   assert(
-    none === "no clear difference between default and random-init (+0.200 [-0.000, 0.400])",
+    none === "no clear difference between default and random-init (+0.200 [-1.0e-4, 0.400])",
     none,
   );
   // A clearly negative difference is stated the other way round, with the interval flipped.
@@ -42,7 +42,7 @@ Deno.test("compareSentence() states a difference only when its interval excludes
     { estimate: -0.3, lo: -0.5, hi: -1e-4 },
     "beats",
   );
-  assert(flipped === "supervised beats dorsal by 0.300 [0.000, 0.500]", flipped);
+  assert(flipped === "supervised beats dorsal by 0.300 [1.0e-4, 0.500]", flipped);
   const up = compareSentence("a", "b", { estimate: -0.3, lo: -0.5, hi: 1e-4 }, "beats");
   assert(up.startsWith("no clear difference between a and b (-0.300"), up);
   assert(differenceSign({ estimate: 0, lo: 1e-9, hi: 1 }) === 1, "sign +");
