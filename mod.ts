@@ -191,7 +191,12 @@ export {
   loadCustomGroups,
   parseCustomDataset,
 } from "./src/data/custom.ts";
-export { readTrainingLog, TrainingLog, type TrainingLogRow } from "./src/train/training_log.ts";
+export {
+  readTrainingLog,
+  type StepMeasurement,
+  TrainingLog,
+  type TrainingLogRow,
+} from "./src/train/training_log.ts";
 export { trainingCurvesSvg } from "./src/report/training_curves.ts";
 export { cachedStatistics, covarianceF64 } from "./src/eval/statistics.ts";
 export { Whitener } from "./src/eval/whitening.ts";
