@@ -129,6 +129,7 @@ export {
 } from "./src/transforms/color.ts";
 export {
   applyAugmentParams,
+  AUGMENT_POLICIES,
   augmentBatch,
   type AugmentOptions,
   type AugmentPolicy,
@@ -197,7 +198,7 @@ export {
   TrainingLog,
   type TrainingLogRow,
 } from "./src/train/training_log.ts";
-export { trainingCurvesSvg } from "./src/report/training_curves.ts";
+export { type PretrainLogRow, trainingCurvesSvg } from "./src/report/training_curves.ts";
 export { cachedStatistics, covarianceF64 } from "./src/eval/statistics.ts";
 export { Whitener } from "./src/eval/whitening.ts";
 export { GpuWhitener } from "./src/eval/gpu_whitening.ts";
@@ -262,7 +263,7 @@ export type { Scene } from "./src/data/world_render.ts";
 export type { CommArray } from "./src/dist/communicator.ts";
 export type { StepCommTimes } from "./src/dist/moco_step.ts";
 export type { MpiElement } from "./src/dist/mpi.ts";
-export type { DownstreamResult, ProbeData } from "./src/eval/downstream.ts";
+export type { DownstreamEvalOptions, DownstreamResult, ProbeData } from "./src/eval/downstream.ts";
 export type {
   ExtrinsicResult,
   KernelRidgeSearchOptions,
@@ -270,7 +271,12 @@ export type {
   RegressionData,
 } from "./src/eval/extrinsic.ts";
 export type { CachedFeatures, CacheLookup } from "./src/eval/feature_cache.ts";
-export type { ExtractedFeatures, ExtractOptions, Preprocessing } from "./src/eval/features.ts";
+export type {
+  ExtractedFeatures,
+  ExtractOptions,
+  Preprocessing,
+  SkippedRow,
+} from "./src/eval/features.ts";
 export type { GpuGramOptions } from "./src/eval/gpu_gram.ts";
 export type { RowWhitener } from "./src/eval/gpu_whitening.ts";
 export type {
@@ -325,7 +331,9 @@ export type {
   SgdParamGroup,
   SgdStateDict,
   StateDict,
+  TensorDataOf,
   TorchDType,
+  TorchTensorData,
   TorchWriteOptions,
 } from "./src/io/torch_checkpoint.ts";
 export type { Matrix, MatrixInput } from "./src/linalg/dense.ts";

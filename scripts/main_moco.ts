@@ -35,13 +35,8 @@ import { openGpu } from "../src/gpu/device.ts";
 import { modelFileRecords, newRunId, runtimeVersions, writeRunRecord } from "../src/io/results.ts";
 import { MoCo } from "../src/models/moco.ts";
 import { parseArch } from "../src/models/resnet.ts";
-import {
-  AUGMENT_POLICIES,
-  type AugmentPolicy,
-  pretrain,
-  type PretrainConfig,
-  validatePretrainConfig,
-} from "../src/train/pretrain.ts";
+import { pretrain, type PretrainConfig, validatePretrainConfig } from "../src/train/pretrain.ts";
+import { AUGMENT_POLICIES, type AugmentPolicy } from "../src/transforms/augment.ts";
 import { parseMilestones } from "../src/train/schedule.ts";
 import { augmentPerImage } from "../src/train/two_views.ts";
 import { parseCli } from "../src/util/cli.ts";

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { DownstreamMetric, DownstreamProbe } from "../data/downstream.ts";
 import { KFold, type Shuffler, takeRows } from "../linalg/kfold.ts";
 import type { Matrix } from "../linalg/dense.ts";
 import { LogisticRegression } from "../linalg/logistic.ts";
@@ -21,11 +22,6 @@ import { accuracy, meanPerClassAccuracy, r2Score } from "../linalg/metrics.ts";
 import { Ridge } from "../linalg/ridge.ts";
 import { Progress } from "../util/progress.ts";
 import { DataError } from "../util/errors.ts";
-
-/** The probe a dataset uses. */
-export type Probe = "logistic" | "ridge";
-/** The score a dataset reports. */
-export type DownstreamMetric = "accuracy" | "mean_per_class_accuracy" | "r2";
 
 /** The grid shift c of docs/downstream.md#regularisation-grid for a `--model` string. */
 export function gridShift(model: string): number {
@@ -60,8 +56,8 @@ export interface ProbeData {
 }
 
 /** Options of {@link downstreamEvaluation}. */
-export interface DownstreamOptions {
-  probe: Probe;
+export interface DownstreamEvalOptions {
+  probe: DownstreamProbe;
   metric: DownstreamMetric;
   /** `--cv-folds`. */
   folds: number;
@@ -118,7 +114,7 @@ export function scoreWith(
 /** A probe that keeps its state (warm start) across fits. */
 class ProbeRunner {
   #logistic: LogisticRegression | undefined;
-  constructor(readonly options: DownstreamOptions) {}
+  constructor(readonly options: DownstreamEvalOptions) {}
 
   fitScore(train: ProbeData, test: ProbeData, wd: number): number {
     const C = 1 / wd;
@@ -164,7 +160,7 @@ class ProbeRunner {
 export function downstreamEvaluation(
   trainval: ProbeData,
   test: ProbeData,
-  options: DownstreamOptions,
+  options: DownstreamEvalOptions,
 ): DownstreamResult {
   if (options.probe === "logistic") {
     // sklearn: "This solver needs samples of at least 2 classes in the data, but the data

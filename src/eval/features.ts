@@ -66,10 +66,17 @@ export interface ExtractOptions {
   maxForwardBatch?: number;
 }
 
-/** An image that was left out, and why. */
-export interface SkippedImage {
+/**
+ * A dataset image that feature extraction left out (under `onBadImage: "skip"`), and why. Unlike
+ * the pretraining loop's `SkippedImage` it keeps the dataset index, so that callers can
+ * line the remaining rows up with their labels.
+ */
+export interface SkippedRow {
+  /** The image's index in the dataset. */
   index: number;
+  /** The dataset's description of the image (`dataset.describe(index)`: usually its path). */
   source: string;
+  /** Why it could not be used (the decoder's message). */
   reason: string;
 }
 
@@ -82,7 +89,7 @@ export interface ExtractedFeatures {
   /** Dataset index of each row (differs from the requested order only by skipped images). */
   indices: Int32Array;
   /** Images left out under `onBadImage: "skip"`. */
-  skipped: SkippedImage[];
+  skipped: SkippedRow[];
 }
 
 /**
@@ -200,7 +207,7 @@ function checkOutput(model: FeatureExtractor, out: Tensor, rows: number): void {
 interface DecodedBatch {
   data: Float32Array;
   kept: number[];
-  skipped: SkippedImage[];
+  skipped: SkippedRow[];
 }
 
 async function decodeBatch(
@@ -225,7 +232,7 @@ async function decodeBatch(
     }
   }));
   const kept: number[] = [];
-  const skipped: SkippedImage[] = [];
+  const skipped: SkippedRow[] = [];
   const ok = images.filter((x) => "img" in x);
   const data = new Float32Array(ok.length * per);
   for (const item of images) {
@@ -278,7 +285,7 @@ export async function extractFeatures(
   const dim = model.dim;
   const out = new Float32Array(order.length * dim);
   const kept: number[] = [];
-  const skipped: SkippedImage[] = [];
+  const skipped: SkippedRow[] = [];
   const progress = options.progress === false
     ? undefined
     : new Progress(options.progress ?? `features ${dataset.name}`, order.length, { unit: "img" });

@@ -18,7 +18,7 @@ import {
   featuresOfTensors,
   preprocessImage,
   type Preprocessing,
-  type SkippedImage,
+  type SkippedRow,
 } from "./features.ts";
 import { groupMetrics, mean } from "./whitening.ts";
 import type { RowWhitener } from "./gpu_whitening.ts";
@@ -53,7 +53,7 @@ export interface RealworldInvarianceResult {
   groupSizes: Int32Array;
   /** Plain means over groups (NaN if any group is NaN, as the original). */
   summary: { distance: number; similarity: number };
-  skipped: SkippedImage[];
+  skipped: SkippedRow[];
 }
 
 /**
@@ -92,7 +92,7 @@ export async function realworldInvariance(
   const similarity = new Float64Array(groups.length);
   const distance = new Float64Array(groups.length);
   const groupSizes = new Int32Array(groups.length);
-  const skipped: SkippedImage[] = [];
+  const skipped: SkippedRow[] = [];
   const progress = options.progress === false
     ? undefined
     : new Progress(options.progress ?? `groups ${dataset.name}`, groups.length, { unit: "grp" });

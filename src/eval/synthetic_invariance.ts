@@ -20,12 +20,7 @@ import { NumpyLegacyRandom } from "../util/mt19937.ts";
 import { Progress } from "../util/progress.ts";
 import type { BadImagePolicy } from "../data/bad_images.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
-import {
-  featuresOfViews,
-  type Preprocessing,
-  resizeAndCrop,
-  type SkippedImage,
-} from "./features.ts";
+import { featuresOfViews, type Preprocessing, resizeAndCrop, type SkippedRow } from "./features.ts";
 import { mean, nanMeanColumns, viewMetrics } from "./whitening.ts";
 import type { RowWhitener } from "./gpu_whitening.ts";
 
@@ -79,7 +74,7 @@ export interface SyntheticInvarianceResult {
   /** Plain means over k of the two curves (the printed summary). */
   summary: { distance: number; similarity: number };
   /** Images left out under `onBadImage: "skip"`. */
-  skipped: SkippedImage[];
+  skipped: SkippedRow[];
 }
 
 /**
@@ -119,9 +114,9 @@ export async function syntheticInvariance(
     : new Progress(options.progress ?? "synthetic", indices.length, { unit: "img" });
   const sims: Float64Array[] = [];
   const dists: Float64Array[] = [];
-  const skipped: SkippedImage[] = [];
+  const skipped: SkippedRow[] = [];
   let k = -1;
-  const load = async (index: number): Promise<RgbImage | SkippedImage> => {
+  const load = async (index: number): Promise<RgbImage | SkippedRow> => {
     try {
       return await dataset.image(index);
     } catch (error) {
@@ -129,7 +124,7 @@ export async function syntheticInvariance(
       return { index, source: dataset.describe(index), reason: (error as Error).message };
     }
   };
-  let next: Promise<RgbImage | SkippedImage> | undefined = indices.length > 0
+  let next: Promise<RgbImage | SkippedRow> | undefined = indices.length > 0
     ? load(indices[0])
     : undefined;
   for (let i = 0; i < indices.length; i++) {

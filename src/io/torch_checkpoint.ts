@@ -83,12 +83,12 @@ export interface TensorDataOf {
 }
 
 /** Any tensor's data. */
-export type TensorData = TensorDataOf[TorchDType];
+export type TorchTensorData = TensorDataOf[TorchDType];
 
 interface DTypeInfo {
   size: number;
   storage: string;
-  array: new (n: number) => TensorData;
+  array: new (n: number) => TorchTensorData;
 }
 
 const DTYPES: Record<TorchDType, DTypeInfo> = {
@@ -151,7 +151,7 @@ export class TorchTensor extends PyExternal {
    * `BigInt64Array`; bool is a `Uint8Array` of 0/1. Replace only with an array of the same
    * type and length.
    */
-  data: TensorData;
+  data: TorchTensorData;
   /** `requires_grad` as stored. */
   requiresGrad: boolean;
   /** Whether it is (written as) a `torch.nn.Parameter`. */
@@ -161,7 +161,7 @@ export class TorchTensor extends PyExternal {
   constructor(
     dtype: TorchDType,
     shape: readonly number[],
-    data: TensorData,
+    data: TorchTensorData,
     options: TorchTensorOptions = {},
   ) {
     super();
@@ -194,7 +194,7 @@ export class TorchTensor extends PyExternal {
    * `Uint8Array` → uint8, …).
    */
   static fromArray(
-    data: TensorData,
+    data: TorchTensorData,
     shape: readonly number[],
     options?: TorchTensorOptions,
   ): TorchTensor {
@@ -647,7 +647,7 @@ function gatherTensor(
   bigEndian: boolean,
   exclusive: boolean,
   fail: (what: string) => never,
-): TensorData {
+): TorchTensorData {
   const es = DTYPES[dtype].size;
   let numel = 1;
   for (const d of shape) numel *= d;
@@ -713,7 +713,7 @@ function wordView(
   return bytes.subarray(0, count);
 }
 
-function decodeElements(bytes: Uint8Array, dtype: TorchDType, numel: number): TensorData {
+function decodeElements(bytes: Uint8Array, dtype: TorchDType, numel: number): TorchTensorData {
   const buf = bytes.buffer;
   const off = bytes.byteOffset;
   switch (dtype) {

@@ -8,12 +8,10 @@
 import source from "../../kernels/pool.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import type { Size2 } from "./conv2d.ts";
 
 const FILE = "pool.wgsl";
 const WORKGROUP = 64;
-
-/** A size per spatial dimension: one number for both, or [height, width]. */
-export type Size2 = number | readonly [number, number];
 
 /** Options of {@link maxPool2dForward} and {@link maxPool2dBackward}. */
 export interface MaxPoolOptions {

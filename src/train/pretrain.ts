@@ -32,6 +32,7 @@ import type { RgbImage } from "../image/image.ts";
 import { assertFiniteTensors, findNonFinite, type StateDict } from "../io/torch_checkpoint.ts";
 import { DataError, UsageError } from "../util/errors.ts";
 import { formatDuration } from "../util/progress.ts";
+import { AUGMENT_POLICIES, type AugmentPolicy } from "../transforms/augment.ts";
 import { Rng } from "../util/rng.ts";
 import {
   checkpointFileName,
@@ -46,12 +47,6 @@ import { TrainingLog } from "./training_log.ts";
 import { MomentumSgd } from "./optimizer.ts";
 import { learningRate } from "./schedule.ts";
 import { permutationFrom, randomPermutation } from "./shuffle_bn.ts";
-
-/** The augmentation policies of docs/pretraining.md#augmentation-policies (`--model`). */
-export type AugmentPolicy = "default" | "ventral" | "dorsal";
-
-/** The policies, for flag validation. */
-export const AUGMENT_POLICIES: readonly AugmentPolicy[] = ["default", "ventral", "dorsal"];
 
 /** Two independently augmented, normalised NHWC views [N, size, size, 3] of a batch. */
 export interface TwoViews {

@@ -43,14 +43,20 @@ import {
 
 const FILE = "augment.wgsl";
 
-/** The policies of `main_moco.py --model`. */
+/**
+ * The augmentation policies of `main_moco.py --model` (docs/pretraining.md#augmentation-policies):
+ * `default` is MoCo v2's full pipeline, `ventral` only its spatial part (random resized crop,
+ * h-flip), `dorsal` only its appearance part (colour jitter, greyscale, blur, then a centre crop).
+ * The policy also names the checkpoint.
+ */
 export type AugmentPolicy = "default" | "ventral" | "dorsal";
 
-const POLICIES: readonly AugmentPolicy[] = ["default", "ventral", "dorsal"];
+/** The policies, in `--help` order, for flag validation. */
+export const AUGMENT_POLICIES: readonly AugmentPolicy[] = ["default", "ventral", "dorsal"];
 
 /** Whether `name` is one of the three policies. */
 export function isAugmentPolicy(name: string): name is AugmentPolicy {
-  return (POLICIES as readonly string[]).includes(name);
+  return (AUGMENT_POLICIES as readonly string[]).includes(name);
 }
 
 /** Options of the policies. */
