@@ -106,10 +106,18 @@ export function isDownstreamKey(name: string): name is DownstreamKey {
 
 /** A loaded downstream task. */
 export interface DownstreamTask {
+  /** Which of the six datasets this is (`--dataset`). */
   key: DownstreamKey;
+  /**
+   * The split the probe is fitted and cross-validated on (train ‖ valid where the original joins
+   * them).
+   */
   trainval: SupervisedDataset;
+  /** The held-out split the chosen probe is scored on once. */
   test: SupervisedDataset;
+  /** `logistic` for class labels, `ridge` for continuous targets (keypoints, attributes). */
   probe: DownstreamProbe;
+  /** The score reported on `test` (the original's as-coded metric under `--faithful`). */
   metric: DownstreamMetric;
 }
 

@@ -97,6 +97,7 @@ export interface WorldExportSummary {
   dataFiles: string[];
   /** Seconds inside render calls (GPU + readback, overlapping PNG encoding) and in total. */
   renderSeconds: number;
+  /** Wall-clock seconds of the whole export, rendering, encoding and writing included. */
   totalSeconds: number;
 }
 

@@ -50,17 +50,28 @@ export function regularisationGrid(model: string, steps = 45): Float64Array {
 
 /** Features and targets of one split. `y` is [rows, targetDim] (class index when targetDim 1). */
 export interface ProbeData {
+  /** Features [rows, dim], float64. */
   x: Matrix;
+  /**
+   * Targets, row-major [rows, targetDim]: class indices (as floats) for logistic, values for ridge.
+   */
   y: Float64Array;
+  /** Targets per row: 1 for classification, the number of regressed values otherwise. */
   targetDim: number;
 }
 
 /** Options of {@link downstreamEvaluation}. */
 export interface DownstreamEvalOptions {
+  /** `logistic` (multinomial, C = 1/wd) or `ridge` (α = 1/wd, the original's inversion). */
   probe: DownstreamProbe;
+  /** How predictions on a fold or on the test split are scored. */
   metric: DownstreamMetric;
   /** `--cv-folds`. */
   folds: number;
+  /**
+   * Seed of the fold shuffles (numpy's legacy generator, as the original) or a shuffler of one's
+   * own.
+   */
   shuffler: number | Shuffler;
   /** wd values in visiting order (default: the grid for model string "default"). */
   grid?: readonly number[];
@@ -78,6 +89,7 @@ export interface DownstreamEvalOptions {
 export interface DownstreamResult {
   /** The chosen wd and its C = 1/wd. */
   wd: number;
+  /** Inverse regularisation strength of the chosen candidate, 1/wd. */
   C: number;
   /** Mean CV score per wd, in grid order. */
   cvScores: number[];

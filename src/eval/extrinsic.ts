@@ -64,7 +64,9 @@ export function causalSampleCount(
 
 /** A regression data set: features [n, d] and targets [n, t]. */
 export interface RegressionData {
+  /** Features [n, d], float64. */
   x: Matrix;
+  /** Targets [n, t] (latent values), float64. */
   y: Matrix;
 }
 
@@ -76,7 +78,9 @@ export interface KernelRidgeSearchOptions {
   shuffler: number | Shuffler;
   /** Re-draw the folds for every candidate (the original's behaviour). Default false. */
   refoldPerCandidate?: boolean;
+  /** Ridge penalties α to search (default `KRR_ALPHAS`: the original's 1 … 1e-4). */
   alphas?: readonly number[];
+  /** RBF widths γ of k(x, x') = exp(−γ‖x − x'‖²) to search (default `KRR_GAMMAS`). */
   gammas?: readonly number[];
   /** Gram provider (default CPU float64). */
   gramFn?: GramFn;
@@ -86,7 +90,9 @@ export interface KernelRidgeSearchOptions {
 
 /** Result of {@link kernelRidgeGridSearch}. */
 export interface KernelRidgeSearchResult {
+  /** The α of the best (α, γ) pair. */
   alpha: number;
+  /** The γ of the best (α, γ) pair. */
   gamma: number;
   /** Best mean CV R². */
   score: number;

@@ -22,12 +22,15 @@ const MAGIC = "SSLFEAT1";
 export interface CachedFeatures {
   /** Row-major [rows, dim] float32. */
   features: Float32Array;
+  /** Number of feature rows (images). */
   rows: number;
+  /** Features per row. */
   dim: number;
   /** Dataset index of each row. */
   indices: Int32Array;
   /** Optional per-row targets [rows, targetDim] (float64). */
   targets?: Float64Array;
+  /** Targets per row when `targets` is present. */
   targetDim?: number;
   /** Free-form description stored with the entry (model name, dataset, timings …). */
   meta?: Record<string, unknown>;
@@ -63,6 +66,7 @@ export class FeatureCache {
   /** Cache hits, misses and corrupt files seen by this instance (tests and logs read them). */
   readonly stats = { hits: 0, misses: 0, corrupt: 0, writes: 0 };
 
+  /** Opens (lazily: nothing is created until the first write) the cache in folder `dir`. */
   constructor(readonly dir: string) {}
 
   /** The file of `key`. */

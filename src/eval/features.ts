@@ -84,7 +84,9 @@ export interface SkippedRow {
 export interface ExtractedFeatures {
   /** Row-major [rows, dim] float32. */
   features: Float32Array;
+  /** Number of rows: the requested images less the skipped ones. */
   rows: number;
+  /** Features per row (the model's feature dimension, e.g. 2048 for a ResNet-50 backbone). */
   dim: number;
   /** Dataset index of each row (differs from the requested order only by skipped images). */
   indices: Int32Array;

@@ -53,6 +53,7 @@ export interface RealworldInvarianceResult {
   groupSizes: Int32Array;
   /** Plain means over groups (NaN if any group is NaN, as the original). */
   summary: { distance: number; similarity: number };
+  /** Images left out under `onBadImage: "skip"` (their groups use the remaining views). */
   skipped: SkippedRow[];
 }
 

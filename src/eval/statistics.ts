@@ -190,7 +190,9 @@ export function meanAsStored(mean: Float64Array): Float32Array {
 
 /** Where statistics of (model, layer) live in a results directory (the original's names). */
 export interface StatisticsPaths {
+  /** `<model>_<layer>_mean_feature.pth`: the feature mean [D], float32. */
   mean: string;
+  /** `<model>_<layer>_feature_cov_matrix.pth`: the feature covariance [D, D]. */
   cov: string;
   /** Our sidecar with the content key and the files' hashes. */
   key: string;
@@ -209,9 +211,11 @@ export function statisticsPaths(dir: string, model: string, layer: string): Stat
 export interface StatisticsKeyParts {
   /** The model's content key (checkpoint sha256s, seed of `random`). */
   model: string;
+  /** The layer the features come from (`backbone`, `layer1` … `layer4`). */
   featureLayer: string;
   /** The dataset's content key. */
   dataset: string;
+  /** Short-side resize and centre-crop size, pixels (224 → 224 in the original). */
   preprocessing: { resize: number; cropSize: number };
 }
 
@@ -343,11 +347,13 @@ export interface CachedStatisticsOptions {
   dir: string;
   /** Model name and feature layer, for the file names. */
   modelName: string;
+  /** The feature layer, for the file names (`backbone`, `layer1` … `layer4`). */
   featureLayer: string;
   /** What the statistics depend on. */
   parts: StatisticsKeyParts;
   /** The original's name-only cache rule (docs/quirks.md#q18). */
   faithful?: boolean;
+  /** Where the covariance is accumulated: `f64` on the CPU (default) or `gpu`. */
   engine?: CovarianceEngine;
   /** Sink for "recomputing because …" lines (default stderr). */
   log?: (line: string) => void;

@@ -42,8 +42,11 @@ export interface TuneOptions {
 
 /** One variant's timing in one {@link Tuner.tune} call. */
 export interface TuneTrial {
+  /** The tuned operation, e.g. `matmul` or `conv2d.forward`. */
   op: string;
+  /** The problem size the choice is stored under (operand shapes and flags). */
   shapeKey: string;
+  /** The kernel variant timed. */
   variant: string;
   /** Median time of one run, ms (sync cost subtracted). */
   ms: number;
@@ -63,10 +66,14 @@ export function innerRuns(runMs: number, minSampleMs: number, maxInner: number):
 export class Tuner {
   #choices: Record<string, string> | undefined;
   #syncMs: number | undefined;
+  /** JSON file the choices are read from and saved to (default `<cache>/autotune.json`). */
   readonly path: string;
   /** Every trial this tuner ran (in this process), in order. */
   readonly trials: TuneTrial[] = [];
 
+  /**
+   * A tuner for `gpu`'s adapter, storing its choices in `path`; nothing is read until first use.
+   */
   constructor(readonly gpu: Gpu, path: string = join(cacheDir(), "autotune.json")) {
     this.path = path;
   }

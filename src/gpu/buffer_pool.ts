@@ -35,6 +35,7 @@ export class BufferPool {
   #freeBytes = 0;
   #created = 0;
 
+  /** An empty pool allocating from `device`. */
   constructor(readonly device: GPUDevice) {}
 
   /** Bytes handed out and not yet released. */

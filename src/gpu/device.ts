@@ -48,13 +48,21 @@ const MAX_LIMITS = [
 
 /** A readable summary of the adapter and the device obtained. */
 export interface AdapterSummary {
+  /** Human-readable adapter name (falls back to the device string, or `unknown adapter`). */
   description: string;
+  /** Adapter vendor as the driver reports it (may be empty). */
   vendor: string;
+  /** Adapter architecture as the driver reports it (may be empty). */
   architecture: string;
+  /** Device string as the driver reports it, e.g. `llvmpipe (LLVM 15.0.7, 256 bits)`. */
   device: string;
+  /** The `DENO_WEBGPU_BACKEND` in force (`vulkan`, `gl`, `metal`, `dx12`), or `default`. */
   backend: string;
+  /** Whether the adapter is a software fallback (true for some CPU rasterisers). */
   isFallbackAdapter: boolean;
+  /** WebGPU features the device was created with, sorted. */
   features: string[];
+  /** The device's limits (the raised ones included), by WebGPU limit name. */
   limits: Record<string, number>;
 }
 
@@ -70,8 +78,11 @@ export const NO_ADAPTER_MESSAGE =
  * errors) are stored and thrown by the next {@link Gpu.check} or readback.
  */
 export class Gpu {
+  /** Reuses GPU buffers by size bucket; every tensor allocates from it. */
   readonly pool: BufferPool;
+  /** Compiled compute pipelines, keyed by shader, entry point and constants. */
   readonly kernels: KernelCache;
+  /** Batches dispatches and copies into command buffers; every op records into it. */
   readonly recorder: CommandRecorder;
   /** Per-adapter kernel variant choices (see `autotune.ts`). */
   readonly tuner: Tuner;
@@ -79,6 +90,9 @@ export class Gpu {
   #lost = false;
   #destroyed = false;
 
+  /**
+   * Wraps an adapter and a device already requested; use {@link openGpu} rather than calling this.
+   */
   constructor(
     readonly adapter: GPUAdapter,
     readonly device: GPUDevice,

@@ -20,8 +20,11 @@ export interface KernelSpec {
 
 /** A compiled compute pipeline plus the label used in errors. */
 export interface Kernel {
+  /** Name used in error messages and GPU debug labels (the shader file and entry point). */
   readonly label: string;
+  /** The compiled pipeline. */
   readonly pipeline: GPUComputePipeline;
+  /** Bind group layout of group 0, for building bind groups. */
   readonly layout: GPUBindGroupLayout;
 }
 
@@ -41,6 +44,7 @@ export class KernelCache {
   /** Shader modules keyed by their source text, shared by every entry point and specialisation. */
   #modules = new Map<string, GPUShaderModule>();
 
+  /** An empty cache compiling on `gpu`'s device. */
   constructor(readonly gpu: Gpu) {}
 
   /** Number of distinct pipelines created. */

@@ -61,6 +61,7 @@ export class CommandRecorder {
   /** Submits made since the recorder was created. */
   submitCount = 0;
 
+  /** A recorder with nothing recorded, submitting to `gpu`'s queue. */
   constructor(readonly gpu: Gpu) {}
 
   /**

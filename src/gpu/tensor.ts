@@ -51,6 +51,11 @@ export function allocTyped<D extends DType>(dtype: D, n: number): TypedArrayFor<
 export class Tensor {
   #released = false;
 
+  /**
+   * Wraps `buffer` (at least `byteSize` bytes) as a tensor of `shape` and `dtype`; with
+   * `ownsBuffer` false, `release()` leaves the buffer alone. Use {@link Tensor.from} or {@link
+   * Tensor.empty} to allocate.
+   */
   constructor(
     readonly gpu: Gpu,
     readonly buffer: GPUBuffer,

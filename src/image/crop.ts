@@ -49,9 +49,13 @@ export function cropBox(
 
 /** A window of a resized image: origin in resized pixels (outside = zero padding) and size. */
 export interface CropWindow {
+  /** x of the window's left edge in the resized image, pixels (negative: padding on the left). */
   left: number;
+  /** y of the window's top edge in the resized image, pixels (negative: padding on top). */
   top: number;
+  /** Window width, pixels. */
   width: number;
+  /** Window height, pixels. */
   height: number;
 }
 

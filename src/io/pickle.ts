@@ -39,6 +39,7 @@ import { DataError } from "../util/errors.ts";
 export class PyTuple {
   /** The tuple's items. */
   readonly items: readonly PyValue[];
+  /** A tuple of `items`. */
   constructor(items: readonly PyValue[]) {
     this.items = items;
   }
@@ -52,9 +53,11 @@ export class PyTuple {
 export class PyFloat {
   /** The float's value. */
   readonly value: number;
+  /** A float of `value` (written as BINFLOAT even when integral). */
   constructor(value: number) {
     this.value = value;
   }
+  /** The value, so that arithmetic and comparisons read the float as a number. */
   valueOf(): number {
     return this.value;
   }
@@ -72,6 +75,7 @@ export class PyGlobal {
   readonly module: string;
   /** Name inside the module, e.g. `OrderedDict`. */
   readonly name: string;
+  /** A reference to `module.name`. */
   constructor(module: string, name: string) {
     this.module = module;
     this.name = name;
@@ -90,6 +94,7 @@ export class PyObject {
   readonly args: readonly PyValue[];
   /** What pickle's BUILD set (usually a dict of attributes), or `undefined`. */
   state: PyValue | undefined;
+  /** An instance of `cls` built from `args`, with BUILD's `state` if any. */
   constructor(cls: PyGlobal, args: readonly PyValue[], state?: PyValue) {
     this.cls = cls;
     this.args = args;
@@ -195,6 +200,7 @@ export class PyReduce {
   readonly args: readonly PyInput[];
   /** State passed to BUILD afterwards, if any. */
   readonly state: PyInput | undefined;
+  /** A REDUCE of `callable(...args)`, followed by BUILD with `state` when given. */
   constructor(callable: PyGlobal, args: readonly PyInput[], state?: PyInput) {
     this.callable = callable;
     this.args = args;
@@ -206,6 +212,7 @@ export class PyReduce {
 export class PyPersistent {
   /** The persistent id (PyTorch uses a tuple naming the storage). */
   readonly id: PyInput;
+  /** An object referenced by persistent id `id` (written as BINPERSID). */
   constructor(id: PyInput) {
     this.id = id;
   }

@@ -15,7 +15,9 @@ import { sha256File } from "../util/hash.ts";
 
 /** A model file and its hash. */
 export interface ModelFileRecord {
+  /** The file as given on the command line (or resolved from `--ckpt-dir`). */
   path: string;
+  /** Hex sha256 of the file's bytes (empty when it could not be read). */
   sha256: string;
 }
 
@@ -23,13 +25,17 @@ export interface ModelFileRecord {
 export interface RunRecord {
   /** Script name (`synthetic_invariance`, `realworld_invariance`, `causal3dident`, `downstream`). */
   script: string;
+  /** Unique id of the run (UTC timestamp plus a random suffix); the record's file name. */
   runId: string;
+  /** When the run began (ISO 8601). */
   startedAt: string;
+  /** When the run ended (ISO 8601). */
   finishedAt: string;
   /** Parsed flags and positionals as given. */
   arguments: Record<string, unknown>;
   /** Model name and its files. */
   model: { name: string; featureLayer: string; contentKey: string; files: ModelFileRecord[] };
+  /** Runtime versions (Deno, V8, TypeScript). */
   versions: Record<string, string>;
   /** Adapter description (or "none"). */
   adapter: string;
@@ -114,7 +120,9 @@ async function reportToManifest(json: string): Promise<void> {
 
 /** Where {@link writeRunRecord} put things. */
 export interface WrittenRecord {
+  /** The run record `<results>/<script>/<run-id>.json`. */
   json: string;
+  /** The table `<results>/<script>/runs.csv` the run's row was appended to. */
   csv: string;
 }
 

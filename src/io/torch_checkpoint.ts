@@ -70,15 +70,25 @@ export type TorchDType =
 
 /** The typed array behind a tensor of each dtype (float16/bfloat16 are widened to float32). */
 export interface TensorDataOf {
+  /** `torch.float32`: Float32Array. */
   float32: Float32Array;
+  /** `torch.float64`: Float64Array. */
   float64: Float64Array;
+  /** `torch.float16`: Float32Array, widened from IEEE half precision. */
   float16: Float32Array;
+  /** `torch.bfloat16`: Float32Array, widened from bfloat16 (exact). */
   bfloat16: Float32Array;
+  /** `torch.int64`: BigInt64Array. */
   int64: BigInt64Array;
+  /** `torch.int32`: Int32Array. */
   int32: Int32Array;
+  /** `torch.int16`: Int16Array. */
   int16: Int16Array;
+  /** `torch.int8`: Int8Array. */
   int8: Int8Array;
+  /** `torch.uint8`: Uint8Array. */
   uint8: Uint8Array;
+  /** `torch.bool`: Uint8Array of 0/1. */
   bool: Uint8Array;
 }
 
@@ -141,6 +151,7 @@ export interface TorchTensorOptions {
 
 /** A dense, contiguous (row-major) CPU tensor as stored in a checkpoint. */
 export class TorchTensor extends PyExternal {
+  /** The Python type name shown in messages: `torch.Tensor`. */
   readonly pyType = "torch.Tensor";
   /** Element type as stored in the file. */
   readonly dtype: TorchDType;

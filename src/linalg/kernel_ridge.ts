@@ -155,6 +155,10 @@ export class KernelRidge {
   dualCoef: Matrix | undefined;
   #trainNorms: Float64Array | undefined;
 
+  /**
+   * An unfitted model with penalty `alpha` and RBF width `gamma`.
+   * @throws RangeError when `alpha` is negative or `gamma` not positive (or either not finite)
+   */
   constructor(options: KernelRidgeOptions) {
     if (!(options.alpha >= 0) || !Number.isFinite(options.alpha)) {
       throw new RangeError(`KernelRidge: alpha must be a finite number ≥ 0, got ${options.alpha}`);

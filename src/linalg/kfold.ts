@@ -51,6 +51,8 @@ export class KFold {
   readonly #random: number | Shuffler | undefined;
 
   /**
+   * A splitter into `nSplits` folds (scikit-learn's `KFold`): unshuffled unless `options.shuffle`.
+   *
    * @param nSplits number of folds (≥ 2)
    * @throws RangeError on a bad fold count, or `shuffle` without a source of randomness
    */

@@ -91,6 +91,11 @@ export class LogisticRegression {
   /** Details of the last fit. */
   info: LogisticFitInfo | undefined;
 
+  /**
+   * An unfitted model; unset options take scikit-learn's defaults (`maxIter` 100, `tol` 1e-4,
+   * intercept on, no warm start).
+   * @throws RangeError when `C` is not a finite number > 0
+   */
   constructor(options: LogisticRegressionOptions) {
     this.C = options.C;
     this.maxIter = options.maxIter ?? 100;

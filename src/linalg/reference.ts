@@ -225,7 +225,14 @@ function edge(
 
 /** Thrown when the matrix is not (numerically) positive definite. */
 export class NotPositiveDefiniteError extends Error {
+  /** Error name, for messages and `instanceof`-free checks. */
   override name = "NotPositiveDefiniteError";
+  /**
+   * The error for a factorisation that stopped at `column`; the message suggests a jitter.
+   *
+   * @param column 0-based column at which the factorisation broke down
+   * @param pivot the non-positive (or non-finite) pivot found there
+   */
   constructor(readonly column: number, readonly pivot: number) {
     super(
       `matrix is not positive definite: pivot ${pivot.toExponential(3)} at column ${column} ` +

@@ -39,6 +39,10 @@ export class Ridge {
   /** Intercepts [outputs] once fitted. */
   intercept: Float64Array | undefined;
 
+  /**
+   * An unfitted model; intercept on and solver `auto` unless set.
+   * @throws RangeError when `alpha` is negative or not finite
+   */
   constructor(options: RidgeOptions) {
     if (!(options.alpha >= 0) || !Number.isFinite(options.alpha)) {
       throw new RangeError(`Ridge: alpha must be a finite number ≥ 0, got ${options.alpha}`);

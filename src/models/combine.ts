@@ -34,6 +34,9 @@ export class CombinedExtractor implements FeatureExtractor {
   readonly inputSize?: number;
 
   /**
+   * Fuses the features of `parts` by `mode`: `cat` concatenates them (dim = the sum), `add` and
+   * `mean` combine them element-wise (dim = each part's).
+   *
    * @throws UsageError when `add`/`mean` get parts of different dimensions or layers differ.
    */
   constructor(readonly parts: readonly FeatureExtractor[], readonly mode: FuseMode) {

@@ -9,7 +9,9 @@ import type { FeatureLayer, ResNet } from "./resnet.ts";
 
 /** A checkpoint a model was loaded from. */
 export interface ModelFile {
+  /** Path of the checkpoint file. */
   path: string;
+  /** Hex sha256 of its bytes (part of the model's content key). */
   sha256: string;
 }
 

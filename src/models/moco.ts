@@ -37,8 +37,11 @@ export class MoCo {
   readonly queue: Tensor;
   /** Next column the enqueue writes. */
   queuePtr = 0;
+  /** Output dimension of the projection head (`--moco-dim`, default 128). */
   readonly dim: number;
+  /** Queue length in keys (`--moco-k`, default 65536). */
   readonly K: number;
+  /** Whether the head is MoCo v2's two-layer MLP (`--mlp`) rather than one linear layer. */
   readonly mlp: boolean;
 
   private constructor(

@@ -47,6 +47,7 @@ export type HeadKind = "none" | "linear" | "mlp";
 
 /** Architecture of a {@link ResNet}. */
 export interface ResNetConfig {
+  /** Depth: `resnet18`, `resnet50` and the other torchvision depths. */
   arch: ResNetArch;
   /** Width multiplier w (every channel count × w), default 1. */
   widthMultiplier?: number;
@@ -278,7 +279,9 @@ export interface ConvGeometry {
   xShape: number[];
   /** Weights [kH, kW, Cin, Cout]. */
   wShape: number[];
+  /** Stride, both spatial dimensions. */
   stride: number;
+  /** Zero padding on each side, pixels. */
   pad: number;
 }
 
@@ -311,6 +314,7 @@ export interface ForwardTrainOptions {
  * ```
  */
 export class ResNet {
+  /** The architecture as given (defaults not filled in). */
   readonly config: ResNetConfig;
   readonly #full: Required<ResNetConfig>;
   readonly #stem: Unit;

@@ -747,8 +747,11 @@ export function conv2dBackwardFilter(
 
 /** Variants chosen by {@link conv2dTune}, per op. */
 export interface Conv2dTuning {
+  /** Variant chosen for {@link conv2dForward}. */
   forward: string;
+  /** Variant chosen for {@link conv2dBackwardData}. */
   backwardData: string;
+  /** Variant chosen for {@link conv2dBackwardFilter}. */
   backwardFilter: string;
 }
 

@@ -116,6 +116,9 @@ export class CovarianceAccumulator {
   #nCentred = 0;
 
   /**
+   * An empty two-pass accumulator: batches [rows, D] go through `addMeanBatch` and `finishMean`,
+   * then once more through `addCentredBatch`; `finish` returns the covariance.
+   *
    * @param gpu the device the batches live on.
    * @param dim feature dimension D (columns of every batch).
    */

@@ -20,6 +20,7 @@ export interface LinearGrads {
 
 /** Options of the linear ops: force a GEMM variant (default: the tuner's choice). */
 export interface LinearOptions {
+  /** GEMM variant to use instead of the tuner's choice (tests, benchmarks). */
   variant?: MatmulVariant;
 }
 

@@ -54,7 +54,9 @@ export interface MatmulShape {
 
 /** Options of {@link matmulTune}. */
 export interface MatmulTuneOptions {
+  /** Whether A is stored transposed (default false). */
   transA?: boolean;
+  /** Whether B is stored transposed (default false). */
   transB?: boolean;
   /** Batch size (default 1: 2-D operands). */
   batch?: number;

@@ -12,6 +12,7 @@ export interface BrowserCheck {
   charts: { id: string; bars: number; expected: number; points: number; expectedPoints: number }[];
   /** Charts the page says it rendered / expected. */
   rendered: number;
+  /** Charts the report holds, i.e. how many the page should render. */
   expectedCharts: number;
   /** Script errors caught by the page plus console errors Chromium logged. */
   errors: string[];

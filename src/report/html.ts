@@ -21,6 +21,7 @@ export type { LineChart, LinePanel, ReportChart } from "./svg.ts";
 
 /** A whole report. */
 export interface Report {
+  /** Page title and top heading. */
   title: string;
   /** Lines shown under the title (adapter, run time, settings, baselines). */
   subtitle: string[];

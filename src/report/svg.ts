@@ -12,6 +12,7 @@
 export interface ReportChart {
   /** Stable id, used for the SVG file name and element id. */
   id: string;
+  /** Heading drawn above the chart. */
   title: string;
   /** What the bars measure, e.g. "whitened cosine similarity". */
   metric: string;
@@ -35,7 +36,9 @@ export interface ReportChart {
 
 /** One line per series in one panel: `y[i]` at `x[i]` (null / NaN points are skipped). */
 export interface LinePanel {
+  /** Heading of the panel (e.g. the transform family). */
   title: string;
+  /** Label of the x axis (e.g. the transform's magnitude and unit). */
   xLabel: string;
   /** Per series (same order as the chart's `series`); null when the series has no data here. */
   lines: ({ x: number[]; y: (number | null)[] } | null)[];
@@ -43,13 +46,19 @@ export interface LinePanel {
 
 /** Small multiples of line plots sharing one legend. */
 export interface LineChart {
+  /** Stable id, used for the SVG file name and element id. */
   id: string;
+  /** Heading drawn above the panels. */
   title: string;
   /** What the y axes measure. */
   metric: string;
+  /** Legend entries, one per line in each panel (usually models). */
   series: string[];
+  /** Series that are reference models (baselines), drawn in greys. */
   references?: string[];
+  /** The small multiples, in reading order. */
   panels: LinePanel[];
+  /** Short note under the chart (what higher means, the scale used, caveats). */
   note?: string;
   /** y axes: `linear` (default) or `log` (each panel spans whole decades). */
   scale?: "linear" | "log";

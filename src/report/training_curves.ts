@@ -139,12 +139,22 @@ export function trainingCurvesChart(
 
 /** The columns of a `deno task pretrain` log row that {@link trainingCurvesSvg} plots. */
 export interface PretrainLogRow {
+  /**
+   * `step` (a printed step) or `epoch` (the epoch's summary); only step rows are plotted when there
+   * are any.
+   */
   kind: string;
+  /** 0-based epoch. */
   epoch: number;
+  /** Steps since the start of training: the x axis. */
   global_step: number;
+  /** InfoNCE (or cross-entropy) loss. */
   loss: number;
+  /** Top-1 accuracy, percent. */
   acc1: number;
+  /** Learning rate. */
   lr: number;
+  /** Throughput, image pairs per second. */
   img_per_s: number;
 }
 

@@ -26,9 +26,16 @@ export interface DoneMarker {
 
 /** Outcome of one cell. */
 export interface CellOutcome {
+  /** The cell's {@link SweepCell.id}. */
   id: string;
+  /**
+   * `done`: ran and succeeded; `skipped`: its done-marker matched; `failed`: non-zero exit;
+   * `blocked`: the statistics cell it needs failed.
+   */
   status: "done" | "skipped" | "failed" | "blocked";
+  /** Wall-clock run time (0 when skipped). */
   seconds: number;
+  /** Why it failed or was blocked (exit code and log file). */
   message?: string;
 }
 

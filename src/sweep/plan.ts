@@ -19,12 +19,15 @@ export type CellPhase = "statistics" | "invariance" | "transfer";
 export interface SweepCell {
   /** Stable, file-name-safe identifier, e.g. `synthetic__default__rotation`. */
   id: string;
+  /** The evaluation it runs. */
   kind: CellKind;
+  /** The Slurm array it is submitted in. */
   phase: CellPhase;
   /** Model (or `a+b+c` fusion) the cell evaluates. */
   model: string;
   /** The script under `scripts/` and its arguments. */
   script: string;
+  /** Arguments after the script, verbatim. */
   args: string[];
   /** Checkpoint base names whose files the result depends on (for the skip-if-done key). */
   checkpoints: string[];
@@ -34,11 +37,17 @@ export interface SweepCell {
 
 /** Slurm resources for every array task. */
 export interface SlurmOptions {
+  /** `#SBATCH --partition` (default: none, the cluster's default). */
   partition?: string;
+  /** `#SBATCH --account` (default: none). */
   account?: string;
+  /** Wall-time limit per task, `HH:MM:SS` (default `04:00:00`). */
   time: string;
+  /** `--cpus-per-task` (default 8). */
   cpusPerTask: number;
+  /** Memory per task in Slurm's notation (default `32G`). */
   mem: string;
+  /** GPUs per task, `--gres=gpu:N` (default 1; 0 requests none). */
   gpus: number;
   /** Most array tasks running at once (`--array=0-N%max`). */
   maxConcurrent?: number;
@@ -48,18 +57,37 @@ export interface SlurmOptions {
 
 /** A validated plan. */
 export interface SweepPlan {
+  /**
+   * File-name-safe sweep name: its state lives in `<resultsDir>/sweep/<name>` (default `sweep`).
+   */
   name: string;
+  /** Folder of the `<model>.pth.tar` checkpoints (`--ckpt-dir`, default `models`). */
   ckptDir: string;
+  /** Where results and statistics go (`--results-dir`, default `results`). */
   resultsDir: string;
+  /** Root of the real-world, Causal3DIdent and downstream datasets (default `../data`). */
   dataRoot: string;
   /** ImageFolder root holding `<split>/` for statistics and synthetic invariance. */
   imagenet: string;
+  /** Layer every cell evaluates (`--feature-layer`, default `backbone`). */
   featureLayer: string;
+  /** Model names (checkpoint base names, or `random`/`supervised`) to evaluate; at least one. */
   models: string[];
+  /**
+   * Synthetic invariance: the transform families (empty: none), optional `--num-images` and `--k`,
+   * and extra arguments for every cell.
+   */
   synthetic: { transforms: string[]; numImages?: number; k?: number; extraArgs: string[] };
+  /** Real-world invariance: the dataset keys (empty: none) and extra arguments. */
   realworld: { datasets: string[]; extraArgs: string[] };
+  /** Causal3DIdent probes: latent indices `0`–`9` or `class` (empty: none) and extra arguments. */
   causal3dident: { targets: string[]; extraArgs: string[] };
+  /**
+   * Downstream probes: dataset keys (empty: none), the models or `a+b` fusions to probe (default:
+   * `models`), the fuse mode (`cat`, `add`, `mean`) and extra arguments.
+   */
   downstream: { datasets: string[]; models: string[]; fuseMode: string; extraArgs: string[] };
+  /** Resources of the generated Slurm arrays. */
   slurm: SlurmOptions;
 }
 

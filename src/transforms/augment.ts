@@ -69,18 +69,27 @@ export interface AugmentOptions {
 
 /** A crop box in source pixels (torchvision's i, j, h, w). */
 export interface CropBox {
+  /** Row of the box's top edge (torchvision's i). */
   top: number;
+  /** Column of the box's left edge (j). */
   left: number;
+  /** Box height (h). */
   height: number;
+  /** Box width (w). */
   width: number;
 }
 
 /** ColorJitter's draw: the order of the four ops (0 brightness, 1 contrast, 2 saturation, 3 hue). */
 export interface JitterParams {
+  /** A permutation of 0–3: the order in which the four ops are applied. */
   order: number[];
+  /** Brightness factor, U[0.6, 1.4] (1 = unchanged). */
   brightness: number;
+  /** Contrast factor, U[0.6, 1.4] (1 = unchanged). */
   contrast: number;
+  /** Saturation factor, U[0.6, 1.4] (1 = unchanged, 0 = grey). */
   saturation: number;
+  /** Hue shift as a fraction of the colour wheel, U[−0.1, 0.1]. */
   hue: number;
 }
 

@@ -102,6 +102,11 @@ await runMain("bench eval", async () => {
   const py = await havePython();
   const peer = py ? "numpy/sklearn (python3)" : "none";
   const rows: BenchRow[] = [];
+  // Each row also goes to stderr as soon as it is measured (a long run may be cut short).
+  const push = (r: BenchRow) => {
+    rows.push(r);
+    console.error(`row: ${JSON.stringify(r)}`);
+  };
   const tmp = await Deno.makeTempDir({ prefix: "eval-bench-" });
   const rng = new Rng(20240601);
   const say = (s: string) => console.error(s);
@@ -150,7 +155,7 @@ print(json.dumps({"t": t, "err": float(np.max(np.abs(ours - c) / s))}))`);
         tNp = r.t;
         say(`covariance ${n}x${d}: f64 cpu vs numpy max rel err ${r.err.toExponential(2)}`);
       }
-      rows.push(row(`covariance ${n}x${d} f64 cpu`, "s", tCpu, peer, tNp));
+      push(row(`covariance ${n}x${d} f64 cpu`, "s", tCpu, peer, tNp));
       if (gpu) {
         const [g, tGpu] = await timeAsync(() => covarianceGpu(gpu, x, n, d));
         let errGpu = 0;
@@ -161,7 +166,7 @@ print(json.dumps({"t": t, "err": float(np.max(np.abs(ours - c) / s))}))`);
           }
         }
         say(`covariance ${n}x${d}: gpu vs f64 max rel err ${errGpu.toExponential(2)}`);
-        rows.push(row(`covariance ${n}x${d} gpu f32+f64`, "s", tGpu, peer, tNp));
+        push(row(`covariance ${n}x${d} gpu f32+f64`, "s", tGpu, peer, tNp));
       }
     }
     // --- Cholesky + whitening --------------------------------------------------------------
@@ -194,7 +199,7 @@ print(json.dumps({"t": t, "torch_threads": torch.get_num_threads()}))`).catch((e
           tPy = Number.isFinite(r.t) ? r.t : null;
           say(`whitening D=${d}: torch threads ${r.torch_threads}`);
         }
-        rows.push(row(`cholesky+whiten D=${d} (257 rows)`, "s", tFactor + tWhiten, peer, tPy));
+        push(row(`cholesky+whiten D=${d} (257 rows)`, "s", tFactor + tWhiten, peer, tPy));
         say(
           `whitening D=${d}: factor+inverse ${tFactor.toFixed(2)} s, whiten ${
             tWhiten.toFixed(3)
@@ -277,7 +282,7 @@ print(json.dumps({"t": t, "acc": acc, "wd": float(best_wd), "cv": float(best)}))
           }; test accuracy ours ${ours.testScore.toFixed(4)} sklearn ${r.acc.toFixed(4)}`,
         );
       }
-      rows.push(row(`logistic grid 45Cx5 ${n}x${d} k=10`, "s", tOurs, peer, tSk));
+      push(row(`logistic grid 45Cx5 ${n}x${d} k=10`, "s", tOurs, peer, tSk));
     }
     // --- kernel ridge: the Causal3DIdent grid ----------------------------------------------
     if (ONLY.has("krr")) {
@@ -346,7 +351,7 @@ print(json.dumps({"t": t, "alpha": ba, "gamma": bg, "cv": float(best), "r2": r2}
             } (R² diff ${(ours.r2 - r.r2).toExponential(2)}) in ${r.t.toFixed(1)} s`,
           );
         }
-        rows.push(row(`kernel ridge CV 5ax8gx5 + refit n=${n}`, "s", tOurs, peer, tSk));
+        push(row(`kernel ridge CV 5ax8gx5 + refit n=${n}`, "s", tOurs, peer, tSk));
       }
     }
   } finally {
