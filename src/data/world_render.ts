@@ -297,6 +297,7 @@ export class WorldRenderer {
   /** Sphere-tracing steps per ray. */
   readonly maxSteps: number;
 
+  /** A renderer on `gpu` (64 × 64 pixels and 64 steps per ray unless `options` say otherwise). */
   constructor(readonly gpu: Gpu, options: WorldRendererOptions = {}) {
     this.width = options.width ?? DEFAULT_RESOLUTION;
     this.height = options.height ?? this.width;
