@@ -125,7 +125,8 @@ added=0
 if [ -f "$PACK/debs/provides.txt" ]; then
   while read -r soname deb; do
     [ -n "$soname" ] || continue
-    if has_lib "$soname"; then continue; fi
+    # SSL_DEVICE_FORCE_DEBS=1 unpacks every package (to test this path on a machine that has them).
+    if [ "${SSL_DEVICE_FORCE_DEBS:-0}" != 1 ] && has_lib "$soname"; then continue; fi
     say "$soname missing: unpacking $deb"
     unpack_deb "$PACK/debs/$deb" "$WORK/sysroot"
     added=1
