@@ -7,9 +7,12 @@ import { exportWorld } from "../../src/data/world_export.ts";
 import { imageFolder } from "../../src/data/image_folder.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
+import { cachedImages } from "../../src/data/cached_images.ts";
+import { centerCrop } from "../../src/image/crop.ts";
+import { resizeShortSide } from "../../src/image/resize.ts";
+import { toNormalizedTensor } from "../../src/image/to_tensor.ts";
 import { loadModel } from "../../src/models/registry.ts";
 import {
-  cachedImages,
   type ClassificationDataset,
   type SupervisedConfig,
   trainSupervised,
@@ -116,20 +119,44 @@ Deno.test({
     assert(release.valAcc1 === summary.epochs.at(-1)!.valAcc1, "best_acc1 is the last val acc");
 
     // By name from a models folder, without telling loadModel the architecture or width.
+    // By name from a models folder, without telling loadModel the architecture or width: its
+    // features through the checkpoint's fc head (float64 on the CPU) classify the validation
+    // images as the trainer's last evaluation did.
     const model = await loadModel(gpu, "supervised", { ckptDir: out });
     try {
       assert(model.dim === 32, `feature dim ${model.dim}`);
-      const x = Tensor.from(gpu, testRng("supervised x").normalArray(2 * 32 * 32 * 3), [
-        2,
-        32,
-        32,
-        3,
-      ]);
+      const val = await imageFolder(`${data}/val`);
+      const per = 32 * 32 * 3;
+      const pixels = new Float32Array(val.length * per);
+      for (let i = 0; i < val.length; i++) {
+        const view = centerCrop(resizeShortSide(await val.image(i), 32), 32);
+        toNormalizedTensor(view, { layout: "HWC", out: pixels, offset: i * per });
+      }
+      const x = Tensor.from(gpu, pixels, [val.length, 32, 32, 3]);
       const features = model.extract(x);
       const [f] = await gpu.recorder.read([features]);
-      assert(f.length === 64 && f.every(Number.isFinite), "finite [2, 32] features");
       x.release();
       features.release();
+      assert(f.every(Number.isFinite), "finite features");
+      const w = release.stateDict.get("fc.weight")!.toFloat32();
+      const b = release.stateDict.get("fc.bias")!.toFloat32();
+      let correct = 0;
+      for (let i = 0; i < val.length; i++) {
+        let best = -Infinity;
+        let arg = -1;
+        for (let c = 0; c < 7; c++) {
+          let z = b[c];
+          for (let d = 0; d < 32; d++) z += w[c * 32 + d] * f[i * 32 + d];
+          if (z > best) [best, arg] = [z, c];
+        }
+        if (arg === val.targets[i]) correct++;
+      }
+      // One image of slack for a near-tie that f32 and f64 order differently.
+      const acc = (100 * correct) / val.length;
+      assert(
+        Math.abs(acc - release.valAcc1) <= 100 / val.length + 1e-9,
+        `loadModel features + fc give ${acc} %, the trainer ${release.valAcc1} %${seedNote()}`,
+      );
     } finally {
       model.release();
     }
