@@ -22,6 +22,7 @@
  * @module
  */
 import { BadImageLog, type BadImagePolicy, type SkippedImage } from "../data/bad_images.ts";
+import { cachedImages } from "../data/cached_images.ts";
 import { BatchLoader } from "../data/loader.ts";
 import type { Communicator } from "../dist/communicator.ts";
 import { distributedMocoStep, type StepCommTimes } from "../dist/moco_step.ts";
@@ -165,6 +166,8 @@ export interface PretrainConfig {
   faithfulNames?: boolean;
   /** Decodes in flight (`-j/--workers`). */
   workers: number;
+  /** Keep decoded training images in memory up to this many MiB (`--cache-mb`; default 0: decode every epoch). */
+  cacheMb?: number;
   /** Stop each epoch after this many steps (benchmarks, smoke tests); default: all. */
   maxStepsPerEpoch?: number;
   /**
@@ -253,6 +256,9 @@ export function validatePretrainConfig(c: PretrainConfig): void {
   if (c.baseWidth !== undefined) positive.push(["--base-width", c.baseWidth]);
   if (c.maxStepsPerEpoch !== undefined) {
     positive.push(["--max-steps-per-epoch", c.maxStepsPerEpoch]);
+  }
+  if (c.cacheMb !== undefined && !(c.cacheMb >= 0 && Number.isFinite(c.cacheMb))) {
+    throw new UsageError(`--cache-mb must be a non-negative number, got ${c.cacheMb}`);
   }
   for (const [flag, v] of positive) {
     if (!Number.isInteger(v) || v < 1) {
@@ -375,7 +381,9 @@ export async function pretrain(
   }, gpu.device.limits);
 
   const root = `${config.data.replace(/\/+$/, "")}/${config.split}`;
-  const dataset = await deps.openDataset(root);
+  const dataset = cachedImages(await deps.openDataset(root), {
+    bytes: (config.cacheMb ?? 0) * 2 ** 20,
+  });
   if (dataset.length < config.batchSize) {
     throw new DataError(
       `${root}: ${dataset.length} image(s) do not fill one batch of ${config.batchSize}`,

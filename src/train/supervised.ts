@@ -17,6 +17,7 @@
  * @module
  */
 import type { SupervisedDataset } from "../data/dataset.ts";
+import { cachedImages } from "../data/cached_images.ts";
 import { BatchLoader } from "../data/loader.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
@@ -265,34 +266,6 @@ export function evalLogits(gpu: Gpu, net: ResNet, x: Tensor): Tensor {
   const logits = linearForward(gpu, features, w.value, b.value);
   features.release();
   return logits;
-}
-
-/**
- * `dataset` with its decoded images kept in memory while `budget.bytes` lasts (shared by the
- * datasets given the same budget object); images past the budget decode every time.
- */
-export function cachedImages<T extends ClassificationDataset>(
-  dataset: T,
-  budget: { bytes: number },
-): T {
-  if (budget.bytes <= 0) return dataset;
-  const cache = new Map<number, Promise<RgbImage>>();
-  const image = (index: number): Promise<RgbImage> => {
-    const hit = cache.get(index);
-    if (hit) return hit;
-    const decoded = dataset.image(index);
-    if (budget.bytes <= 0) return decoded;
-    cache.set(index, decoded);
-    decoded.then(
-      (img) => (budget.bytes -= img.data.byteLength),
-      () => cache.delete(index),
-    );
-    return decoded;
-  };
-  // A prototype-based wrapper keeps every other field (targets, classes, paths …) as it is.
-  const wrapped = Object.create(dataset) as T;
-  Object.defineProperty(wrapped, "image", { value: image });
-  return wrapped;
 }
 
 /** A prepared batch: views on the GPU and their labels. */
