@@ -1,7 +1,9 @@
 /**
- * `deno task check`: format check, lint and type check. The benchmarks are type-checked on their
- * own, with `tests/bench/import_map.json` and `tests/bench/bench.lock`: they alone import
- * TensorFlow.js, so no other task resolves or downloads it (docs/design.md#dependencies).
+ * `deno task check`: format check, lint, type check and documentation lint of the public API
+ * (`deno doc --lint mod.ts`: every exported symbol documented, no private type reachable from
+ * it). The benchmarks are type-checked on their own, with `tests/bench/import_map.json` and
+ * `tests/bench/bench.lock`: they alone import TensorFlow.js, so no other task resolves or
+ * downloads it (docs/design.md#dependencies).
  *
  * @module
  */
@@ -17,13 +19,16 @@ export const BENCH_FLAGS: readonly string[] = [
   `--lock=${BENCH_DIR}/bench.lock`,
 ];
 
-/** What the main type check covers: the API, sources, scripts and every test folder but bench. */
+/**
+ * What the main type check covers: the API, its example, sources, scripts and every test folder
+ * but bench.
+ */
 export function checkTargets(root = "."): string[] {
   const tests = [...Deno.readDirSync(`${root}/tests`)]
     .filter((e) => `tests/${e.name}` !== BENCH_DIR && (e.isDirectory || e.name.endsWith(".ts")))
     .map((e) => `tests/${e.name}`)
     .sort();
-  return ["mod.ts", "src", "scripts", ...tests];
+  return ["mod.ts", "examples", "src", "scripts", ...tests];
 }
 
 /** The steps, each a label and the arguments of one `deno` command. */
@@ -33,6 +38,7 @@ export function checkSteps(root = "."): [string, string[]][] {
     ["lint", ["lint"]],
     ["type check", ["check", ...checkTargets(root)]],
     ["type check (benchmarks)", ["check", ...BENCH_FLAGS, BENCH_DIR]],
+    ["documentation lint", ["doc", "--lint", "mod.ts"]],
   ];
 }
 
@@ -40,7 +46,8 @@ if (import.meta.main) {
   await runMain("check", async () => {
     parseCli(Deno.args, {
       name: "deno task check",
-      summary: "Format check, lint and type check (the benchmarks with their own import map).",
+      summary: "Format check, lint, type check (the benchmarks with their own import map) and " +
+        "`deno doc --lint mod.ts`.",
       flags: {},
     });
     for (const [what, args] of checkSteps()) {
