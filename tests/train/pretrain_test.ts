@@ -323,7 +323,20 @@ Deno.test("main_moco refuses an unknown --model and an empty data folder with on
   const badText = new TextDecoder().decode(bad.stderr);
   assert(bad.code === 2 && /--model: 'sideways'/.test(badText), `${bad.code}: ${badText}`);
   const empty = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SCRIPT, dir, "--arch", "resnet18", "-b", "8", "--moco-k", "64"],
+    args: [
+      "run",
+      "-A",
+      SCRIPT,
+      dir,
+      "--arch",
+      "resnet18",
+      "-b",
+      "8",
+      "--bn-groups",
+      "2",
+      "--moco-k",
+      "64",
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
