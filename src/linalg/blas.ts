@@ -156,7 +156,9 @@ function tryLoad(): { lib: BlasLibrary; library: string } | { error: string } {
     try {
       return { lib: Deno.dlopen(name, SYMBOLS), library: name };
     } catch (error) {
-      errors.push(`${name}: ${(error as Error).message.split("\n")[0]}`);
+      errors.push(
+        (error as Error).message.split("\n")[0].replace(/^(Could not open library: )+/, ""),
+      );
     }
   }
   return { error: `tried ${candidates.join(", ")}` + (env ? ` (${errors[0]})` : "") };
