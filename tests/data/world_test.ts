@@ -18,7 +18,12 @@ import {
   WorldRenderer,
   wrapAngle,
 } from "../../src/data/world.ts";
-import { objectPosition, projectPoint, rotationMatrix } from "../../src/data/world_render.ts";
+import {
+  CAMERA,
+  objectPosition,
+  projectPoint,
+  rotationMatrix,
+} from "../../src/data/world_render.ts";
 import type { RgbImage } from "../../src/image/image.ts";
 import { LogisticRegression } from "../../src/linalg/logistic.ts";
 import { StandardScaler } from "../../src/linalg/standard_scaler.ts";
@@ -152,7 +157,7 @@ Deno.test(
     const rng = testRng("world silhouettes");
     const res = 64;
     const renderer = new WorldRenderer(gpu, { width: res });
-    const pxPerUnit = res / 2 / Math.tan((13.5 * Math.PI) / 180); // image-plane units → pixels
+    const pxPerUnit = res / 2 / CAMERA.tanHalf; // image-plane units → pixels
     const appearance = { 6: rng.range(-1, 1), 7: rng.range(-1, 1), 8: rng.range(-1, 1) };
     const centred = { 0: 0, 1: 0, 2: 0, 9: rng.range(-1, 1), ...appearance };
 
@@ -166,12 +171,13 @@ Deno.test(
     assert(Math.abs(sphere.area - disk) < 0.02 * disk, `sphere area ${sphere.area} vs ${disk}`);
     assert(Math.abs(sphere.cx - 32) < 0.3 && Math.abs(sphere.cy - 32) < 0.3, "sphere not centred");
 
-    // Axis-aligned cube (half side 0.48 incl. rounding): the front face at depth 5.52 bounds it.
+    // Axis-aligned cube (a box of half side 0.42 rounded by 0.06): the silhouette is traced by
+    // the rounded front edges, lateral 0.48 at the depth of their centre line, 6 − 0.42.
     const cube = await objectMask(
       renderer,
       scene(WORLD_CLASSES.indexOf("cube"), { ...centred, 3: 0, 4: 0, 5: 0 }),
     );
-    const side = 2 * (0.48 / 5.52) * pxPerUnit;
+    const side = 2 * (0.48 / (6 - 0.42)) * pxPerUnit;
     for (
       const [what, v] of [["width", cube.right - cube.left], ["height", cube.bottom - cube.top]]
     ) {
@@ -194,7 +200,8 @@ Deno.test(
     for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1]]) {
       assert(at(32 + dx * ring, 32 + dy * ring) === 1, `torus ring missing at (${dx}, ${dy})`);
     }
-    const outer = 2 * (0.72 / (6 - 0.2)) * pxPerUnit;
+    // The outer rim is traced where rays graze the tube at its equator, depth ≈ 6.
+    const outer = 2 * (0.72 / 6) * pxPerUnit;
     assert(
       Math.abs(torus.right - torus.left - outer) <= 2,
       `torus width ${torus.right - torus.left}`,
@@ -203,29 +210,34 @@ Deno.test(
 );
 
 Deno.test(
-  "world objects stay inside the frame at the corners of the position box",
+  "world objects at the centre of the position box stay inside the frame in every pose, and stay in view at its corners",
   GPU_TEST,
   async () => {
     const gpu = await testGpu();
     const rng = testRng("world frame margin");
     const res = 48;
     const renderer = new WorldRenderer(gpu, { width: res });
-    const scenes: Scene[] = [];
+    const centred: Scene[] = [];
+    const corners: Scene[] = [];
     for (let cls = 0; cls < WORLD_CLASSES.length; cls++) {
+      for (let rep = 0; rep < 12; rep++) {
+        const latents = sampleLatents(rng);
+        for (let k = 0; k < 3; k++) latents[k] = 0;
+        centred.push({ cls, latents });
+      }
       for (let corner = 0; corner < 8; corner++) {
-        for (let rep = 0; rep < 3; rep++) {
-          const latents = sampleLatents(rng);
-          for (let k = 0; k < 3; k++) latents[k] = corner & (1 << k) ? 1 : -1;
-          scenes.push({ cls, latents });
-        }
+        const latents = sampleLatents(rng);
+        for (let k = 0; k < 3; k++) latents[k] = corner & (1 << k) ? 1 : -1;
+        corners.push({ cls, latents });
       }
     }
-    // Pixels that change with the background hue are background: every border pixel must be one.
-    const a = await renderer.render(scenes);
+    // Pixels that change with the background hue are background: at the centre every border
+    // pixel must be one (the bounding sphere of radius 0.9 at depth 6 fits the 18° frame).
+    const a = await renderer.render(centred);
     const b = await renderer.render(
-      scenes.map((s) => withBackground(s, wrapAngle(s.latents[9] + 1))),
+      centred.map((s) => withBackground(s, wrapAngle(s.latents[9] + 1))),
     );
-    scenes.forEach((s, i) => {
+    centred.forEach((s, i) => {
       for (let t = 0; t < res; t++) {
         for (const [x, y] of [[t, 0], [t, res - 1], [0, t], [res - 1, t]]) {
           const pa = pixel(a[i], x, y), pb = pixel(b[i], x, y);
@@ -233,12 +245,19 @@ Deno.test(
             pa.some((v, c) => v !== pb[c]),
             `${WORLD_CLASSES[s.cls]} at latents ${
               Array.from(s.latents).map((v) => v.toFixed(2))
-            } ` +
-              `touches the border at (${x}, ${y})`,
+            } touches the border at (${x}, ${y})`,
           );
         }
       }
     });
+    // At the corners the object is large enough to reach the border, but its centre stays in
+    // the frame and most of it is visible.
+    for (const s of corners) {
+      const m = await objectMask(renderer, s);
+      const [cx, cy] = projectPoint(objectPosition(s.latents), res, res);
+      assert(cx > 0 && cx < res && cy > 0 && cy < res, `centre (${cx}, ${cy}) out of the frame`);
+      assert(m.area > 0.04 * res * res, `${WORLD_CLASSES[s.cls]} covers only ${m.area} px`);
+    }
   },
 );
 
@@ -437,14 +456,21 @@ Deno.test(
       assert(Math.abs(kp[1] - m.top) < 1.5, `top pole ${kp[1]} vs mask top ${m.top}${note}`);
       assert(Math.abs(kp[4] - m.right) < 1.5, `+x point ${kp[4]} vs mask right ${m.right}${note}`);
     }
-    // Every keypoint of every class stays in the frame across the latent box's corners.
+    // Every keypoint of every class is in the frame at the centre of the position box. At its
+    // corners a keypoint (at most r = 0.84 from the object's centre: a cube corner, the teapot's
+    // spout) lies within the cone that grazes a sphere of radius r at lateral offset a = 0.15
+    // and depth d = 6 − 0.4, so at most tan(atan(a/d) + asin(r/√(a² + d²))) off-axis.
+    const [a, d, r] = [CAMERA.xyScale, CAMERA.z - CAMERA.zScale, 0.84];
+    const reach = Math.tan(Math.atan(a / d) + Math.asin(r / Math.hypot(a, d))) / CAMERA.tanHalf;
+    const past = 112 * (reach - 1); // pixels of the 224 frame past the border
     for (let cls = 0; cls < WORLD_CLASSES.length; cls++) {
-      for (let corner = 0; corner < 8; corner++) {
+      for (let corner = 0; corner < 9; corner++) {
         const latents = sampleLatents(rng);
-        for (let k = 0; k < 3; k++) latents[k] = corner & (1 << k) ? 1 : -1;
+        for (let k = 0; k < 3; k++) latents[k] = corner === 8 ? 0 : corner & (1 << k) ? 1 : -1;
         const kp = projectKeypoints({ cls, latents }, res);
+        const [lo, hi] = corner === 8 ? [0, 224] : [-past, 224 + past];
         for (const v of kp) {
-          assert(v > 0 && v < 224, `class ${cls} keypoint ${v} outside the frame`);
+          assert(v > lo && v < hi, `class ${cls} keypoint ${v} outside [${lo}, ${hi}]`);
         }
       }
     }
