@@ -139,8 +139,15 @@ Deno.test({
     const steps = dist.stdout.split("\n").filter((l) => l.startsWith("Epoch: [0]"));
     assert(steps.length === 3, `3 step lines expected (rank 0 only):\n${dist.stdout}`);
     assert(/2 ranks of 8 pairs/.test(dist.stdout), `rank layout not logged:\n${dist.stdout}`);
-    const written = [...Deno.readDirSync(`${dir}/mpi`)].map((e) => e.name);
-    assert(written.join() === "default_0000.pth.tar", `files written: ${written}`);
+    const written = [...Deno.readDirSync(`${dir}/mpi`)].map((e) => e.name).sort();
+    assert(
+      written.join() === "default_0000.pth.tar,log.csv,log.jsonl",
+      `files written: ${written}`,
+    );
+    // The training log is rank 0's alone: 3 step rows and one epoch row under the header.
+    const rows = Deno.readTextFileSync(`${dir}/mpi/log.csv`).trim().split("\n").slice(1);
+    const kinds = rows.map((r) => r.split(",")[0]).join();
+    assert(kinds === "step,step,step,epoch", `log.csv rows: ${kinds}`);
 
     const a = await loadTrainingCheckpoint(`${dir}/single/default_0000.pth.tar`);
     const b = await loadTrainingCheckpoint(`${dir}/mpi/default_0000.pth.tar`);
