@@ -17,6 +17,7 @@ import {
   type ProbeData,
   regularisationGrid,
   scoreWith,
+  subsetProbeData,
 } from "../eval/downstream.ts";
 import { extrinsicEvaluation, kernelRidgeScore } from "../eval/extrinsic.ts";
 import { FeatureCache } from "../eval/feature_cache.ts";
@@ -28,7 +29,7 @@ import { cachedStatistics } from "../eval/statistics.ts";
 import { sampleImageIndices, syntheticInvariance } from "../eval/synthetic_invariance.ts";
 import { Whitener } from "../eval/whitening.ts";
 import type { Gpu } from "../gpu/device.ts";
-import { KFold, takeRows } from "../linalg/kfold.ts";
+import { KFold } from "../linalg/kfold.ts";
 import { LogisticRegression } from "../linalg/logistic.ts";
 import { Ridge } from "../linalg/ridge.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
@@ -181,18 +182,6 @@ function finiteOrNull(xs: ArrayLike<number>): (number | null)[] {
   return Array.from(xs, (v) => (Number.isFinite(v) ? v : null));
 }
 
-function subset(d: ProbeData, idx: Int32Array): ProbeData {
-  return {
-    x: {
-      rows: idx.length,
-      cols: d.x.cols,
-      data: takeRows(d.x.data as Float64Array, d.x.cols, idx),
-    },
-    y: takeRows(d.y, d.targetDim, idx),
-    targetDim: d.targetDim,
-  };
-}
-
 /**
  * Each CV fold's score at fixed hyper-parameters: the folds are the first split of a shuffled
  * K-fold seeded with `seed`, i.e. the same folds the hyper-parameter search used (and the same
@@ -206,7 +195,7 @@ export async function foldScores(
 ): Promise<number[]> {
   const out: number[] = [];
   for (const f of new KFold(folds, { shuffle: true, random: new Rng(seed) }).split(d.x.rows)) {
-    out.push(await score(subset(d, f.train), subset(d, f.test)));
+    out.push(await score(subsetProbeData(d, f.train), subsetProbeData(d, f.test)));
   }
   return out;
 }

@@ -99,7 +99,8 @@ export interface DownstreamResult {
   grid: number[];
 }
 
-function subset(d: ProbeData, idx: Int32Array): ProbeData {
+/** The rows `idx` of a probe's data (features and targets). */
+export function subsetProbeData(d: ProbeData, idx: Int32Array): ProbeData {
   return {
     x: {
       rows: idx.length,
@@ -199,7 +200,11 @@ export function downstreamEvaluation(
     if (options.refoldPerCandidate && cvScores.length > 0) folds = kfold.split(trainval.x.rows);
     let s = 0;
     for (const fold of folds) {
-      s += runner.fitScore(subset(trainval, fold.train), subset(trainval, fold.test), wd);
+      s += runner.fitScore(
+        subsetProbeData(trainval, fold.train),
+        subsetProbeData(trainval, fold.test),
+        wd,
+      );
       progress?.advance(1, `wd=${wd.toExponential(2)}`);
     }
     const score = s / folds.length;
