@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { fidelityTables, readFidelityRecord } from "./fidelity.ts";
 import type { ReportData, ResultTable } from "../report/findings.ts";
 import { buildReport, errorBars } from "../report/build.ts";
 import { syntheticCurveCharts } from "../report/curves.ts";
@@ -138,11 +139,15 @@ export async function demoReport(
   title = "ssl-invariances demo: MoCo v2 policies on the built-in world",
 ): Promise<Report> {
   const { curves, notes } = await demoCurves(results, context);
-  return buildReport(demoReportData(results), title, subtitle, {
+  const report = buildReport(demoReportData(results), title, subtitle, {
     curves,
     notes: [...(context.notes ?? []), ...notes],
     dims: Object.fromEntries(results.map((r) => [r.label, r.dim])),
   });
+  const dir = context.modelsDir.replace(/\/+$/, "") || ".";
+  const fidelity = await readFidelityRecord(`${dir}/logs/fidelity.json`);
+  if (fidelity) report.appendix = fidelityTables(fidelity);
+  return report;
 }
 
 /** The CSV header of {@link demoCsv}. */

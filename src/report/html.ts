@@ -33,6 +33,27 @@ export interface Report {
   curves?: LineChart[];
   /** Notes shown at the end (plots left out and why). */
   notes?: string[];
+  /** Tables of numbers shown after the notes (e.g. the pretraining fidelity record). */
+  appendix?: AppendixTable[];
+}
+
+/** A plain table of numbers in a report's appendix. */
+export interface AppendixTable {
+  /** Heading of the table. */
+  title: string;
+  /** A sentence under the heading: where the numbers come from. */
+  caption: string;
+  /** Column headings. */
+  columns: string[];
+  /** Rows of cells (numbers are printed with up to 4 decimals; null prints as an empty cell). */
+  rows: (string | number | null)[][];
+}
+
+/** A cell of an {@link AppendixTable} as text. */
+export function appendixCell(v: string | number | null): string {
+  if (v === null) return "";
+  if (typeof v === "string") return v;
+  return Number.isInteger(v) ? String(v) : v.toFixed(4).replace(/0+$/, "").replace(/\.$/, "");
 }
 
 /** One drawn plot of a report: its SVG, the file it is written to and its mark counts. */
@@ -53,6 +74,18 @@ export function reportFigures(report: Report): ReportFigure[] {
       ...lineChartSvg(c),
     })),
   ];
+}
+
+function appendixHtml(tables: readonly AppendixTable[]): string {
+  if (tables.length === 0) return "";
+  const cell = (tag: string, v: string) => `<${tag}>${escapeHtml(v)}</${tag}>`;
+  return `<h2>Appendix</h2>\n` +
+    tables.map((t) =>
+      `<h3>${escapeHtml(t.title)}</h3><p>${escapeHtml(t.caption)}</p><table class="appendix">` +
+      `<tr>${t.columns.map((c) => cell("th", c)).join("")}</tr>` +
+      t.rows.map((r) => `<tr>${r.map((v) => cell("td", appendixCell(v))).join("")}</tr>`).join("") +
+      `</table>`
+    ).join("\n");
 }
 
 function escapeHtml(s: string): string {
@@ -197,6 +230,7 @@ ${
       ? `<h2>Notes</h2><ul>${report.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join("")}</ul>`
       : ""
   }
+${appendixHtml(report.appendix ?? [])}
 <script>${COUNT_SCRIPT}</script>
 </body></html>
 `;

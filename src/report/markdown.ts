@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { formatCell, type Report, reportFigures } from "./html.ts";
+import { appendixCell, formatCell, type Report, reportFigures } from "./html.ts";
 
 function escape(s: string): string {
   return s.replaceAll("|", "\\|");
@@ -43,6 +43,17 @@ export function renderReportMarkdown(report: Report): string {
   if (report.notes && report.notes.length > 0) {
     lines.push("", "## Notes", "");
     for (const n of report.notes) lines.push(`- ${escape(n)}`);
+  }
+  if (report.appendix && report.appendix.length > 0) {
+    lines.push("", "## Appendix");
+    for (const t of report.appendix) {
+      lines.push("", `### ${escape(t.title)}`, "", escape(t.caption), "");
+      lines.push(`| ${t.columns.map(escape).join(" | ")} |`);
+      lines.push(`| ${t.columns.map(() => "---").join(" | ")} |`);
+      for (const r of t.rows) {
+        lines.push(`| ${r.map((v) => escape(appendixCell(v))).join(" | ")} |`);
+      }
+    }
   }
   return lines.join("\n") + "\n";
 }
