@@ -326,8 +326,8 @@ function gemmJs(g: GemmArgs): void {
 }
 
 /** The transpose [cols, rows] of the rows×cols block at `off` with row stride `ld`. */
-function packTransposed(
-  a: Float64Array,
+export function packTransposed(
+  a: Float32Array | Float64Array,
   off: number,
   ld: number,
   rows: number,

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { gemm, syrk } from "./blas.ts";
+import { gemm, packTransposed, syrk } from "./blas.ts";
 import { checkShape } from "./reference.ts";
 
 export { checkShape, gemmNT } from "./reference.ts";
@@ -63,19 +63,7 @@ export function transpose(
   cols: number,
 ): Float64Array {
   checkShape(a.length, rows, cols, "transpose");
-  const out = new Float64Array(rows * cols);
-  const T = 32;
-  for (let i0 = 0; i0 < rows; i0 += T) {
-    const i1 = Math.min(i0 + T, rows);
-    for (let j0 = 0; j0 < cols; j0 += T) {
-      const j1 = Math.min(j0 + T, cols);
-      for (let i = i0; i < i1; i++) {
-        const row = i * cols;
-        for (let j = j0; j < j1; j++) out[j * rows + i] = a[row + j];
-      }
-    }
-  }
-  return out;
+  return packTransposed(a, 0, cols, rows, cols);
 }
 
 /** Transposed copy of a matrix. */
