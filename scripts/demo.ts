@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RENDERER_VERSION } from "../src/data/world_render.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
 import { DEMO_BASELINES, DEMO_SIZES, demoModels, PRETRAIN } from "../src/demo/config.ts";
 import { missingCheckpoints, retrainDemoCheckpoints } from "../src/demo/checkpoints.ts";
@@ -144,7 +145,8 @@ await runMain("demo", async () => {
     const subtitle = [
       `adapter: ${gpu.summary.description}`,
       `models: narrow ResNet-18 (base width ${PRETRAIN.baseWidth}), ${PRETRAIN.imageSize}×${PRETRAIN.imageSize} inputs, ` +
-      `${PRETRAIN.epochs} epochs of MoCo v2 on ${7 * PRETRAIN.world.perClass} world images`,
+      `${PRETRAIN.epochs} epochs of MoCo v2 on ${7 * PRETRAIN.world.perClass} world images ` +
+      `(world version 1; the current world is version ${RENDERER_VERSION}: models/README.md)`,
       `synthetic: ${sizes.numImages} images × k = ${sizes.k} views; groups: ${sizes.objects} objects; ` +
       `${flags.quick ? "quick run" : "full run"}; generated ${new Date().toISOString()}`,
       ...(baselineLines.length > 0 ? [`reference models: ${baselineLines.join("; ")}`] : []),

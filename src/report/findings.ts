@@ -320,6 +320,39 @@ function bestFinding(
 }
 
 /**
+ * A warning first when pretrained models do not beat the random-init reference on any transfer
+ * task (paired intervals over the probe's units): their invariance numbers then describe models
+ * that have not learned the tasks, and say nothing for or against the paper's hypothesis.
+ * Undefined when there is no random-init reference, no per-unit values, or every model beats it.
+ */
+export function untrainedCaveat(data: ReportData): string | undefined {
+  const d = data.downstream;
+  const refs = data.references ?? [];
+  const random = refs.find((r) => /random/i.test(r));
+  if (!d || !random || !d.models.includes(random)) return undefined;
+  const models = d.models.filter((m) => !refs.includes(m));
+  const judged = models.map((m) => {
+    const signs = d.items.map((task) => {
+      const diff = tableDifference(d, m, random, [task]);
+      return diff ? differenceSign(diff) : undefined;
+    });
+    return { m, known: signs.some((x) => x !== undefined), beats: signs.some((x) => x === 1) };
+  }).filter((j) => j.known);
+  const behind = judged.filter((j) => !j.beats).map((j) => j.m);
+  if (judged.length === 0 || behind.length === 0) return undefined;
+  const tasks = d.items.join(", ");
+  if (behind.length === judged.length) {
+    return `Caveat: no pretrained model beats ${random} on any transfer task (${tasks}; paired ` +
+      `intervals over ${d.unit ?? "units"}), so none has learned what the tasks need: the ` +
+      `invariance comparisons below are between untrained-like models and are no evidence for ` +
+      `or against the paper's hypothesis.`;
+  }
+  return `Caveat: ${behind.join(", ")} ${behind.length === 1 ? "does" : "do"} not beat ${random} ` +
+    `on any transfer task (${tasks}; paired intervals over ${d.unit ?? "units"}): comparisons ` +
+    `involving ${behind.length === 1 ? "it" : "them"} say little about the paper's hypothesis.`;
+}
+
+/**
  * The findings, one sentence (or short paragraph) each, in report order. A difference between
  * two models is stated only when its paired 95 % bootstrap interval excludes zero.
  */
@@ -329,6 +362,7 @@ export function findings(data: ReportData): string[] {
   const push = (s: string | undefined) => {
     if (s) out.push(s);
   };
+  push(untrainedCaveat(data));
   const syn = data.synthetic?.similarity;
   if (syn) {
     push(invarianceFinding(syn, SPATIAL_FAMILIES, "Spatial transforms", "ventral", refs));

@@ -5,6 +5,7 @@ import {
   policyModel,
   type ReportData,
   tableDifference,
+  untrainedCaveat,
 } from "../../src/report/findings.ts";
 import { buildReport } from "../../src/report/build.ts";
 import {
@@ -258,4 +259,43 @@ Deno.test("reportDataFromRuns() builds tables from run records, the newest run p
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("untrainedCaveat() warns first when pretrained models do not beat random init on any transfer task", () => {
+  // Five CV folds; "beats" needs the paired interval to exclude zero.
+  const table = (rows: number[][]) => ({
+    models: ["default", "ventral", "random-init", "supervised"],
+    items: ["cls", "keypoints"],
+    values: rows.map((r) => [r[0], r[0]]),
+    units: rows.map((r) => [r, r]),
+    unit: "CV folds",
+    spread: "sd" as const,
+  });
+  const random = [0.4, 0.41, 0.39, 0.4, 0.4];
+  const better = random.map((v) => v + 0.2); // clearly above random-init on every fold
+  const tied = random.map((v, i) => v + (i % 2 === 0 ? 0.01 : -0.01)); // interval straddles 0
+  const worse = random.map((v) => v - 0.1);
+  const supervised = random.map((v) => v + 0.5);
+  const refs = ["random-init", "supervised"];
+
+  const none = findings({ downstream: table([tied, worse, random, supervised]), references: refs });
+  assert(none[0].startsWith("Caveat: no pretrained model beats random-init"), none[0]);
+  assert(none[0].includes("(cls, keypoints; paired intervals over CV folds)"), none[0]);
+
+  const one = untrainedCaveat({
+    downstream: table([better, tied, random, supervised]),
+    references: refs,
+  });
+  assert(one?.startsWith("Caveat: ventral does not beat random-init") === true, `${one}`);
+
+  const all = untrainedCaveat({
+    downstream: table([better, better, random, supervised]),
+    references: refs,
+  });
+  assert(all === undefined, `every model beats random init: ${all}`);
+  // Without a random-init reference there is nothing to compare with.
+  assert(
+    untrainedCaveat({ downstream: table([worse, worse, random, supervised]) }) === undefined,
+    "no references",
+  );
 });
