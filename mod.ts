@@ -286,7 +286,12 @@ export { augmentPerImage } from "./src/train/two_views.ts";
 export { expandPlan, parsePlan, type SweepCell, type SweepPlan } from "./src/sweep/plan.ts";
 export { runCell, runLocal } from "./src/sweep/cells.ts";
 export { writeSlurmJobs } from "./src/sweep/slurm.ts";
-export { renderReportHtml, type Report, type ReportChart } from "./src/report/html.ts";
+export {
+  type AppendixTable,
+  renderReportHtml,
+  type Report,
+  type ReportChart,
+} from "./src/report/html.ts";
 export { checkReportInBrowser } from "./src/report/browser_check.ts";
 
 // Utilities
