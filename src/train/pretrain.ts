@@ -607,6 +607,9 @@ export async function pretrain(
           step: index,
           global_step: globalStep,
           loss: entry.loss,
+          // Every step's loss since the previous row: the epoch row's mean covers all steps.
+          window_loss: losses.reduce((a, b) => a + b, 0) / ranks / losses.length,
+          window_steps: losses.length,
           acc1: entry.acc1,
           acc5: entry.acc5,
           lr,

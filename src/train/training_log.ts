@@ -24,7 +24,12 @@ export const TRAINING_LOG_COLUMNS = [
   "data_wait_s",
   "elapsed_s",
   "time",
+  "window_loss",
+  "window_steps",
 ] as const;
+
+/** The columns of the first layout, before `window_loss` and `window_steps` (still read). */
+const FIRST_LAYOUT_COLUMNS = TRAINING_LOG_COLUMNS.length - 2;
 
 /** One row of the log. */
 export interface TrainingLogRow {
@@ -36,7 +41,10 @@ export interface TrainingLogRow {
   step: number;
   /** Steps since the start of training (1 after the first). */
   global_step: number;
-  /** InfoNCE loss (epoch rows: mean over the epoch's step rows). */
+  /**
+   * InfoNCE loss of the printed step (epoch rows: the mean loss of every step of the epoch, from
+   * the step rows' `window_loss`, as MoCo's AverageMeter prints it).
+   */
   loss: number;
   /** Contrastive top-1 accuracy, percent. */
   acc1: number;
@@ -52,10 +60,22 @@ export interface TrainingLogRow {
   elapsed_s: number;
   /** Wall-clock time of the row (ISO 8601). */
   time: string;
+  /**
+   * Mean loss of every step since the previous step row, this one included (epoch rows: of every
+   * step of the epoch); NaN in logs written before this column existed.
+   */
+  window_loss: number;
+  /** Steps that `window_loss` covers. */
+  window_steps: number;
 }
 
-/** The measurements of one printed step, as the loop knows them. */
-export type StepMeasurement = Omit<TrainingLogRow, "kind" | "elapsed_s" | "time">;
+/**
+ * The measurements of one printed step, as the loop knows them; without `window_loss` the row
+ * covers the printed step alone.
+ */
+export type StepMeasurement =
+  & Omit<TrainingLogRow, "kind" | "elapsed_s" | "time" | "window_loss" | "window_steps">
+  & Partial<Pick<TrainingLogRow, "window_loss" | "window_steps">>;
 
 function csvLine(row: TrainingLogRow): string {
   return TRAINING_LOG_COLUMNS.map((c) => String(row[c])).join(",") + "\n";
@@ -63,10 +83,12 @@ function csvLine(row: TrainingLogRow): string {
 
 function parseCsvRow(line: string): TrainingLogRow | undefined {
   const cells = line.split(",");
-  if (cells.length !== TRAINING_LOG_COLUMNS.length) return undefined;
+  if (cells.length !== TRAINING_LOG_COLUMNS.length && cells.length !== FIRST_LAYOUT_COLUMNS) {
+    return undefined;
+  }
   const row: Record<string, string | number> = {};
   TRAINING_LOG_COLUMNS.forEach((c, i) => {
-    row[c] = c === "kind" || c === "time" ? cells[i] : Number(cells[i]);
+    row[c] = c === "kind" || c === "time" ? cells[i] : i < cells.length ? Number(cells[i]) : NaN;
   });
   if (row.kind !== "step" && row.kind !== "epoch") return undefined;
   if (!Number.isInteger(row.global_step) || !Number.isInteger(row.epoch)) return undefined;
@@ -171,7 +193,13 @@ export class TrainingLog {
   /** Appends a printed step's row and returns it. */
   step(m: StepMeasurement): TrainingLogRow {
     if (this.#epochRows.length > 0 && this.#epochRows[0].epoch !== m.epoch) this.#epochRows = [];
-    const row: TrainingLogRow = { kind: "step", ...m, ...this.#stamp() };
+    const row: TrainingLogRow = {
+      kind: "step",
+      ...m,
+      ...this.#stamp(),
+      window_loss: m.window_loss ?? m.loss,
+      window_steps: m.window_steps ?? 1,
+    };
     this.#epochRows.push(row);
     this.#write(row);
     return row;
@@ -179,24 +207,34 @@ export class TrainingLog {
 
   /**
    * Appends the summary row of `epoch`, which ended at `globalStep` after `steps` steps: the mean
-   * loss, accuracies and img/s of its step rows (those of the run it was resumed from included).
+   * loss of every step (from the step rows' windows), and the mean accuracies and img/s of its
+   * step rows (those of the run it was resumed from included).
    */
   endEpoch(epoch: number, steps: number, globalStep: number, lr: number): TrainingLogRow {
     const rows = this.#epochRows.filter((r) => r.epoch === epoch);
     const mean = (k: "loss" | "acc1" | "acc5" | "img_per_s") =>
       rows.length === 0 ? NaN : rows.reduce((s, r) => s + r[k], 0) / rows.length;
+    // Every step's loss, weighted by the steps each row covers; rows of the first layout (no
+    // window) leave only the printed steps' mean.
+    const covered = rows.reduce((s, r) => s + r.window_steps, 0);
+    const exact = rows.length > 0 && rows.every((r) => Number.isFinite(r.window_loss));
+    const stepMean = exact
+      ? rows.reduce((s, r) => s + r.window_loss * r.window_steps, 0) / covered
+      : mean("loss");
     const row: TrainingLogRow = {
       kind: "epoch",
       epoch,
       step: steps,
       global_step: globalStep,
-      loss: mean("loss"),
+      loss: stepMean,
       acc1: mean("acc1"),
       acc5: mean("acc5"),
       lr,
       img_per_s: mean("img_per_s"),
       data_wait_s: Number(rows.reduce((s, r) => s + r.data_wait_s, 0).toFixed(3)),
       ...this.#stamp(),
+      window_loss: stepMean,
+      window_steps: exact ? covered : rows.length,
     };
     this.#epochRows = [];
     this.#write(row);

@@ -151,3 +151,35 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test("TrainingLog: an epoch row's loss is the mean of every step, weighted by the windows its rows cover", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "trainlog-window-" });
+  const log = await TrainingLog.open(dir);
+  // Printed every 10 steps of a 25-step epoch: windows of 10, 10 and 5 steps whose mean losses
+  // are 3, 6 and 9, while the printed steps themselves read 6.5, 6.4 and 6.3.
+  log.step({ ...measurement(0, 10, 10), loss: 6.5, window_loss: 3, window_steps: 10 });
+  log.step({ ...measurement(0, 20, 20), loss: 6.4, window_loss: 6, window_steps: 10 });
+  log.step({ ...measurement(0, 25, 25), loss: 6.3, window_loss: 9, window_steps: 5 });
+  const epoch = log.endEpoch(0, 25, 25, 0.03);
+  log.close();
+  // (10·3 + 10·6 + 5·9) / 25 = 5.4, not the printed steps' 6.4.
+  assert(Math.abs(epoch.loss - 5.4) < 1e-12 && epoch.window_steps === 25, `${epoch.loss}`);
+  const rows = await readTrainingLog(`${dir}/log.csv`);
+  assert(rows.length === 4 && rows[3].window_loss === epoch.loss, "written and read back");
+  // A log of the first layout (no window columns) still reads; its epoch mean falls back to the
+  // printed steps.
+  const header =
+    "kind,epoch,step,global_step,loss,acc1,acc5,lr,img_per_s,data_wait_s,elapsed_s,time";
+  await Deno.writeTextFile(
+    `${dir}/log.csv`,
+    `${header}\nstep,0,10,10,6.5,1,2,0.03,100,0.1,1.5,2026-01-01T00:00:00.000Z\n`,
+  );
+  const old = await readTrainingLog(`${dir}/log.csv`);
+  assert(old.length === 1 && Number.isNaN(old[0].window_loss) && old[0].loss === 6.5, "old layout");
+  const resumed = await TrainingLog.open(dir, { resumeGlobalStep: 10 });
+  resumed.step({ ...measurement(0, 20, 20), loss: 6.4, window_loss: 6, window_steps: 10 });
+  const mixed = resumed.endEpoch(0, 20, 20, 0.03);
+  resumed.close();
+  assert(Math.abs(mixed.loss - 6.45) < 1e-12, `fallback to printed steps: ${mixed.loss}`);
+  await Deno.remove(dir, { recursive: true });
+});
