@@ -60,24 +60,53 @@ export class BadImageLog {
 }
 
 /**
- * Decodes `path` (see `loadImage`). When the file is missing, truncated, corrupt or of an
- * unsupported format: with `skip`, records it in `log` and resolves to undefined; with `fail`,
- * rejects with a DataError naming the file and the `--on-bad-image skip` way out. Errors that
- * are not about the file (e.g. the image library failing to load) always propagate.
+ * The `fail` half of the rule: the decoder's DataError with the way out appended, so every
+ * place that stops on a bad image says the same thing. `where` (e.g. `image 3 of coil100`)
+ * is put before the hint when the file name alone does not locate the image.
+ */
+export function badImageError(error: DataError, where?: string): DataError {
+  const context = where ? `${where}; ` : "";
+  return new DataError(
+    `${error.message} (${context}use --on-bad-image skip to leave such files out)`,
+  );
+}
+
+/**
+ * The bad-image rule, in one place: runs `read`. A DataError (the file is missing, truncated,
+ * corrupt or of an unsupported format) is, under `skip`, handed to `onSkip` and resolves to
+ * undefined; under `fail`, rethrown as {@link badImageError} (with `where`). Errors that are
+ * not about the file (e.g. the image library failing to load) always propagate.
+ */
+export async function readOrSkip<T>(
+  read: () => Promise<T>,
+  policy: BadImagePolicy,
+  onSkip: (error: DataError) => void,
+  where?: string,
+): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!(error instanceof DataError)) throw error;
+    if (policy === "fail") throw badImageError(error, where);
+    onSkip(error);
+    return undefined;
+  }
+}
+
+/** The warning line printed when an image is skipped (`warning: skipped <source>: <reason>`). */
+export function skippedWarning(source: string, reason: string): string {
+  return `warning: skipped ${source}: ${reason}`;
+}
+
+/**
+ * Decodes `path` (see `loadImage`) under {@link readOrSkip}: with `skip`, an unreadable file is
+ * recorded in `log` and resolves to undefined; with `fail`, it rejects with a DataError naming
+ * the file and the `--on-bad-image skip` way out.
  */
 export async function decodeOrSkip(
   path: string,
   policy: BadImagePolicy,
   log: BadImageLog,
 ): Promise<RgbImage | undefined> {
-  try {
-    return await loadImage(path);
-  } catch (error) {
-    if (!(error instanceof DataError)) throw error;
-    if (policy === "skip") {
-      log.record(path, error);
-      return undefined;
-    }
-    throw new DataError(`${error.message} (use --on-bad-image skip to leave such files out)`);
-  }
+  return await readOrSkip(() => loadImage(path), policy, (error) => log.record(path, error));
 }

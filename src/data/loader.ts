@@ -11,7 +11,7 @@
 import type { RgbImage } from "../image/image.ts";
 import { DataError } from "../util/errors.ts";
 import { Rng } from "../util/rng.ts";
-import type { BadImageLog, BadImagePolicy } from "./bad_images.ts";
+import { type BadImageLog, type BadImagePolicy, readOrSkip } from "./bad_images.ts";
 import type { ImageDataset } from "./dataset.ts";
 
 /** How many following images are tried in place of an unreadable one before giving up. */
@@ -223,26 +223,18 @@ export class BatchLoader<T> {
   async #decode(i: number): Promise<RgbImage> {
     const bad = this.#options.badImages;
     if (!bad) return await this.dataset.image(i);
-    if (bad.policy === "fail") {
-      try {
-        return await this.dataset.image(i);
-      } catch (error) {
-        if (!(error instanceof DataError)) throw error;
-        throw new DataError(`${error.message} (use --on-bad-image skip to leave such files out)`);
-      }
-    }
+    // Under `fail` the first unreadable image (j = i) throws; under `skip` the next readable
+    // one stands in for it.
     const n = this.dataset.length;
     for (let k = 0; k <= MAX_SUBSTITUTES; k++) {
       const j = (i + k) % n;
       if (this.#bad.has(j)) continue;
-      try {
-        return await this.dataset.image(j);
-      } catch (error) {
-        if (!(error instanceof DataError)) throw error;
+      const image = await readOrSkip(() => this.dataset.image(j), bad.policy, (error) => {
         // Concurrent decodes may meet the same file; it is logged once.
         if (!this.#bad.has(j)) bad.log.record(this.dataset.describe(j), error);
         this.#bad.add(j);
-      }
+      });
+      if (image) return image;
     }
     throw new DataError(
       `${this.dataset.describe(i)} and the ${MAX_SUBSTITUTES} images after it are unreadable`,

@@ -7,11 +7,12 @@
  * @module
  */
 import { join } from "node:path";
+import { BAD_IMAGE_POLICIES } from "../data/bad_images.ts";
 import { type Gpu, openGpu } from "../gpu/device.ts";
-import type { FuseMode } from "../models/combine.ts";
+import { FUSE_MODES, parseFuseMode } from "../models/combine.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { loadModel } from "../models/registry.ts";
-import type { FeatureLayer } from "../models/resnet.ts";
+import { FEATURE_LAYERS, parseFeatureLayer } from "../models/resnet.ts";
 import { type CliSpec, type FlagSpec, parseCli, type ParsedCli } from "../util/cli.ts";
 import { UsageError } from "../util/errors.ts";
 import { checkPlainName } from "../io/names.ts";
@@ -25,15 +26,6 @@ import {
   type WrittenRecord,
 } from "../io/results.ts";
 import { RANDOM_MODEL_JITTER, Whitener } from "./whitening.ts";
-
-/** Feature layers the registry accepts. */
-export const FEATURE_LAYERS: readonly string[] = [
-  "backbone",
-  "layer1",
-  "layer2",
-  "layer3",
-  "layer4",
-];
 
 /** The flags our scripts add to the original's. */
 export const EXTRA_FLAGS = {
@@ -49,7 +41,7 @@ export const EXTRA_FLAGS = {
   "on-bad-image": {
     type: "string",
     default: "fail",
-    choices: ["fail", "skip"],
+    choices: BAD_IMAGE_POLICIES,
     help: "an undecodable image stops the run (fail) or is left out and reported (skip)",
   },
   arch: {
@@ -89,7 +81,7 @@ export const FEATURE_LAYER_FLAG = {
 export const FUSE_MODE_FLAG = {
   type: "string",
   default: "cat",
-  choices: ["cat", "add", "mean"],
+  choices: FUSE_MODES,
   help: "fusion of A+B+… models",
 } as const satisfies FlagSpec;
 
@@ -253,8 +245,8 @@ export async function openEvalModel(
   const gpu = await openEvalGpu(flags.device);
   const model = await loadModel(gpu, flags.model, {
     ckptDir: flags["ckpt-dir"],
-    featureLayer: flags["feature-layer"] as FeatureLayer,
-    ...(fuseMode === undefined ? {} : { fuseMode: fuseMode as FuseMode }),
+    featureLayer: parseFeatureLayer(flags["feature-layer"]),
+    ...(fuseMode === undefined ? {} : { fuseMode: parseFuseMode(fuseMode) }),
     arch: flags.arch,
     seed: flags.seed,
     baseWidth: flags["base-width"],

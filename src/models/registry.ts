@@ -33,7 +33,14 @@ import { sha256File, sha256Hex, stableStringify } from "../util/hash.ts";
 import { Rng } from "../util/rng.ts";
 import { CombinedExtractor, type FuseMode, parseFuseMode } from "./combine.ts";
 import { type FeatureExtractor, ResNetFeatureExtractor } from "./feature_extractor.ts";
-import { archName, type FeatureLayer, parseArch, ResNet, type ResNetConfig } from "./resnet.ts";
+import {
+  archName,
+  type FeatureLayer,
+  parseArch,
+  parseFeatureLayer,
+  ResNet,
+  type ResNetConfig,
+} from "./resnet.ts";
 
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
@@ -51,8 +58,6 @@ export interface LoadModelOptions {
   baseWidth?: number;
 }
 
-const LAYERS: readonly FeatureLayer[] = ["backbone", "layer1", "layer2", "layer3", "layer4"];
-
 /**
  * Loads `name` (one model or `A+B+…`) as a feature extractor on `gpu`.
  *
@@ -69,10 +74,7 @@ export async function loadModel(
   name: string,
   options: LoadModelOptions = {},
 ): Promise<FeatureExtractor> {
-  const layer = options.featureLayer ?? "backbone";
-  if (!LAYERS.includes(layer)) {
-    throw new UsageError(`--feature-layer must be one of ${LAYERS.join(", ")}, got '${layer}'`);
-  }
+  const layer = parseFeatureLayer(options.featureLayer ?? "backbone");
   const fuseMode = parseFuseMode(options.fuseMode ?? "cat");
   const pieces = name.split("+");
   if (pieces.some((p) => p.trim() === "")) {

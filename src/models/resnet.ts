@@ -40,8 +40,27 @@ import { kaimingNormalConv, linearDefaultInit } from "./init.ts";
 
 /** The ResNet depths. */
 export type ResNetArch = "resnet18" | "resnet34" | "resnet50" | "resnet101" | "resnet152";
+/**
+ * The layers features can be taken from, in depth order: `backbone` (= pooled layer4, the
+ * default) or the pooled output of one stage. The one list every flag, loader and model uses.
+ */
+export const FEATURE_LAYERS = ["backbone", "layer1", "layer2", "layer3", "layer4"] as const;
 /** Where features are taken: pooled output of a stage, or `backbone` (= pooled layer4). */
-export type FeatureLayer = "backbone" | "layer1" | "layer2" | "layer3" | "layer4";
+export type FeatureLayer = typeof FEATURE_LAYERS[number];
+
+/** Whether `value` names a {@link FeatureLayer}. */
+export function isFeatureLayer(value: string): value is FeatureLayer {
+  return (FEATURE_LAYERS as readonly string[]).includes(value);
+}
+
+/**
+ * `value` as a {@link FeatureLayer}, or a UsageError naming `flag` and the accepted layers.
+ * `flag` is what the user typed (a script passes `--feature-layer`).
+ */
+export function parseFeatureLayer(value: string, flag = "--feature-layer"): FeatureLayer {
+  if (isFeatureLayer(value)) return value;
+  throw new UsageError(`${flag} must be one of ${FEATURE_LAYERS.join(", ")}, got '${value}'`);
+}
 /** torchvision's `fc` (linear), MoCo's MLP `fc.0`/`fc.2`, or no head. */
 export type HeadKind = "none" | "linear" | "mlp";
 
@@ -66,8 +85,6 @@ const ARCHS: Record<ResNetArch, { block: "basic" | "bottleneck"; layers: number[
   resnet101: { block: "bottleneck", layers: [3, 4, 23, 3] },
   resnet152: { block: "bottleneck", layers: [3, 8, 36, 3] },
 };
-
-const FEATURE_LAYERS: readonly FeatureLayer[] = ["layer1", "layer2", "layer3", "layer4"];
 
 /**
  * The config named by an architecture string: `resnet50`, `resnet50w3`, `resnet18w2`, … (the
@@ -865,15 +882,11 @@ export class ResNet {
   }
 }
 
+/** Stages run to reach `layer`: `layerN` needs N, `backbone` all four. */
 function stageCount(layer: FeatureLayer): number {
-  if (layer === "backbone") return 4;
-  const i = FEATURE_LAYERS.indexOf(layer);
-  if (i < 0) {
-    throw new UsageError(
-      `unknown feature layer '${layer}' (expected backbone, layer1, layer2, layer3 or layer4)`,
-    );
-  }
-  return i + 1;
+  const parsed = parseFeatureLayer(layer, "feature layer");
+  // FEATURE_LAYERS is in depth order after `backbone`: layerN sits at index N.
+  return parsed === "backbone" ? 4 : FEATURE_LAYERS.indexOf(parsed);
 }
 
 function releaseUnitTape(t: UnitTape): void {
