@@ -281,7 +281,7 @@ export {
 // Beyond one machine, and reports
 export { Mpi } from "./src/dist/mpi.ts";
 export { type Communicator } from "./src/dist/communicator.ts";
-export { averageGradients, distributedMocoStep } from "./src/dist/moco_step.ts";
+export { averageGradients, distributedMocoStep } from "./src/train/moco_step_distributed.ts";
 export { augmentPerImage } from "./src/train/two_views.ts";
 export { expandPlan, parsePlan, type SweepCell, type SweepPlan } from "./src/sweep/plan.ts";
 export { runCell, runLocal } from "./src/sweep/cells.ts";
@@ -324,7 +324,7 @@ export type {
 export type { WorldExportOptions, WorldExportSummary } from "./src/data/world_export.ts";
 export type { Scene } from "./src/data/world_render.ts";
 export type { CommArray } from "./src/dist/communicator.ts";
-export type { StepCommTimes } from "./src/dist/moco_step.ts";
+export type { StepCommTimes } from "./src/train/moco_step_distributed.ts";
 export type { MpiElement } from "./src/dist/mpi.ts";
 export type { DownstreamEvalOptions, DownstreamResult, ProbeData } from "./src/eval/downstream.ts";
 export type {

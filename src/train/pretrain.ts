@@ -10,7 +10,7 @@
  * Data-parallel (`deps.comm`, `--dist mpi`): every rank walks the same seeded global order,
  * takes rows [r·b, (r+1)·b) of each global batch (PyTorch's DistributedSampler role), renders
  * each image's views from a seed of (run seed, epoch, row in the epoch), runs
- * src/dist/moco_step.ts (cross-rank shuffle-BN, gradient all-reduce) and only rank 0 logs and
+ * src/train/moco_step_distributed.ts (cross-rank shuffle-BN, gradient all-reduce) and only rank 0 logs and
  * saves. BN running statistics never enter a training step; rank 0's are the ones saved, as
  * DDP's buffer broadcast makes them on every rank. The result equals one process over the same
  * global batch with `--bn-groups` = the rank count (up to float summation order).
@@ -25,7 +25,7 @@ import { BadImageLog, type BadImagePolicy, type SkippedImage } from "../data/bad
 import { cachedImages } from "../data/cached_images.ts";
 import { BatchLoader } from "../data/loader.ts";
 import type { Communicator } from "../dist/communicator.ts";
-import { distributedMocoStep, type StepCommTimes } from "../dist/moco_step.ts";
+import { distributedMocoStep, type StepCommTimes } from "./moco_step_distributed.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";

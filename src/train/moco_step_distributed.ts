@@ -1,6 +1,9 @@
 /**
  * One data-parallel MoCo v2 step on one rank, as MoCo's `builder.py` runs under PyTorch DDP with
- * one process per GPU and plain per-GPU BatchNorm (docs/common.md#moco, docs/pretraining.md#optimisation):
+ * one process per GPU and plain per-GPU BatchNorm (docs/common.md#moco,
+ * docs/pretraining.md#optimisation). It lives beside the single-process step
+ * (src/train/moco_step.ts), whose key update and backward it reuses; src/dist/ only carries the
+ * messages (src/dist/communicator.ts):
  *
  * 1. q = normalize(encoder_q(x_q)) over this rank's b = N/size rows (query BN per rank);
  * 2. momentum update of encoder_k (its parameters are identical on every rank);
@@ -28,16 +31,16 @@ import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { enqueue, infoNce } from "../ops/contrastive.ts";
 import { l2NormalizeForward } from "../ops/normalize.ts";
+import type { Communicator } from "../dist/communicator.ts";
 import {
   type MocoStepOptions,
   type MocoStepResult,
   type MocoTrainable,
   recordKeyMomentumUpdate,
   recordQueryBackward,
-} from "../train/moco_step.ts";
-import type { MomentumSgd, TrainParameter } from "../train/optimizer.ts";
-import { checkBnGroups } from "../train/shuffle_bn.ts";
-import type { Communicator } from "./communicator.ts";
+} from "./moco_step.ts";
+import type { MomentumSgd, TrainParameter } from "./optimizer.ts";
+import { checkBnGroups } from "./shuffle_bn.ts";
 
 /** Where one rank's step time went around the collectives (accumulated, for benchmarks). */
 export interface StepCommTimes {
