@@ -194,7 +194,7 @@ export {
   drawAugmentParams,
   isAugmentPolicy,
 } from "./src/transforms/augment.ts";
-export { resizeImagesGpu } from "./src/transforms/resize_gpu.ts";
+export { resizeImagesGpu } from "./src/image/gpu/resize.ts";
 
 // Datasets
 export type {

@@ -11,14 +11,6 @@
 
 const WG: u32 = 256u;
 
-fn unpack(p: u32) -> vec3u {
-  return vec3u(p & 255u, (p >> 8u) & 255u, (p >> 16u) & 255u);
-}
-
-fn pack(c: vec3u) -> u32 {
-  return c.x | (c.y << 8u) | (c.z << 16u);
-}
-
 // Pillow's ITU-R 601-2 luma: L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16.
 fn luma(c: vec3u) -> u32 {
   return (19595u * c.x + 38470u * c.y + 7471u * c.z + 32768u) >> 16u;

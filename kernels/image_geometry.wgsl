@@ -4,13 +4,12 @@
 // (more than 65 535 workgroups): the linear index is (wid.x + wid.y * nwg.x) * 64 + lid.
 
 fn unpack_rgb(p: u32) -> vec3f {
-  return vec3f(f32(p & 0xffu), f32((p >> 8u) & 0xffu), f32((p >> 16u) & 0xffu));
+  return vec3f(unpack(p));
 }
 
 // Round half up and saturate to 0..255, then pack.
 fn pack_rgb(v: vec3f) -> u32 {
-  let q = vec3u(clamp(floor(v + vec3f(0.5)), vec3f(0.0), vec3f(255.0)));
-  return q.x | (q.y << 8u) | (q.z << 16u);
+  return pack(vec3u(clamp(floor(v + vec3f(0.5)), vec3f(0.0), vec3f(255.0))));
 }
 
 // OpenCV's BORDER_REFLECT_101 (mirror without repeating the edge: ... 2 1 | 0 1 2 ... n-1 | n-2),

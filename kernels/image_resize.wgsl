@@ -1,123 +1,98 @@
-// Pillow's 8-bit BILINEAR resize (Resample.c, as src/image/resize.ts) of a batch of same-size
-// views, fused with a crop window of the resized image (torchvision CenterCrop, zero padding
-// outside), for src/transforms/resize_gpu.ts. Pixels are packed one per u32 as
-// r | g << 8 | b << 16.
+// Pillow's 8-bit BILINEAR resize (Resample.c) of a batch of packed views, the one GPU resize
+// (src/image/gpu/resize.ts): each view resizes a crop box of its source view and keeps a window
+// of the result (zero outside the resized image), optionally mirrored left-right. It serves the
+// MoCo augmentations (RandomResizedCrop, Resize + CenterCrop) and the synthetic views
+// (Resize(r) + CenterCrop(c)).
 //
-// The host uploads Pillow's per-axis coefficients (bounds: first source index and tap count per
-// output pixel; weights: `ksize` fixed-point weights per output pixel, 22 fractional bits), so
-// both implementations evaluate the same integer sums: (2^21 + Σ w·v) then clip8. The sums stay
-// below 2^30 (weights ≤ 2^22 summing to about 2^22, samples ≤ 255): i32 is exact.
+// The host uploads Pillow's per-axis coefficients from `resizeCoefficients` (src/image/resize.ts,
+// the one source of resize taps), already cut to each view's window: per window column (row)
+// the first source index and the tap count (0 outside the resized image, which yields 0), then
+// `ksize` fixed-point weights with 22 fractional bits. Both implementations evaluate the same
+// integer sums, (2^21 + Σ w·v) then clip8; the sums stay below 2^30, so i32 is exact.
 //
-// Pass 1 (resize_h) computes the horizontal pass only for the source rows the window's output
-// rows read and the resized columns inside the window; pass 2 (resize_v) the vertical pass for
-// the window's pixels. Each pixel of a pass depends only on its own coefficients, so computing
-// a subset gives the same bytes as the full CPU resize followed by the crop.
-//
-// Both entry points run on a (column blocks of 64, rows, views) grid: no integer divisions,
-// which llvmpipe cannot vectorise.
-
-const PRECISION_BITS: u32 = 22u;
+// Pass 1 (resize_h) runs the horizontal pass only over the source rows the window's rows read,
+// for the window's columns; pass 2 (resize_v) the vertical pass for the window's pixels. Each
+// pixel of a pass depends only on its own coefficients, so computing a subset gives the same
+// bytes as the full CPU resize followed by the crop. Both run on a (column blocks of 64, rows,
+// views) grid: no integer divisions, which llvmpipe cannot vectorise.
 
 struct Params {
-  // Views in the batch.
   views: u32,
-  src_width: u32,
-  src_height: u32,
-  // Taps per output pixel of the horizontal and the vertical coefficients.
-  h_ksize: u32,
-  v_ksize: u32,
-  // First source row the horizontal pass reads; rows of the intermediate per view.
-  row_first: u32,
-  rows: u32,
-  // First resized column inside the window; columns of the intermediate per view.
-  col_first: u32,
-  cols: u32,
-  // Window origin in resized coordinates (negative or past the edge: zero padding).
-  win_left: i32,
-  win_top: i32,
-  win_width: u32,
-  win_height: u32,
-  // Resized size.
-  out_width: u32,
-  out_height: u32,
-  _pad: u32,
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> prm: Params;
-@group(0) @binding(1) var<storage, read> bounds: array<i32>;
-@group(0) @binding(2) var<storage, read> weights: array<i32>;
-@group(0) @binding(3) var<storage, read> src: array<u32>;
-@group(0) @binding(4) var<storage, read_write> dst: array<u32>;
+@group(0) @binding(0) var<uniform> rh: Params;
+// Per view, 3 × vec4u: (srcOffset, srcWidth, boxLeft, firstRow), (rows, width, interOffset,
+// coefOffset), (ksize, 0, 0, 0). firstRow is the first source row read (box top included).
+@group(0) @binding(1) var<storage, read> rh_views: array<vec4u>;
+// At coefOffset: width (first tap, tap count) pairs, then width × ksize weights.
+@group(0) @binding(2) var<storage, read> rh_coef: array<i32>;
+@group(0) @binding(3) var<storage, read> rh_src: array<u32>;
+@group(0) @binding(4) var<storage, read_write> rh_inter: array<u32>;
 
-fn channels(p: u32) -> vec3i {
-  return vec3i(i32(p & 0xffu), i32((p >> 8u) & 0xffu), i32((p >> 16u) & 0xffu));
-}
-
-// Pillow's clip8 of a fixed-point sum.
-fn clip8(v: i32) -> u32 {
-  if (v >= (1 << (PRECISION_BITS + 8u))) {
-    return 255u;
-  }
-  if (v <= 0) {
-    return 0u;
-  }
-  return u32(v >> PRECISION_BITS);
-}
-
-fn pack(acc: vec3i) -> u32 {
-  return clip8(acc.x) | (clip8(acc.y) << 8u) | (clip8(acc.z) << 16u);
-}
-
-// Horizontal pass: dst = intermediate [views, rows, cols]; bounds/weights = horizontal ones.
-// Grid: (ceil(cols / 64), rows, views).
+// Horizontal pass: intermediate [rows, width] of view gid.z. Grid: (⌈width / 64⌉, rows, views).
 @compute @workgroup_size(64)
 fn resize_h(@builtin(global_invocation_id) gid: vec3u) {
-  let j = gid.x;
-  if (j >= prm.cols) {
+  let v = gid.z;
+  if (v >= rh.views) {
     return;
   }
+  let a = rh_views[3u * v];
+  let b = rh_views[3u * v + 1u];
+  let x = gid.x;
   let r = gid.y;
-  let v = gid.z;
-  let xx = prm.col_first + j;
-  let xmin = u32(bounds[2u * xx]);
-  let n = u32(bounds[2u * xx + 1u]);
-  let kb = xx * prm.h_ksize;
-  let row = (v * prm.src_height + prm.row_first + r) * prm.src_width + xmin;
-  var acc = vec3i(1 << (PRECISION_BITS - 1u));
-  for (var t = 0u; t < n; t++) {
-    acc += channels(src[row + t]) * weights[kb + t];
+  if (x >= b.y || r >= b.x) {
+    return;
   }
-  dst[(v * prm.rows + r) * prm.cols + j] = pack(acc);
+  let ksize = rh_views[3u * v + 2u].x;
+  let first = u32(rh_coef[b.w + 2u * x]);
+  let taps = u32(rh_coef[b.w + 2u * x + 1u]);
+  let wbase = b.w + 2u * b.y + x * ksize;
+  let row = a.x + (a.w + r) * a.y + a.z + first;
+  var acc = vec3i(1 << (PRECISION_BITS - 1u));
+  for (var t = 0u; t < taps; t++) {
+    acc += rh_coef[wbase + t] * vec3i(unpack(rh_src[row + t]));
+  }
+  rh_inter[b.z + r * b.y + x] = pack(vec3u(clip8(acc.x), clip8(acc.y), clip8(acc.z)));
 }
 
-// Vertical pass: src = intermediate, dst = window [views, win_height, win_width]; bounds/weights
-// = vertical ones (first source index relative to the image, not to row_first).
-// Grid: (ceil(win_width / 64), win_height, views).
+@group(0) @binding(0) var<uniform> rv: Params;
+// Per view, 2 × vec4u: (interOffset, width, height, dstOffset), (coefOffset, ksize, flip, 0).
+@group(0) @binding(1) var<storage, read> rv_views: array<vec4u>;
+// At coefOffset: height (first intermediate row, tap count) pairs, then height × ksize weights.
+@group(0) @binding(2) var<storage, read> rv_coef: array<i32>;
+@group(0) @binding(3) var<storage, read> rv_inter: array<u32>;
+@group(0) @binding(4) var<storage, read_write> rv_dst: array<u32>;
+
+// Vertical pass: the window [height, width] of view gid.z, mirrored when flip is set.
+// Grid: (⌈width / 64⌉, height, views).
 @compute @workgroup_size(64)
 fn resize_v(@builtin(global_invocation_id) gid: vec3u) {
-  let ox = gid.x;
-  if (ox >= prm.win_width) {
-    return;
-  }
-  let oy = gid.y;
   let v = gid.z;
-  let i = (v * prm.win_height + oy) * prm.win_width + ox;
-  let rx = prm.win_left + i32(ox);
-  let ry = prm.win_top + i32(oy);
-  if (rx < 0 || ry < 0 || rx >= i32(prm.out_width) || ry >= i32(prm.out_height)) {
-    dst[i] = 0u;
+  if (v >= rv.views) {
     return;
   }
-  let yy = u32(ry);
-  let ymin = u32(bounds[2u * yy]) - prm.row_first;
-  let n = u32(bounds[2u * yy + 1u]);
-  let kb = yy * prm.v_ksize;
-  let col = u32(rx) - prm.col_first;
-  var at = (v * prm.rows + ymin) * prm.cols + col;
-  var acc = vec3i(1 << (PRECISION_BITS - 1u));
-  for (var t = 0u; t < n; t++) {
-    acc += channels(src[at]) * weights[kb + t];
-    at += prm.cols;
+  let a = rv_views[2u * v];
+  let b = rv_views[2u * v + 1u];
+  let x = gid.x;
+  let y = gid.y;
+  if (x >= a.y || y >= a.z) {
+    return;
   }
-  dst[i] = pack(acc);
+  let first = u32(rv_coef[b.x + 2u * y]);
+  let taps = u32(rv_coef[b.x + 2u * y + 1u]);
+  let wbase = b.x + 2u * a.z + y * b.y;
+  var at = a.x + first * a.y + x;
+  var acc = vec3i(1 << (PRECISION_BITS - 1u));
+  for (var t = 0u; t < taps; t++) {
+    acc += rv_coef[wbase + t] * vec3i(unpack(rv_inter[at]));
+    at += a.y;
+  }
+  var ox = x;
+  if (b.z != 0u) {
+    ox = a.y - 1u - x;
+  }
+  rv_dst[a.w + y * a.y + ox] = pack(vec3u(clip8(acc.x), clip8(acc.y), clip8(acc.z)));
 }

@@ -1,10 +1,22 @@
 /**
  * Compiled WGSL kernels. A kernel is a WGSL file from `kernels/`, an entry point and a set of
- * `override` constants; its shader module and pipeline are created once per distinct key.
+ * `override` constants, optionally behind a shared prelude; its shader module and pipeline are
+ * created once per distinct key.
  *
  * @module
  */
 import type { Gpu } from "./device.ts";
+
+/**
+ * WGSL declarations shared by several kernel files (e.g. kernels/prelude_image.wgsl), prepended
+ * to a kernel's source by {@link KernelCache}: the one place shader text is joined.
+ */
+export interface KernelPrelude {
+  /** The prelude's file name, e.g. `prelude_image.wgsl` (part of the cache key). */
+  file: string;
+  /** Its WGSL text. */
+  source: string;
+}
 
 /** What identifies a compiled kernel. */
 export interface KernelSpec {
@@ -16,6 +28,8 @@ export interface KernelSpec {
   entryPoint: string;
   /** Values for the shader's `override` declarations (the specialisation key). */
   constants?: Record<string, number>;
+  /** Declarations compiled in front of `source` (its helpers are not repeated in the file). */
+  prelude?: KernelPrelude;
 }
 
 /** A compiled compute pipeline plus the label used in errors. */
@@ -31,7 +45,8 @@ export interface Kernel {
 /** The key a spec is cached under. */
 export function kernelKey(spec: KernelSpec): string {
   const constants = Object.entries(spec.constants ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  return `${spec.file}#${spec.entryPoint}(${constants.map(([k, v]) => `${k}=${v}`).join(",")})`;
+  const file = spec.prelude ? `${spec.prelude.file}+${spec.file}` : spec.file;
+  return `${file}#${spec.entryPoint}(${constants.map(([k, v]) => `${k}=${v}`).join(",")})`;
 }
 
 /**
@@ -41,7 +56,10 @@ export function kernelKey(spec: KernelSpec): string {
  */
 export class KernelCache {
   #kernels = new Map<string, Kernel>();
-  /** Shader modules keyed by their source text, shared by every entry point and specialisation. */
+  /**
+   * Shader modules keyed by their full text (prelude included), shared by every entry point and
+   * specialisation.
+   */
   #modules = new Map<string, GPUShaderModule>();
 
   /** An empty cache compiling on `gpu`'s device. */
@@ -60,10 +78,11 @@ export class KernelCache {
     const device = this.gpu.device;
     const label = key;
     device.pushErrorScope("validation");
-    let module = this.#modules.get(spec.source);
+    const code = spec.prelude ? `${spec.prelude.source}\n${spec.source}` : spec.source;
+    let module = this.#modules.get(code);
     if (!module) {
-      module = device.createShaderModule({ label: spec.file, code: spec.source });
-      this.#modules.set(spec.source, module);
+      module = device.createShaderModule({ label: spec.file, code });
+      this.#modules.set(code, module);
     }
     const pipeline = device.createComputePipeline({
       label,

@@ -23,23 +23,23 @@
  * @module
  */
 import source from "../../kernels/augment.wgsl" with { type: "text" };
+import { IMAGE_PRELUDE } from "../image/gpu/prelude.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import type { RgbImage } from "../image/image.ts";
 import { roundHalfEven } from "../image/image.ts";
 import { shortSideSize } from "../image/resize.ts";
-import { IMAGENET_MEAN, IMAGENET_STD, normalizationTable } from "../image/to_tensor.ts";
-import type { Rng } from "../util/rng.ts";
+import { recordNormalize } from "../image/gpu/normalize.ts";
 import {
   allocImages,
-  boxBlurParams,
-  type ColorOp,
   type PackedImages,
   pixelGridX,
   readImages,
-  recordColorChain,
   uploadImages,
-} from "./color.ts";
+} from "../image/gpu/packed.ts";
+import { recordResize, type ResizeView } from "../image/gpu/resize.ts";
+import type { Rng } from "../util/rng.ts";
+import { boxBlurParams, type ColorOp, recordColorChain } from "./color.ts";
 
 const FILE = "augment.wgsl";
 
@@ -199,133 +199,6 @@ export function drawAugmentParams(
   return p;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Resize coefficients (Pillow Resample.c, bilinear)
-
-const PRECISION_BITS = 22;
-
-/** Pillow's fixed-point triangle-filter taps for resampling `inSize` → `outSize` pixels. */
-function axisTaps(inSize: number, outSize: number): {
-  ksize: number;
-  first: Int32Array;
-  count: Int32Array;
-  weights: Int32Array;
-} {
-  const scale = inSize / outSize;
-  const filterScale = scale < 1 ? 1 : scale;
-  const support = filterScale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const first = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * ksize);
-  const k = new Float64Array(ksize);
-  const one = 1 << PRECISION_BITS;
-  // Pillow multiplies by 1/filterScale (not divides): kept so the doubles round identically.
-  const ss = 1 / filterScale;
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
-    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
-    let sum = 0;
-    for (let x = 0; x < xmax; x++) {
-      const t = Math.abs((x + xmin - center + 0.5) * ss);
-      k[x] = t < 1 ? 1 - t : 0;
-      sum += k[x];
-    }
-    for (let x = 0; x < xmax; x++) {
-      const w = sum !== 0 ? k[x] / sum : k[x];
-      weights[xx * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * one) : Math.trunc(0.5 + w * one);
-    }
-    first[xx] = xmin;
-    count[xx] = xmax;
-  }
-  return { ksize, first, count, weights };
-}
-
-/** How one view is resized: crop box in the source, resized size, window offset and size. */
-interface ResizePlan {
-  source: number;
-  box: CropBox;
-  resizedWidth: number;
-  resizedHeight: number;
-  windowLeft: number;
-  windowTop: number;
-  size: number;
-  flip: boolean;
-}
-
-/** Appends one axis' taps for the window [start, start + size) to `coef`; returns its offset. */
-function pushAxis(
-  coef: number[],
-  inSize: number,
-  outSize: number,
-  start: number,
-  size: number,
-): { offset: number; ksize: number } {
-  const t = axisTaps(inSize, outSize);
-  const offset = coef.length;
-  for (let i = 0; i < size; i++) coef.push(t.first[start + i], t.count[start + i]);
-  for (let i = 0; i < size; i++) {
-    for (let j = 0; j < t.ksize; j++) coef.push(t.weights[(start + i) * t.ksize + j]);
-  }
-  return { offset, ksize: t.ksize };
-}
-
-/** Records crop + Pillow bilinear resize + window (+ mirror) for each plan; size × size outputs. */
-function recordResize(gpu: Gpu, src: PackedImages, plans: readonly ResizePlan[]): PackedImages {
-  const n = plans.length;
-  const size = plans[0].size;
-  const coef: number[] = [];
-  const hViews = new Uint32Array(12 * n);
-  const vViews = new Uint32Array(8 * n);
-  let interTotal = 0;
-  const dst = allocImages(gpu, plans.map(() => size), plans.map(() => size), "resized views");
-  let maxRows = 0;
-  plans.forEach((p, v) => {
-    const h = pushAxis(coef, p.box.width, p.resizedWidth, p.windowLeft, size);
-    const vert = pushAxis(coef, p.box.height, p.resizedHeight, p.windowTop, size);
-    hViews.set([
-      src.offsets[p.source],
-      src.widths[p.source],
-      p.box.left,
-      p.box.top,
-      p.box.height,
-      size,
-      interTotal,
-      h.offset,
-      h.ksize,
-      0,
-      0,
-      0,
-    ], 12 * v);
-    vViews.set(
-      [interTotal, size, size, dst.offsets[v], vert.offset, vert.ksize, p.flip ? 1 : 0, 0],
-      8 * v,
-    );
-    interTotal += p.box.height * size;
-    maxRows = Math.max(maxRows, p.box.height);
-  });
-  const coefT = Tensor.from(gpu, Int32Array.from(coef), undefined, "resize taps");
-  const hT = Tensor.from(gpu, hViews, undefined, "resize h views");
-  const vT = Tensor.from(gpu, vViews, undefined, "resize v views");
-  const inter = Tensor.empty(gpu, [Math.max(1, interTotal)], "u32", "resize inter");
-  const params = new Uint32Array([n, 0, 0, 0]);
-  gpu.recorder.dispatch(
-    gpu.kernels.get({ file: FILE, source, entryPoint: "resize_h" }),
-    [hT, coefT, src.tensor, inter],
-    [pixelGridX(maxRows * size), n, 1],
-    params,
-  );
-  gpu.recorder.dispatch(
-    gpu.kernels.get({ file: FILE, source, entryPoint: "resize_v" }),
-    [vT, coefT, inter, dst.tensor],
-    [pixelGridX(size * size), n, 1],
-    params,
-  );
-  for (const t of [coefT, hT, vT, inter]) t.release();
-  return dst;
-}
-
 /**
  * Records Pillow's `GaussianBlur(σ)` per view (σ, or null = unchanged) on a packed batch whose
  * views are used in order; returns a new batch (the caller releases it).
@@ -357,7 +230,12 @@ function blurInPlace(gpu: Gpu, batch: PackedImages, sigmas: readonly (number | n
   });
   const views = Tensor.from(gpu, table, undefined, "blur views");
   const scratch = Tensor.empty(gpu, [batch.tensor.size], "u32", "box blur scratch");
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "box_blur" });
+  const kernel = gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint: "box_blur",
+    prelude: IMAGE_PRELUDE,
+  });
   const maxPixels = Math.max(...chosen.map(([v]) => batch.widths[v] * batch.heights[v]));
   for (let pass = 0; pass < 6; pass++) {
     const [from, to] = pass % 2 === 0 ? [batch.tensor, scratch] : [scratch, batch.tensor];
@@ -459,14 +337,12 @@ export function recordViews(
     throw new RangeError("views with and without a crop box cannot share one batch");
   }
   if (cropFirst) {
-    const plans = views.map((p, v): ResizePlan => ({
+    // RandomResizedCrop: the box resized to size × size; the flip is applied while resizing.
+    const plans = views.map((p, v): ResizeView => ({
       source: sources[v],
       box: p.crop!,
-      resizedWidth: size,
-      resizedHeight: size,
-      windowLeft: 0,
-      windowTop: 0,
-      size,
+      width: size,
+      height: size,
       flip: p.flip,
     }));
     const resized = recordResize(gpu, src, plans);
@@ -474,18 +350,21 @@ export function recordViews(
     resized.tensor.release();
     return out;
   }
+  // Resize(size) + CenterCrop(size) of the full-resolution colour stage.
   const full = recordAppearance(gpu, src, views, sources);
-  const plans = views.map((p, v): ResizePlan => {
+  const plans = views.map((p, v): ResizeView => {
     const img = images[sources[v]];
     const [rw, rh] = shortSideSize(img.width, img.height, size);
     return {
       source: v,
-      box: { top: 0, left: 0, width: img.width, height: img.height },
-      resizedWidth: rw,
-      resizedHeight: rh,
-      windowLeft: roundHalfEven((rw - size) / 2),
-      windowTop: roundHalfEven((rh - size) / 2),
-      size,
+      width: rw,
+      height: rh,
+      window: {
+        left: roundHalfEven((rw - size) / 2),
+        top: roundHalfEven((rh - size) / 2),
+        width: size,
+        height: size,
+      },
       flip: p.flip,
     };
   });
@@ -517,43 +396,6 @@ export async function renderViews(
   } finally {
     src.tensor.release();
   }
-}
-
-const lutCache = new WeakMap<Gpu, Tensor>();
-
-/**
- * Records ToTensor + Normalize(ImageNet) of views [first, first + count) of `views` into NHWC
- * float32 views [outFirst, outFirst + count) of `out`. Only that range of `out` is bound (from a
- * 256-byte aligned offset), so `out` may exceed the storage binding limit.
- */
-function recordNormalize(
-  gpu: Gpu,
-  views: PackedImages,
-  first: number,
-  count: number,
-  out: Tensor,
-  outFirst: number,
-): void {
-  let lut = lutCache.get(gpu);
-  if (!lut) {
-    lut = Tensor.from(gpu, normalizationTable(IMAGENET_MEAN, IMAGENET_STD), undefined, "norm lut");
-    lutCache.set(gpu, lut);
-  }
-  const size = views.widths[0];
-  const viewBytes = size * size * 12;
-  const start = outFirst * viewBytes;
-  const aligned = Math.floor(start / 256) * 256;
-  const bytes = start - aligned + count * viewBytes;
-  const table = new Uint32Array(4 * views.offsets.length);
-  views.offsets.forEach((o, i) => (table[4 * i] = o));
-  const t = Tensor.from(gpu, table, undefined, "normalize views");
-  gpu.recorder.dispatch(
-    gpu.kernels.get({ file: FILE, source, entryPoint: "normalize" }),
-    [t, lut, views.tensor, { buffer: out.buffer, offset: aligned, size: bytes }],
-    [pixelGridX(size * size), count, 1],
-    new Uint32Array([count, size, first, (start - aligned) / 4]),
-  );
-  t.release();
 }
 
 function checkImages(images: readonly RgbImage[]): void {

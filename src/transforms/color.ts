@@ -22,9 +22,18 @@
  * @module
  */
 import source from "../../kernels/image_color.wgsl" with { type: "text" };
+import { IMAGE_PRELUDE } from "../image/gpu/prelude.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { createImage, type RgbImage } from "../image/image.ts";
+import {
+  allocImages,
+  type PackedImages,
+  pixelGridX,
+  readImages,
+  uploadImages,
+  viewTable,
+} from "../image/gpu/packed.ts";
 import {
   HUE_TABLE_SIZE,
   hueFraction,
@@ -36,6 +45,7 @@ import {
 } from "./hsv.ts";
 
 const FILE = "image_color.wgsl";
+/** Threads per workgroup of the image_color.wgsl entry points. */
 const WG = 256;
 /** Output bytes per GPU chunk of the *Batch functions. */
 const CHUNK_BYTES = 128 * 1024 * 1024;
@@ -219,114 +229,6 @@ export function gaussianKernel1d(kernelSize: number, sigma: number): Float32Arra
   return pdf;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Packed GPU images
-
-/** A batch of 8-bit RGB images on the GPU, one u32 (R | G<<8 | B<<16) per pixel. */
-export interface PackedImages {
-  /** u32 tensor holding every view's pixels back to back. */
-  tensor: Tensor;
-  /** Per view width. */
-  widths: number[];
-  /** Per view height. */
-  heights: number[];
-  /** Per view first pixel in `tensor`. */
-  offsets: number[];
-}
-
-/** Pixel offsets of views with these sizes laid back to back, and the total. */
-export function packedLayout(
-  widths: readonly number[],
-  heights: readonly number[],
-): { offsets: number[]; total: number } {
-  const offsets: number[] = [];
-  let total = 0;
-  for (let i = 0; i < widths.length; i++) {
-    offsets.push(total);
-    total += widths[i] * heights[i];
-  }
-  return { offsets, total };
-}
-
-/** Packs images into one Uint32Array (layout of {@link packedLayout}). */
-export function packImages(images: readonly RgbImage[]): Uint32Array {
-  const { total } = packedLayout(images.map((i) => i.width), images.map((i) => i.height));
-  const out = new Uint32Array(Math.max(total, 1));
-  let o = 0;
-  for (const img of images) {
-    const d = img.data;
-    for (let i = 0; i < d.length; i += 3) out[o++] = d[i] | (d[i + 1] << 8) | (d[i + 2] << 16);
-  }
-  return out;
-}
-
-/** Records an upload of `images` as one packed batch. */
-export function uploadImages(gpu: Gpu, images: readonly RgbImage[]): PackedImages {
-  const widths = images.map((i) => i.width);
-  const heights = images.map((i) => i.height);
-  const { offsets } = packedLayout(widths, heights);
-  const tensor = Tensor.from(gpu, packImages(images), undefined, "packed images");
-  return { tensor, widths, heights, offsets };
-}
-
-/** An uninitialised packed batch of views with these sizes. */
-export function allocImages(
-  gpu: Gpu,
-  widths: readonly number[],
-  heights: readonly number[],
-  label = "packed images",
-): PackedImages {
-  const { offsets, total } = packedLayout(widths, heights);
-  const tensor = Tensor.empty(gpu, [Math.max(total, 1)], "u32", label);
-  return { tensor, widths: [...widths], heights: [...heights], offsets };
-}
-
-/** Unpacks views from a read-back packed buffer. */
-export function unpackImages(data: Uint32Array, layout: PackedImages): RgbImage[] {
-  return layout.widths.map((w, v) => {
-    const h = layout.heights[v];
-    const img = createImage(w, h);
-    const d = img.data;
-    for (let i = 0, o = layout.offsets[v]; i < w * h; i++, o++) {
-      const p = data[o];
-      d[3 * i] = p & 255;
-      d[3 * i + 1] = (p >>> 8) & 255;
-      d[3 * i + 2] = (p >>> 16) & 255;
-    }
-    return img;
-  });
-}
-
-/** Reads packed batches back with one sync and returns their images. */
-export async function readImages(
-  gpu: Gpu,
-  batches: readonly PackedImages[],
-): Promise<RgbImage[][]> {
-  const data = await gpu.recorder.read(batches.map((b) => b.tensor));
-  return batches.map((b, i) => unpackImages(data[i] as Uint32Array, b));
-}
-
-/** Workgroups along x for views of at most `maxPixels` pixels (each thread loops ~4 pixels). */
-export function pixelGridX(maxPixels: number): number {
-  return Math.max(1, Math.min(65535, Math.ceil(maxPixels / (WG * 4))));
-}
-
-/** The per-view table vec4u(srcOffset, dstOffset, width, height) the image kernels read. */
-export function viewTable(
-  src: PackedImages,
-  dst: PackedImages,
-  sources: readonly number[],
-): Uint32Array {
-  const t = new Uint32Array(Math.max(1, sources.length) * 4);
-  sources.forEach((s, v) => {
-    if (src.widths[s] !== dst.widths[v] || src.heights[s] !== dst.heights[v]) {
-      throw new RangeError(`view ${v}: source ${s} and output sizes differ`);
-    }
-    t.set([src.offsets[s], dst.offsets[v], dst.widths[v], dst.heights[v]], 4 * v);
-  });
-  return t;
-}
-
 function identitySources(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
@@ -499,14 +401,14 @@ export function recordColorChain(
   const params = new Uint32Array([n, 0, 0, 0]);
   if (contrastViews > 0) {
     gpu.recorder.dispatch(
-      gpu.kernels.get({ file: FILE, source, entryPoint: "luma_chain" }),
+      gpu.kernels.get({ file: FILE, source, entryPoint: "luma_chain", prelude: IMAGE_PRELUDE }),
       [hsv.bytes, hsv.floats, viewsT, opsT, src.tensor, luma],
       [Math.max(1, Math.min(65535, Math.ceil(maxPixels / (WG * 64)))), n, 1],
       params,
     );
   }
   gpu.recorder.dispatch(
-    gpu.kernels.get({ file: FILE, source, entryPoint: "color_chain" }),
+    gpu.kernels.get({ file: FILE, source, entryPoint: "color_chain", prelude: IMAGE_PRELUDE }),
     [hsv.bytes, hsv.floats, viewsT, opsT, src.tensor, luma, dst.tensor],
     [pixelGridX(maxPixels), n, 1],
     params,
@@ -555,8 +457,8 @@ export function recordGaussianBlur(
   const maxPixels = Math.max(...widths.map((x, i) => x * heights[i]));
   const grid: [number, number, number] = [pixelGridX(maxPixels), n, 1];
   const params = new Uint32Array([n, kernelSize, 0, 0]);
-  const kh = gpu.kernels.get({ file: FILE, source, entryPoint: "gauss_h" });
-  const kv = gpu.kernels.get({ file: FILE, source, entryPoint: "gauss_v" });
+  const kh = gpu.kernels.get({ file: FILE, source, entryPoint: "gauss_h", prelude: IMAGE_PRELUDE });
+  const kv = gpu.kernels.get({ file: FILE, source, entryPoint: "gauss_v", prelude: IMAGE_PRELUDE });
   gpu.recorder.dispatch(kh, [views, w, src.tensor, tmp], grid, params);
   gpu.recorder.dispatch(kv, [views, w, tmp, dst.tensor], grid, params);
   views.release();

@@ -32,12 +32,14 @@
  * @module
  */
 import source from "../../kernels/image_geometry.wgsl" with { type: "text" };
+import { IMAGE_PRELUDE } from "../image/gpu/prelude.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { createImage, type RgbImage } from "../image/image.ts";
 import { Rng } from "../util/rng.ts";
 import { UsageError } from "../util/errors.ts";
-import { MAX_BATCH_BYTES, packRgb, unpackRgbImages } from "./geometry.ts";
+import { packRgb, unpackRgbImages } from "../image/gpu/packed.ts";
+import { MAX_BATCH_BYTES } from "./geometry.ts";
 
 /** One deform view: σ (pixels) and the control-grid size (ignored by the faithful model). */
 export interface DeformParams {
@@ -200,7 +202,7 @@ function recordBatch(
   const groups = Math.ceil(total / WORKGROUP);
   const u = dims(width, height, views, options.seed);
   const kernel = (entryPoint: string) =>
-    gpu.kernels.get({ file: "image_geometry.wgsl", source, entryPoint });
+    gpu.kernels.get({ file: "image_geometry.wgsl", source, entryPoint, prelude: IMAGE_PRELUDE });
   const out = field
     ? Tensor.empty(gpu, [views, height, width, 2], "f32", "deform field")
     : Tensor.empty(gpu, [views, height, width], "u32", "deform views");

@@ -5,7 +5,7 @@
  *
  * GPU-side families (rotation, translation, scale, shear, brightness, contrast, saturation, hue,
  * blur, sharpness) upload the image once, record every view's op, then the Pillow-exact
- * Resize(r) + CenterCrop(c) on the GPU too (resize_gpu.ts, byte-equal to the CPU pair), and read
+ * Resize(r) + CenterCrop(c) on the GPU too (src/image/gpu/resize.ts, byte-equal to the CPU pair), and read
  * back only the c×c views: one readback per image (op outputs chunked to ≤ 128 MB each).
  * `cpuResize: true` reads the full-resolution views back and resizes on the CPU instead (the
  * reference path). deform reads its views back and resizes on the CPU (its batch recorder is
@@ -41,12 +41,10 @@ import {
   gaussianBlurBatch,
   gaussianKernel1d,
   invert,
-  type PackedImages,
   posterize,
   recordColorOps,
   recordGaussianBlur,
   toGrayscale,
-  uploadImages,
 } from "./color.ts";
 import { deformBatch } from "./deform.ts";
 import {
@@ -61,10 +59,10 @@ import {
   resizedCrop,
   rotateBatch,
   torchvisionAffineCoefficients,
-  unpackRgbImages,
 } from "./geometry.ts";
 import { centerCropWindow, type CropWindow } from "../image/crop.ts";
-import { recordResizeCrop } from "./resize_gpu.ts";
+import { type PackedImages, unpackRgbImages, uploadImages } from "../image/gpu/packed.ts";
+import { recordResizeCrop } from "../image/gpu/resize.ts";
 import type { SyntheticFamily, SyntheticParams } from "./synthetic_grid.ts";
 
 /** How views are made; sizes as `--resize` / `--crop-size`. */

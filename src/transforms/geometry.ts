@@ -15,11 +15,13 @@
  * @module
  */
 import source from "../../kernels/image_geometry.wgsl" with { type: "text" };
+import { IMAGE_PRELUDE } from "../image/gpu/prelude.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { cropBox } from "../image/crop.ts";
 import { createImage, type RgbImage } from "../image/image.ts";
 import { resize } from "../image/resize.ts";
+import { packRgb, unpackRgbImages } from "../image/gpu/packed.ts";
 
 /** The six coefficients (a, b, c, d, e, f) of Pillow's AFFINE transform (output → source). */
 export type AffineCoefficients = [number, number, number, number, number, number];
@@ -222,40 +224,6 @@ export function affineNearestCpu(img: RgbImage, m: AffineCoefficients): RgbImage
   return out;
 }
 
-/** Packs RGB pixels one per u32 (r | g << 8 | b << 16), the GPU kernels' layout. */
-export function packRgb(img: RgbImage): Uint32Array {
-  const n = img.width * img.height;
-  const out = new Uint32Array(n);
-  const d = img.data;
-  for (let i = 0; i < n; i++) out[i] = d[3 * i] | (d[3 * i + 1] << 8) | (d[3 * i + 2] << 16);
-  return out;
-}
-
-/** Unpacks `count` images of `width × height` packed pixels starting at `offset`. */
-export function unpackRgbImages(
-  packed: Uint32Array,
-  width: number,
-  height: number,
-  count: number,
-  offset = 0,
-): RgbImage[] {
-  const n = width * height;
-  const out: RgbImage[] = [];
-  for (let v = 0; v < count; v++) {
-    const img = createImage(width, height);
-    const d = img.data;
-    const base = offset + v * n;
-    for (let i = 0; i < n; i++) {
-      const p = packed[base + i];
-      d[3 * i] = p & 0xff;
-      d[3 * i + 1] = (p >>> 8) & 0xff;
-      d[3 * i + 2] = (p >>> 16) & 0xff;
-    }
-    out.push(img);
-  }
-  return out;
-}
-
 /** Views per GPU batch so that one batch's packed output stays within {@link MAX_BATCH_BYTES}. */
 export function viewsPerBatch(width: number, height: number, bytesPerPixel = 4): number {
   return Math.max(1, Math.floor(MAX_BATCH_BYTES / Math.max(1, width * height * bytesPerPixel)));
@@ -305,6 +273,7 @@ export function recordAffineNearest(
     file: "image_geometry.wgsl",
     source,
     entryPoint: "affine_nearest",
+    prelude: IMAGE_PRELUDE,
   });
   gpu.recorder.dispatch(
     kernel,

@@ -16,10 +16,9 @@ import {
   adjustHueBatch,
   enhanceBatch,
   pillowGaussianBlur,
-  readImages,
   toGrayscale,
-  uploadImages,
 } from "../../src/transforms/color.ts";
+import { readImages, uploadImages } from "../../src/image/gpu/packed.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";

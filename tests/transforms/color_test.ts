@@ -11,12 +11,11 @@ import {
   invert,
   pillowGaussianBlur,
   posterize,
-  readImages,
   recordColorChain,
   recordColorOps,
   toGrayscale,
-  uploadImages,
 } from "../../src/transforms/color.ts";
+import { readImages, uploadImages } from "../../src/image/gpu/packed.ts";
 import { adjustHue } from "../../src/transforms/hsv.ts";
 import { assert, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";

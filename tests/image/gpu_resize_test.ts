@@ -2,12 +2,12 @@ import { Tensor } from "../../src/gpu/tensor.ts";
 import { centerCrop, centerCropWindow, type CropWindow } from "../../src/image/crop.ts";
 import { createImage, imagesEqual, type RgbImage } from "../../src/image/image.ts";
 import { resize, resizeShortSide } from "../../src/image/resize.ts";
-import { packRgb, unpackRgbImages } from "../../src/transforms/geometry.ts";
+import { packRgb, unpackRgbImages } from "../../src/image/gpu/packed.ts";
 import {
   recordResizeCrop,
   recordShortSideCenterCrop,
   resizeImagesGpu,
-} from "../../src/transforms/resize_gpu.ts";
+} from "../../src/image/gpu/resize.ts";
 import type { Rng } from "../../src/util/rng.ts";
 import { assert, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, poisonPool, testGpu } from "../util/gpu.ts";
