@@ -82,13 +82,10 @@ export { Tuner } from "./src/gpu/autotune.ts";
 // Ops (WGSL kernels)
 export { columnSum, matmul, matmulTune, type MatmulVariant } from "./src/ops/matmul.ts";
 export { linearBackward, linearForward } from "./src/ops/linear.ts";
-export {
-  conv2dBackwardData,
-  conv2dBackwardFilter,
-  conv2dForward,
-  conv2dTune,
-  conv2dVariants,
-} from "./src/ops/conv2d.ts";
+export { conv2dForward } from "./src/ops/conv2d_forward.ts";
+export { conv2dBackwardData, conv2dBackwardFilter } from "./src/ops/conv2d_backward.ts";
+export { conv2dVariants } from "./src/ops/conv2d_family.ts";
+export { conv2dTune } from "./src/ops/conv2d_tune.ts";
 export { foldBatchNorm, hwioToOihw, oihwToHwio } from "./src/ops/fold_batchnorm.ts";
 export { add, addRelu, axpby, fill, poison, relu, reluBackward } from "./src/ops/elementwise.ts";
 export {
@@ -419,11 +416,11 @@ export type { InfoNceOptions, InfoNceResult, InfoNceVariant } from "./src/ops/co
 export type {
   Conv2dBackwardDataOptions,
   Conv2dBackwardFilterOptions,
-  Conv2dOp,
-  Conv2dOptions,
-  Conv2dTuning,
-  Size2,
-} from "./src/ops/conv2d.ts";
+} from "./src/ops/conv2d_backward.ts";
+export type { Conv2dOp } from "./src/ops/conv2d_family.ts";
+export type { Conv2dOptions } from "./src/ops/conv2d_forward.ts";
+export type { Size2 } from "./src/ops/conv2d_geometry.ts";
+export type { Conv2dTuning } from "./src/ops/conv2d_tune.ts";
 export type {
   CovarianceOptions,
   CovarianceResult,

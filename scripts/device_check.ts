@@ -26,13 +26,9 @@ import { featuresOfViews } from "../src/eval/features.ts";
 import { ResNetFeatureExtractor } from "../src/models/feature_extractor.ts";
 import { MoCo } from "../src/models/moco.ts";
 import { parseArch, ResNet } from "../src/models/resnet.ts";
-import {
-  conv2dBackwardData,
-  conv2dBackwardFilter,
-  conv2dForward,
-  conv2dTune,
-  type Conv2dTuning,
-} from "../src/ops/conv2d.ts";
+import { conv2dBackwardData, conv2dBackwardFilter } from "../src/ops/conv2d_backward.ts";
+import { conv2dForward } from "../src/ops/conv2d_forward.ts";
+import { conv2dTune, type Conv2dTuning } from "../src/ops/conv2d_tune.ts";
 import { matmul, matmulTune, type MatmulVariant } from "../src/ops/matmul.ts";
 import { recordMocoStep } from "../src/train/moco_step.ts";
 import { MomentumSgd } from "../src/train/optimizer.ts";

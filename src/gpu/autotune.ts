@@ -18,7 +18,17 @@
  */
 import { dirname, join } from "node:path";
 import { writeJsonAtomic } from "../io/atomic.ts";
-import type { Gpu } from "./device.ts";
+
+/**
+ * What a tuner needs from the device: the adapter's description (choices are stored per
+ * adapter) and a GPU→CPU sync to time against. A `Gpu` is one; the tuner does not import it.
+ */
+export interface TunerHost {
+  /** The adapter; `description` keys the stored choices. */
+  readonly summary: { readonly description: string };
+  /** Resolves when every submitted command has finished. */
+  sync(): Promise<void>;
+}
 
 /** The directory for on-disk caches of this project. */
 export function cacheDir(): string {
@@ -74,7 +84,7 @@ export class Tuner {
   /**
    * A tuner for `gpu`'s adapter, storing its choices in `path`; nothing is read until first use.
    */
-  constructor(readonly gpu: Gpu, path: string = join(cacheDir(), "autotune.json")) {
+  constructor(readonly gpu: TunerHost, path: string = join(cacheDir(), "autotune.json")) {
     this.path = path;
   }
 

@@ -7,7 +7,6 @@
  * @module
  */
 import { GpuError } from "../util/errors.ts";
-import type { Gpu } from "./device.ts";
 import type { Kernel } from "./kernel.ts";
 import {
   allocTyped,
@@ -47,7 +46,21 @@ interface Arena {
   used: number;
 }
 
-/** The command recorder of one {@link Gpu}. Ops call {@link dispatch}; readers call {@link read}. */
+/**
+ * What a recorder needs from its device: the `GPUDevice` and the sticky failure state it
+ * raises from (`throwIfFailed`) and feeds (`fail`). A `Gpu` is one; the recorder does not
+ * import it.
+ */
+export interface RecorderHost {
+  /** The device commands are recorded for and submitted to. */
+  readonly device: GPUDevice;
+  /** Throws the first asynchronous GPU error seen, if any. */
+  throwIfFailed(): void;
+  /** Remembers an asynchronous GPU error for the next `throwIfFailed`. */
+  fail(error: Error): void;
+}
+
+/** The command recorder of one `Gpu`. Ops call {@link dispatch}; readers call {@link read}. */
 export class CommandRecorder {
   #encoder: GPUCommandEncoder | undefined;
   #pass: GPUComputePassEncoder | undefined;
@@ -62,7 +75,7 @@ export class CommandRecorder {
   submitCount = 0;
 
   /** A recorder with nothing recorded, submitting to `gpu`'s queue. */
-  constructor(readonly gpu: Gpu) {}
+  constructor(readonly gpu: RecorderHost) {}
 
   /**
    * Records one dispatch of `kernel`. `bindings[i]` goes to `@binding(i)` of group 0; when

@@ -16,7 +16,8 @@
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { checkKeys, type StateDict, TorchTensor } from "../io/torch_checkpoint.ts";
-import { type Conv2dOp, conv2dTune } from "../ops/conv2d.ts";
+import type { Conv2dOp } from "../ops/conv2d_family.ts";
+import { conv2dTune } from "../ops/conv2d_tune.ts";
 import { add, addRelu, reluBackward } from "../ops/elementwise.ts";
 import { foldBatchNormGpu } from "../ops/fold_batchnorm_gpu.ts";
 import { oihwToHwio } from "../ops/fold_batchnorm.ts";

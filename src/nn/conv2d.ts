@@ -7,7 +7,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
-import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "../ops/conv2d.ts";
+import { conv2dBackwardData, conv2dBackwardFilter } from "../ops/conv2d_backward.ts";
+import { conv2dForward } from "../ops/conv2d_forward.ts";
 import { accumulateGrad, createParameter, gradIsZero, type Parameter } from "./parameter.ts";
 
 /** Geometry of a {@link Conv2d}. */

@@ -13,7 +13,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-webgpu";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "../../src/ops/conv2d.ts";
+import { conv2dBackwardData, conv2dBackwardFilter } from "../../src/ops/conv2d_backward.ts";
+import { conv2dForward } from "../../src/ops/conv2d_forward.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { type BenchRow, medianMs, row, TFJS_PEER } from "./harness.ts";
 

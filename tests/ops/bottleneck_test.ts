@@ -10,7 +10,8 @@ import {
   type BatchNormParams,
   releaseSaved,
 } from "../../src/ops/batchnorm.ts";
-import { conv2dBackwardData, conv2dBackwardFilter, conv2dForward } from "../../src/ops/conv2d.ts";
+import { conv2dBackwardData, conv2dBackwardFilter } from "../../src/ops/conv2d_backward.ts";
+import { conv2dForward } from "../../src/ops/conv2d_forward.ts";
 import { add, addRelu, reluBackward } from "../../src/ops/elementwise.ts";
 import { assertRelClose } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";

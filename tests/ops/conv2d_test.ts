@@ -1,13 +1,10 @@
 import { Tensor } from "../../src/gpu/tensor.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { poison } from "../../src/ops/elementwise.ts";
-import {
-  conv2dBackwardData,
-  conv2dBackwardFilter,
-  conv2dForward,
-  conv2dTune,
-  conv2dVariants,
-} from "../../src/ops/conv2d.ts";
+import { conv2dBackwardData, conv2dBackwardFilter } from "../../src/ops/conv2d_backward.ts";
+import { conv2dVariants } from "../../src/ops/conv2d_family.ts";
+import { conv2dForward } from "../../src/ops/conv2d_forward.ts";
+import { conv2dTune } from "../../src/ops/conv2d_tune.ts";
 import { foldBatchNorm, hwioToOihw, oihwToHwio } from "../../src/ops/fold_batchnorm.ts";
 import type { Rng } from "../../src/util/rng.ts";
 import { assert, assertArrayEqual, assertRejects, assertRelClose } from "../util/assert.ts";

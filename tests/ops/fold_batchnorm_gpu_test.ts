@@ -5,7 +5,7 @@
 import { Tensor } from "../../src/gpu/tensor.ts";
 import { foldBatchNorm } from "../../src/ops/fold_batchnorm.ts";
 import { foldBatchNormGpu } from "../../src/ops/fold_batchnorm_gpu.ts";
-import { conv2dForward } from "../../src/ops/conv2d.ts";
+import { conv2dForward } from "../../src/ops/conv2d_forward.ts";
 import { poison } from "../../src/ops/elementwise.ts";
 import { assertRelClose } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
