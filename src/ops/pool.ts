@@ -8,9 +8,21 @@
 import source from "../../kernels/pool.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import type { Size2 } from "./conv2d.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
+import { pair, type Size2 } from "./conv2d_geometry.ts";
 
 const FILE = "pool.wgsl";
+
+/** `struct MaxPoolParams` of `kernels/pool.wgsl`. */
+const MAX_POOL = paramStruct(FILE, source, "MaxPoolParams", { total: "u32" });
+
+/** `struct GapParams` of `kernels/pool.wgsl`. */
+const GAP = paramStruct(FILE, source, "GapParams", {
+  n: "u32",
+  hw: "u32",
+  c: "u32",
+  total: "u32",
+});
 const WORKGROUP = 64;
 
 /** Options of {@link maxPool2dForward} and {@link maxPool2dBackward}. */
@@ -41,14 +53,6 @@ interface Geometry {
   kernel: [number, number];
   stride: [number, number];
   padding: [number, number];
-}
-
-function pair(op: string, what: string, v: Size2, min: number): [number, number] {
-  const p: [number, number] = typeof v === "number" ? [v, v] : [v[0], v[1]];
-  if (!p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new RangeError(`${op}: ${what} must be integer(s) ≥ ${min}, got ${v}`);
-  }
-  return p;
 }
 
 function nhwc(op: string, what: string, t: Tensor): [number, number, number, number] {
@@ -123,7 +127,7 @@ export function maxPool2dForward(gpu: Gpu, x: Tensor, options: MaxPoolOptions = 
     maxPoolKernel(gpu, "maxpool_forward", g),
     [x, y, indices],
     Math.ceil(y.size / WORKGROUP),
-    new Uint32Array([y.size]),
+    MAX_POOL.pack({ total: y.size }),
   );
   return { y, indices };
 }
@@ -158,7 +162,7 @@ export function maxPool2dBackward(
     maxPoolKernel(gpu, "maxpool_backward", g),
     [dy, indices, dx],
     Math.ceil(dx.size / WORKGROUP),
-    new Uint32Array([dx.size]),
+    MAX_POOL.pack({ total: dx.size }),
   );
   return dx;
 }
@@ -174,7 +178,7 @@ export function globalAvgPoolForward(gpu: Gpu, x: Tensor): Tensor {
     kernel,
     [x, y],
     Math.ceil(y.size / WORKGROUP),
-    new Uint32Array([n, h * w, c, y.size]),
+    GAP.pack({ n, hw: h * w, c, total: y.size }),
   );
   return y;
 }
@@ -199,7 +203,7 @@ export function globalAvgPoolBackward(
     kernel,
     [dy, dx],
     Math.ceil(dx.size / WORKGROUP),
-    new Uint32Array([n, h * w, c, dx.size]),
+    GAP.pack({ n, hw: h * w, c, total: dx.size }),
   );
   return dx;
 }
