@@ -7,6 +7,15 @@
 import source from "../../kernels/concat.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
+
+/** `struct ConcatParams` of `kernels/concat.wgsl`. */
+const CONCAT = paramStruct("concat.wgsl", source, "ConcatParams", {
+  rows: "u32",
+  cols: "u32",
+  total: "u32",
+  offset: "u32",
+});
 
 /**
  * Records [a | b | …] for f32 matrices with the same number of rows; returns [N, ΣDᵢ].
@@ -33,7 +42,7 @@ export function concatColumns(gpu: Gpu, parts: readonly Tensor[]): Tensor {
       kernel,
       [t, out],
       Math.ceil((rows * cols) / 64),
-      new Uint32Array([rows, cols, total, offset]),
+      CONCAT.pack({ rows, cols, total, offset }),
     );
     offset += cols;
   }

@@ -12,8 +12,24 @@
 import source from "../../kernels/cross_entropy.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const FILE = "cross_entropy.wgsl";
+
+/** `struct RowParams` of `kernels/cross_entropy.wgsl`. */
+const ROW = paramStruct(FILE, source, "RowParams", {
+  n: "u32",
+  c: "u32",
+  grad_scale: "f32",
+  write_grad: "u32",
+});
+
+/** `struct ReduceParams` of `kernels/cross_entropy.wgsl`. */
+const REDUCE = paramStruct(FILE, source, "ReduceParams", {
+  n: "u32",
+  loss_scale: "f32",
+  accumulate: "u32",
+});
 const WG = 64;
 
 /** Options of {@link softmaxCrossEntropy}. */
@@ -97,26 +113,15 @@ export function softmaxCrossEntropy(
 
   const kernel = (entryPoint: string) =>
     gpu.kernels.get({ file: FILE, source, entryPoint, constants: { WG } });
-  const rowParams = new ArrayBuffer(16);
-  new Uint32Array(rowParams, 0, 2).set([n, c]);
-  new Float32Array(rowParams, 8, 1)[0] = gradScale;
-  new Uint32Array(rowParams, 12, 1)[0] = gradient ? 1 : 0;
-  gpu.recorder.dispatch(
-    kernel("ce_rows"),
-    [logits, labels, rows, gradBinding],
-    n,
-    new Uint8Array(rowParams),
-  );
-  const reduceParams = new ArrayBuffer(16);
-  new Uint32Array(reduceParams, 0, 1)[0] = n;
-  new Float32Array(reduceParams, 4, 1)[0] = 1 / n;
-  new Uint32Array(reduceParams, 8, 1)[0] = totals ? 1 : 0;
+  const rowParams = ROW.pack({ n, c, grad_scale: gradScale, write_grad: gradient ? 1 : 0 });
+  gpu.recorder.dispatch(kernel("ce_rows"), [logits, labels, rows, gradBinding], n, rowParams);
+  const reduceParams = REDUCE.pack({ n, loss_scale: 1 / n, accumulate: totals ? 1 : 0 });
   const totalsBinding = totals ?? Tensor.empty(gpu, [4], "f32", "ce no totals");
   gpu.recorder.dispatch(
     kernel("ce_reduce"),
     [rows, loss, correct, totalsBinding],
     1,
-    new Uint8Array(reduceParams),
+    reduceParams,
   );
   rows.release();
   if (!dlogits) gradBinding.release();

@@ -7,16 +7,25 @@
 import source from "../../kernels/elementwise.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const WORKGROUP = 64;
+const FILE = "elementwise.wgsl";
+
+/** `struct FillParams` of `kernels/elementwise.wgsl`. */
+const FILL = paramStruct(FILE, source, "FillParams", { n: "u32", bits: "u32" });
+/** `struct AxpbyParams` of `kernels/elementwise.wgsl`. */
+const AXPBY = paramStruct(FILE, source, "AxpbyParams", { n: "u32", alpha: "f32", beta: "f32" });
+/** `struct UnaryParams` of `kernels/elementwise.wgsl` (ReLU, its backward, the residual add). */
+const UNARY = paramStruct(FILE, source, "UnaryParams", { n: "u32" });
 
 /** The bit pattern of a quiet NaN, used to poison outputs in tests. */
 export const NAN_BITS = 0x7fc00000;
 
 /** Records filling every element of `t` with the raw 32-bit pattern `bits`. */
 export function fillBits(gpu: Gpu, t: Tensor, bits: number): void {
-  const kernel = gpu.kernels.get({ file: "elementwise.wgsl", source, entryPoint: "fill" });
-  const params = new Uint32Array([t.size, bits >>> 0]);
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "fill" });
+  const params = FILL.pack({ n: t.size, bits });
   gpu.recorder.dispatch(kernel, [t], Math.ceil(t.size / WORKGROUP), params);
 }
 
@@ -38,11 +47,9 @@ export function poison(gpu: Gpu, t: Tensor): void {
 export function axpby(gpu: Gpu, alpha: number, x: Tensor, beta: number, y: Tensor): Tensor {
   if (x.size !== y.size) throw new RangeError(`axpby: sizes ${x.size} and ${y.size} differ`);
   const out = Tensor.empty(gpu, x.shape, "f32", "axpby");
-  const kernel = gpu.kernels.get({ file: "elementwise.wgsl", source, entryPoint: "axpby" });
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params, 0, 1)[0] = x.size;
-  new Float32Array(params, 4, 2).set([alpha, beta]);
-  gpu.recorder.dispatch(kernel, [x, y, out], Math.ceil(x.size / WORKGROUP), new Uint8Array(params));
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "axpby" });
+  const params = AXPBY.pack({ n: x.size, alpha, beta });
+  gpu.recorder.dispatch(kernel, [x, y, out], Math.ceil(x.size / WORKGROUP), params);
   return out;
 }
 
@@ -59,12 +66,12 @@ function checkSameSize(op: string, a: Tensor, b: Tensor): void {
 
 function binary(gpu: Gpu, entryPoint: string, a: Tensor, b: Tensor, label: string): Tensor {
   const out = Tensor.empty(gpu, a.shape, "f32", label);
-  const kernel = gpu.kernels.get({ file: "elementwise.wgsl", source, entryPoint });
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint });
   gpu.recorder.dispatch(
     kernel,
     [a, b, out],
     Math.ceil(a.size / WORKGROUP),
-    new Uint32Array([a.size]),
+    UNARY.pack({ n: a.size }),
   );
   return out;
 }
@@ -73,8 +80,8 @@ function binary(gpu: Gpu, entryPoint: string, a: Tensor, b: Tensor, label: strin
 export function relu(gpu: Gpu, x: Tensor): Tensor {
   if (x.dtype !== "f32") throw new RangeError(`relu: tensor must be f32, got ${x.dtype}`);
   const out = Tensor.empty(gpu, x.shape, "f32", "relu");
-  const kernel = gpu.kernels.get({ file: "elementwise.wgsl", source, entryPoint: "relu" });
-  gpu.recorder.dispatch(kernel, [x, out], Math.ceil(x.size / WORKGROUP), new Uint32Array([x.size]));
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "relu" });
+  gpu.recorder.dispatch(kernel, [x, out], Math.ceil(x.size / WORKGROUP), UNARY.pack({ n: x.size }));
   return out;
 }
 

@@ -9,10 +9,14 @@
 import source from "../../kernels/fold_batchnorm.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 import type { BatchNormParams } from "./batchnorm.ts";
 
 const FILE = "fold_batchnorm.wgsl";
 const WG = 64;
+
+/** `struct FoldParams` of `kernels/fold_batchnorm.wgsl`. */
+const FOLD = paramStruct(FILE, source, "FoldParams", { n: "u32", cout: "u32", eps: "f32" });
 
 /**
  * Records w'[…, c] = w[…, c]·s[c] and b'[c] = β[c] − μ[c]·s[c] with s = γ/√(σ² + eps), writing
@@ -36,12 +40,7 @@ export function foldBatchNormGpu(
         `per-channel sizes [${sizes}] do not match`,
     );
   }
-  const params = (n: number) => {
-    const block = new ArrayBuffer(16);
-    new Uint32Array(block, 0, 2).set([n, cout]);
-    new Float32Array(block, 8, 1)[0] = eps;
-    return new Uint8Array(block);
-  };
+  const params = (n: number) => FOLD.pack({ n, cout, eps });
   gpu.recorder.dispatch(
     gpu.kernels.get({ file: FILE, source, entryPoint: "fold_weights" }),
     [w, bn.gamma, bn.runningVar, wOut],

@@ -8,8 +8,16 @@
 import source from "../../kernels/gather.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const FILE = "gather.wgsl";
+
+/** `struct GatherParams` of `kernels/gather.wgsl`. */
+const GATHER = paramStruct(FILE, source, "GatherParams", {
+  rows: "u32",
+  row: "u32",
+  src_rows: "u32",
+});
 const WG = 64;
 
 /**
@@ -49,7 +57,7 @@ export function gatherRows(gpu: Gpu, x: Tensor, index: Tensor): Tensor {
     kernel,
     [x, index, out],
     Math.ceil(threads / WG),
-    new Uint32Array([rows, row / width, srcRows, 0]),
+    GATHER.pack({ rows, row: row / width, src_rows: srcRows }),
   );
   return out;
 }

@@ -7,6 +7,7 @@
 import source from "../../kernels/normalize.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const FILE = "normalize.wgsl";
 const WG = 64;
@@ -27,11 +28,11 @@ function rowsOf(op: string, x: Tensor): [number, number] {
   return [x.shape[0], x.shape[1]];
 }
 
+/** `struct NormParams` of `kernels/normalize.wgsl`. */
+const NORM = paramStruct(FILE, source, "NormParams", { rows: "u32", dim: "u32", eps: "f32" });
+
 function params(rows: number, dim: number, eps: number): Uint8Array {
-  const buf = new ArrayBuffer(16);
-  new Uint32Array(buf, 0, 2).set([rows, dim]);
-  new Float32Array(buf, 8, 1)[0] = eps;
-  return new Uint8Array(buf);
+  return NORM.pack({ rows, dim, eps });
 }
 
 /** Returns each row of x [N, D] divided by max(its L2 norm, eps), shape [N, D]. */

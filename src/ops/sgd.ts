@@ -19,8 +19,22 @@ import source from "../../kernels/sgd.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import type { Binding } from "../gpu/recorder.ts";
 import type { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const FILE = "sgd.wgsl";
+
+/** `struct SgdParams` of `kernels/sgd.wgsl`. */
+const SGD = paramStruct(FILE, source, "SgdParams", {
+  n: "u32",
+  first: "u32",
+  lr: "f32",
+  momentum: "f32",
+  weight_decay: "f32",
+  dampening: "f32",
+});
+
+/** `struct EmaParams` of `kernels/sgd.wgsl`. */
+const EMA = paramStruct(FILE, source, "EmaParams", { n: "u32", m: "f32", one_minus_m: "f32" });
 const WG = 256;
 
 /** One parameter tensor with its gradient and momentum buffer (all the same size, f32). */
@@ -117,16 +131,13 @@ export function sgdStep(gpu: Gpu, params: readonly SgdParameter[], options: SgdO
     checkSame("sgdStep: param/momentum", p.param, p.momentum);
   }
   const maxBytes = options.maxBindingBytes ?? gpu.device.limits.maxStorageBufferBindingSize;
-  const block = new ArrayBuffer(24);
-  const u = new Uint32Array(block, 0, 2);
-  new Float32Array(block, 8, 4).set([
+  const values = {
+    first: options.firstStep ? 1 : 0,
     lr,
-    options.momentum ?? 0.9,
-    options.weightDecay ?? 1e-4,
-    options.dampening ?? 0,
-  ]);
-  u[1] = options.firstStep ? 1 : 0;
-  // The recorder copies each uniform block when the dispatch is recorded, so one block is reused.
+    momentum: options.momentum ?? 0.9,
+    weight_decay: options.weightDecay ?? 1e-4,
+    dampening: options.dampening ?? 0,
+  };
   for (const p of params) {
     if (p.param.size === 0) continue;
     dispatchSliced(
@@ -135,10 +146,7 @@ export function sgdStep(gpu: Gpu, params: readonly SgdParameter[], options: SgdO
       [p.param, p.grad, p.momentum],
       p.param.size,
       maxBytes,
-      (len) => {
-        u[0] = len;
-        return new Uint8Array(block);
-      },
+      (len) => SGD.pack({ n: len, ...values }),
     );
   }
 }
@@ -170,14 +178,15 @@ export function emaUpdate(
   if (!Number.isFinite(m)) throw new RangeError(`emaUpdate: bad momentum ${m}`);
   targets.forEach((t, i) => checkSame(`emaUpdate: pair ${i}`, t, sources[i]));
   const maxBytes = options.maxBindingBytes ?? gpu.device.limits.maxStorageBufferBindingSize;
-  const block = new ArrayBuffer(12);
-  const u = new Uint32Array(block, 0, 1);
-  new Float32Array(block, 4, 2).set([m, 1 - m]);
   targets.forEach((t, i) => {
     if (t.size === 0) return;
-    dispatchSliced(gpu, "ema_update", [t, sources[i]], t.size, maxBytes, (len) => {
-      u[0] = len;
-      return new Uint8Array(block);
-    });
+    dispatchSliced(
+      gpu,
+      "ema_update",
+      [t, sources[i]],
+      t.size,
+      maxBytes,
+      (len) => EMA.pack({ n: len, m, one_minus_m: 1 - m }),
+    );
   });
 }
