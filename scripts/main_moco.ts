@@ -35,7 +35,13 @@ import { openGpu } from "../src/gpu/device.ts";
 import { modelFileRecords, newRunId, runtimeVersions, writeRunRecord } from "../src/io/results.ts";
 import { MoCo } from "../src/models/moco.ts";
 import { parseArch } from "../src/models/resnet.ts";
-import { pretrain, type PretrainConfig, validatePretrainConfig } from "../src/train/pretrain.ts";
+import { pretrain } from "../src/train/pretrain.ts";
+import {
+  type OptionNamer,
+  type PretrainConfig,
+  type PretrainOption,
+  validatePretrainConfig,
+} from "../src/train/pretrain_config.ts";
 import { AUGMENT_POLICIES, type AugmentPolicy } from "../src/transforms/augment.ts";
 import { parseMilestones } from "../src/train/schedule.ts";
 import { augmentPerImage } from "../src/train/two_views.ts";
@@ -156,6 +162,46 @@ const SPEC = {
   positionals: [{ name: "data", help: "dataset root containing <split>/", required: true }],
 } as const;
 
+/**
+ * The flag of every {@link PretrainConfig} option: the library's errors name options through
+ * {@link pretrainFlag}, so the command line reads `--batch-size 16 must divide --moco-k 40`.
+ */
+export const PRETRAIN_FLAGS: Readonly<Record<PretrainOption, string>> = {
+  data: "data",
+  split: "--split",
+  model: "--model",
+  arch: "--arch",
+  baseWidth: "--base-width",
+  epochs: "--epochs",
+  startEpoch: "--start-epoch",
+  batchSize: "--batch-size",
+  lr: "--lr",
+  milestones: "--schedule",
+  cos: "--cos",
+  momentum: "--momentum",
+  weightDecay: "--wd",
+  printFreq: "--print-freq",
+  resume: "--resume",
+  seed: "--seed",
+  mocoDim: "--moco-dim",
+  mocoK: "--moco-k",
+  mocoM: "--moco-m",
+  mocoT: "--moco-t",
+  mlp: "--mlp",
+  bnGroups: "--bn-groups",
+  imageSize: "--image-size",
+  outDir: "--out-dir",
+  faithfulNames: "--faithful-names",
+  workers: "--workers",
+  cacheMb: "--cache-mb",
+  maxStepsPerEpoch: "--max-steps-per-epoch",
+  saveEvery: "--save-every",
+  onBadImage: "--on-bad-image",
+};
+
+/** Names a {@link PretrainConfig} option by its flag (pass as `PretrainDeps.optionName`). */
+export const pretrainFlag: OptionNamer = (option) => PRETRAIN_FLAGS[option];
+
 /** What {@link parseMainMocoArgs} returns. */
 export interface MainMocoArgs {
   /** The training settings. */
@@ -235,7 +281,7 @@ export function parseMainMocoArgs(args: string[]): MainMocoArgs {
   validatePretrainConfig({
     ...config,
     bnGroups: f["bn-groups"] ?? (f.dist === "mpi" ? 1 : config.bnGroups),
-  });
+  }, pretrainFlag);
   return {
     config,
     resultsDir: f["results-dir"],
@@ -323,6 +369,7 @@ async function train(
         }, rng),
       comm,
       afterStep: killHook(comm),
+      optionName: pretrainFlag,
     });
     if (!leader) return;
     if (summary.skipped.length > 0) {

@@ -35,7 +35,7 @@ import { DataError, UsageError } from "../util/errors.ts";
 import { formatDuration } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
 import { MomentumSgd } from "./optimizer.ts";
-import { imageSeed } from "./pretrain.ts";
+import { imageSeed } from "./seeds.ts";
 import { learningRate } from "./schedule.ts";
 import {
   loadSupervisedCheckpoint,

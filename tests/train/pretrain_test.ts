@@ -8,11 +8,13 @@ import { Tensor } from "../../src/gpu/tensor.ts";
 import { createImage, type RgbImage } from "../../src/image/image.ts";
 import { resize } from "../../src/image/resize.ts";
 import { toNormalizedTensor } from "../../src/image/to_tensor.ts";
-import type { TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import type { TorchTensor } from "../../src/io/torch/tensor.ts";
 import { MoCo } from "../../src/models/moco.ts";
 import { parseArch } from "../../src/models/resnet.ts";
 import { loadTrainingCheckpoint } from "../../src/train/checkpoint.ts";
-import { pretrain, type PretrainConfig, type PretrainDeps } from "../../src/train/pretrain.ts";
+import { pretrain, type PretrainDeps } from "../../src/train/pretrain.ts";
+import { type PretrainConfig, validatePretrainConfig } from "../../src/train/pretrain_config.ts";
+import { parseMainMocoArgs, pretrainFlag } from "../../scripts/main_moco.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
@@ -238,6 +240,8 @@ function deps(rng: Rng, lines: string[]): PretrainDeps {
         mlp: spec.mlp,
       }, r),
     log: (line) => lines.push(line),
+    // Errors name the settings as the command line does (the library's default is the field).
+    optionName: pretrainFlag,
   };
 }
 
@@ -310,6 +314,33 @@ Deno.test({
     await assertRejects(() => pretrain(gpu, baseConfig(dir), empty), /0 image\(s\) do not fill/);
     await Deno.remove(dir, { recursive: true });
   },
+});
+
+Deno.test("validatePretrainConfig() names options by field; main_moco names them by flag", () => {
+  const message = (f: () => unknown) => {
+    try {
+      f();
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return "(no error)";
+  };
+  const bad = { ...baseConfig("out"), mocoK: 40 };
+  const library = message(() => validatePretrainConfig(bad));
+  assert(/^batchSize 16 must divide mocoK 40 \(/.test(library), library);
+  assert(!library.includes("--"), `the library spells no flag: ${library}`);
+  const named = message(() => validatePretrainConfig(bad, pretrainFlag));
+  assert(/^--batch-size 16 must divide --moco-k 40 \(/.test(named), named);
+  const cli = message(() => parseMainMocoArgs(["data", "-b", "16", "--moco-k", "40"]));
+  assert(/^--batch-size 16 must divide --moco-k 40 \(/.test(cli), cli);
+  const thin = message(() =>
+    validatePretrainConfig({ ...baseConfig("out"), batchSize: 2, bnGroups: 2, mocoK: 4 })
+  );
+  assert(
+    thin === "bnGroups 2 leaves 1 image per BatchNorm group with batchSize 2 (at least 2 are " +
+        "needed); use bnGroups 1 or a larger batchSize",
+    thin,
+  );
 });
 
 Deno.test("main_moco refuses an unknown --model and an empty data folder with one line", async () => {

@@ -4,7 +4,7 @@
  */
 import type { Tensor } from "../../src/gpu/tensor.ts";
 import { createImage } from "../../src/image/image.ts";
-import { imageSeed } from "../../src/train/pretrain.ts";
+import { imageSeed } from "../../src/train/seeds.ts";
 import { augmentPerImage } from "../../src/train/two_views.ts";
 import { Rng } from "../../src/util/rng.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
