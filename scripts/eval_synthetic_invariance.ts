@@ -26,7 +26,7 @@ import {
   type SyntheticFamily,
   syntheticGrid,
 } from "../src/transforms/synthetic_grid.ts";
-import { syntheticViews } from "../src/transforms/functional.ts";
+import { syntheticViewsOnGpu } from "../src/transforms/functional.ts";
 import { extractFeatures } from "../src/eval/features.ts";
 import { saveDatasetFeatures } from "../src/eval/save_features.ts";
 import { cachedStatistics, type CovarianceEngine } from "../src/eval/statistics.ts";
@@ -184,7 +184,7 @@ await runMain("eval_synthetic_invariance", async () => {
     const r = await syntheticInvariance(gpu, model, folder, {
       indices,
       views: (img) =>
-        syntheticViews(gpu, img, family, grid, {
+        syntheticViewsOnGpu(gpu, img, family, grid, {
           resize: flags.resize,
           cropSize: flags["crop-size"],
           faithful: flags.faithful,

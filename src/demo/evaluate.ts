@@ -33,7 +33,7 @@ import { KFold } from "../linalg/kfold.ts";
 import { LogisticRegression } from "../linalg/logistic.ts";
 import { Ridge } from "../linalg/ridge.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
-import { syntheticViews } from "../transforms/functional.ts";
+import { syntheticViewsOnGpu } from "../transforms/functional.ts";
 import { SYNTHETIC_FAMILIES, syntheticGrid } from "../transforms/synthetic_grid.ts";
 import type { Progress } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
@@ -268,7 +268,7 @@ export async function evaluateDemoModel(
     );
     const r = await syntheticInvariance(gpu, model, stream, {
       indices,
-      views: (img, index) => syntheticViews(gpu, img, family, grid, { ...views, seed: index }),
+      views: (img, index) => syntheticViewsOnGpu(gpu, img, family, grid, { ...views, seed: index }),
       preprocessing: views,
       whitener,
       progress: false,

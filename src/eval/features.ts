@@ -12,6 +12,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { recordNormalize } from "../image/gpu/normalize.ts";
+import type { PackedImages } from "../image/gpu/packed.ts";
 import { centerCrop } from "../image/crop.ts";
 import type { RgbImage } from "../image/image.ts";
 import { resizeShortSide } from "../image/resize.ts";
@@ -142,6 +144,72 @@ export function featuresOfViews(
     toNormalizedTensor(v, { layout: "HWC", out: data, offset: i * per });
   });
   return featuresOfTensors(gpu, model, data, views.length, size, batchSize);
+}
+
+/**
+ * Features of packed 8-bit views already on the GPU: the views of `batches`, in order (e.g. the
+ * clean view, then the k transformed ones), all c×c, normalised on the GPU
+ * ({@link recordNormalize}) and run through `model` in runs of `batchSize` (each capped to what
+ * fits one storage binding, as {@link featuresOfViews}); nothing is read back. Returns
+ * [views, dim] float32 features on the GPU (the caller releases them); equal to
+ * {@link featuresOfViews} on the same images. Throws RangeError when the views differ in size.
+ */
+export function featuresOfPackedViews(
+  gpu: Gpu,
+  model: FeatureExtractor,
+  batches: readonly PackedImages[],
+  batchSize?: number,
+): Tensor {
+  const rows: [PackedImages, number][] = batches.flatMap((b) =>
+    b.widths.map((_, v): [PackedImages, number] => [b, v])
+  );
+  const total = rows.length;
+  const size = total > 0 ? rows[0][0].widths[rows[0][1]] : 0;
+  rows.forEach(([b, v], i) => {
+    if (b.widths[v] !== size || b.heights[v] !== size) {
+      throw new RangeError(
+        `featuresOfPackedViews: view ${i} is ${b.widths[v]}×${
+          b.heights[v]
+        }, expected ${size}×${size}`,
+      );
+    }
+  });
+  const dim = model.dim;
+  const out = Tensor.empty(gpu, [total, dim], "f32", "view features");
+  const step = Math.max(1, batchSize ?? total);
+  const cap = maxForwardBatch(gpu, dim, size);
+  try {
+    for (let r0 = 0; r0 < total; r0 += step) {
+      const end = Math.min(total, r0 + step);
+      for (let a = r0; a < end; a += cap) {
+        const n = Math.min(cap, end - a);
+        const input = Tensor.empty(gpu, [n, size, size, 3], "f32", "eval input");
+        try {
+          // Runs of consecutive rows from one batch normalise in one dispatch.
+          for (let i = a; i < a + n;) {
+            const [b, v] = rows[i];
+            let j = i + 1;
+            while (j < a + n && rows[j][0] === b && rows[j][1] === v + (j - i)) j++;
+            recordNormalize(gpu, b, v, j - i, input, i - a);
+            i = j;
+          }
+          const feats = model.extract(input);
+          try {
+            checkOutput(model, feats, n);
+            gpu.recorder.copy(feats, out, n * dim * 4, 0, a * dim * 4);
+          } finally {
+            feats.release();
+          }
+        } finally {
+          input.release();
+        }
+      }
+    }
+  } catch (error) {
+    out.release();
+    throw error;
+  }
+  return out;
 }
 
 /**

@@ -11,10 +11,15 @@
  *
  * @module
  */
+import source from "../../kernels/whitening.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { matmul } from "../ops/matmul.ts";
-import type { Whitener } from "./whitening.ts";
+import type { ViewMetrics, Whitener } from "./whitening.ts";
+
+const FILE = "whitening.wgsl";
+/** torch `cosine_similarity`'s ε, as `cosine` in whitening.ts uses it. */
+const COS_EPS = 1e-8;
 
 /** Anything that whitens feature rows (the CPU {@link Whitener} or {@link GpuWhitener}). */
 export interface RowWhitener {
@@ -31,6 +36,8 @@ export class GpuWhitener implements RowWhitener {
   readonly dim: number;
   readonly jitter: number;
   readonly #mean: Float64Array;
+  /** μ as a float32 pair [hi (D), lo (D)] on the GPU, uploaded on first use. */
+  #meanPair?: Tensor;
   readonly #blocks: { r0: number; rows: number; t: Tensor }[] = [];
 
   /** Uploads L⁻¹ of `whitener` in row blocks of at most `maxBlockBytes` (default: binding limit). */
@@ -82,9 +89,69 @@ export class GpuWhitener implements RowWhitener {
     }
   }
 
+  /**
+   * {@link viewMetrics} of rows [k + 1, D] already on the GPU (the clean view's features in row
+   * 0, the k views' after it), without reading the features back: the rows are centred, whitened
+   * and reduced to four sums per view on the GPU, and only those 4k numbers come back (one
+   * readback). `features` is only read. Sums are float32 over D, so the metrics agree with the
+   * float64 path to about 1e-6 relative.
+   */
+  async viewMetricsOf(features: Tensor, k: number): Promise<ViewMetrics> {
+    const d = this.dim;
+    const m = k + 1;
+    if (features.shape.length !== 2 || features.shape[0] !== m || features.shape[1] !== d) {
+      throw new RangeError(`viewMetricsOf: features [${features.shape}] are not [${m}, ${d}]`);
+    }
+    const similarity = new Float64Array(k);
+    const distance = new Float64Array(k);
+    if (k === 0) return { similarity, distance };
+    const gpu = this.gpu;
+    if (!this.#meanPair) {
+      const pair = new Float32Array(2 * d);
+      for (let j = 0; j < d; j++) {
+        pair[j] = this.#mean[j];
+        pair[d + j] = this.#mean[j] - pair[j];
+      }
+      this.#meanPair = Tensor.from(gpu, pair, [2 * d], "whitening mean");
+    }
+    const kernel = (entryPoint: string) => gpu.kernels.get({ file: FILE, source, entryPoint });
+    const centred = Tensor.empty(gpu, [m, d], "f32", "whitening centred");
+    const sums = Tensor.empty(gpu, [k, 4], "f32", "view metric sums");
+    try {
+      gpu.recorder.dispatch(
+        kernel("center_rows"),
+        [this.#meanPair, features, centred],
+        [Math.ceil(d / 256), m, 1],
+        new Uint32Array([m, d, 0, 0]),
+      );
+      this.#blocks.forEach((b, i) => {
+        const z = matmul(gpu, centred, b.t, { transB: true });
+        gpu.recorder.dispatch(
+          kernel("view_sums"),
+          [z, sums],
+          [k, 1, 1],
+          new Uint32Array([k, b.rows, i > 0 ? 1 : 0, 0]),
+        );
+        z.release();
+      });
+      const [v] = await gpu.recorder.read([sums]);
+      for (let j = 0; j < k; j++) {
+        const [ab, aa, bb, ee] = [v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]];
+        similarity[j] = ab / Math.sqrt(Math.max(aa * bb, COS_EPS * COS_EPS));
+        distance[j] = Math.sqrt(ee);
+      }
+      return { similarity, distance };
+    } finally {
+      centred.release();
+      sums.release();
+    }
+  }
+
   /** Frees the uploaded factor. */
   release(): void {
     for (const b of this.#blocks) b.t.release();
     this.#blocks.length = 0;
+    this.#meanPair?.release();
+    this.#meanPair = undefined;
   }
 }

@@ -7,8 +7,10 @@
  *
  * The views come from a caller-supplied function (the transform family's grid applied by
  * `src/transforms/functional.ts`), so this module is independent of how they are made. The clean
- * view and the k views of one image run through the network together (chunked by `batchSize`);
- * the next image is decoded while the current one is on the GPU.
+ * view and the k views of one image run through the network together (chunked by `batchSize`):
+ * views made on the GPU stay there, normalised and embedded without a readback, and with a
+ * {@link GpuWhitener} only the 2k metrics of an image come back; the next image is decoded while
+ * the current one is on the GPU.
  *
  * @module
  */
@@ -20,9 +22,15 @@ import { NumpyLegacyRandom } from "../util/mt19937.ts";
 import { Progress } from "../util/progress.ts";
 import type { BadImagePolicy } from "../data/bad_images.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
-import { featuresOfViews, type Preprocessing, resizeAndCrop, type SkippedRow } from "./features.ts";
+import { type PackedImages, uploadImages } from "../image/gpu/packed.ts";
+import {
+  featuresOfPackedViews,
+  type Preprocessing,
+  resizeAndCrop,
+  type SkippedRow,
+} from "./features.ts";
 import { mean, nanMeanColumns, viewMetrics } from "./whitening.ts";
-import type { RowWhitener } from "./gpu_whitening.ts";
+import { GpuWhitener, type RowWhitener } from "./gpu_whitening.ts";
 
 /**
  * The evaluated image indices: `np.random.seed(seed); np.random.choice(n, size)` (numpy legacy,
@@ -34,8 +42,12 @@ export function sampleImageIndices(n: number, size: number, seed = 0): number[] 
   return new NumpyLegacyRandom(seed).choice(n, size);
 }
 
-/** Makes the k transformed, cropped views of one original-resolution image. */
-export type ViewFn = (img: RgbImage, index: number) => Promise<RgbImage[]>;
+/**
+ * Makes the k transformed, cropped views of one original-resolution image: CPU images, or a
+ * packed batch already on the GPU (`syntheticViewsOnGpu`), which the evaluation takes over and
+ * releases.
+ */
+export type ViewFn = (img: RgbImage, index: number) => Promise<RgbImage[] | PackedImages>;
 
 /** Options of {@link syntheticInvariance}. */
 export interface SyntheticInvarianceOptions {
@@ -137,17 +149,35 @@ export async function syntheticInvariance(
       progress?.advance();
       continue;
     }
-    const views = await options.views(item, indices[i]);
-    if (k < 0) k = views.length;
-    if (views.length !== k || k === 0) {
-      throw new DataError(
-        `the transform produced ${views.length} views for image ${indices[i]}, expected ${k} ` +
-          `(check --k against the transform's grid)`,
-      );
+    const made = await options.views(item, indices[i]);
+    // Views stay on the GPU from rendering to features (and to the metrics with a GpuWhitener).
+    const views = Array.isArray(made) ? uploadImages(gpu, made) : made;
+    const clean = uploadImages(gpu, [resizeAndCrop(item, options.preprocessing)]);
+    let m;
+    try {
+      const n = views.widths.length;
+      if (k < 0) k = n;
+      if (n !== k || k === 0) {
+        throw new DataError(
+          `the transform produced ${n} views for image ${indices[i]}, expected ${k} ` +
+            `(check --k against the transform's grid)`,
+        );
+      }
+      const feats = featuresOfPackedViews(gpu, model, [clean, views], options.batchSize ?? k + 1);
+      try {
+        if (whitener instanceof GpuWhitener) {
+          m = await whitener.viewMetricsOf(feats, k);
+        } else {
+          const [rows] = await gpu.recorder.read([feats]);
+          m = viewMetrics(await whitener.whiten(rows, k + 1), k, d);
+        }
+      } finally {
+        feats.release();
+      }
+    } finally {
+      views.tensor.release();
+      clean.tensor.release();
     }
-    const clean = resizeAndCrop(item, options.preprocessing);
-    const feats = await featuresOfViews(gpu, model, [clean, ...views], options.batchSize ?? k + 1);
-    const m = viewMetrics(await whitener.whiten(feats, k + 1), k, d);
     sims.push(m.similarity);
     dists.push(m.distance);
     progress?.advance();

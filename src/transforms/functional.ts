@@ -5,8 +5,10 @@
  *
  * GPU-side families (rotation, translation, scale, shear, brightness, contrast, saturation, hue,
  * blur, sharpness) upload the image once, record every view's op, then the Pillow-exact
- * Resize(r) + CenterCrop(c) on the GPU too (src/image/gpu/resize.ts, byte-equal to the CPU pair), and read
- * back only the c×c views: one readback per image (op outputs chunked to ≤ 128 MB each).
+ * Resize(r) + CenterCrop(c) on the GPU too (src/image/gpu/resize.ts, byte-equal to the CPU pair):
+ * {@link syntheticViewsOnGpu} leaves the c×c views there (synthetic invariance normalises and
+ * embeds them without a readback), {@link syntheticViews} reads them back once per image (op
+ * outputs chunked to ≤ 128 MB each).
  * `cpuResize: true` reads the full-resolution views back and resizes on the CPU instead (the
  * reference path). deform reads its views back and resizes on the CPU (its batch recorder is
  * private to deform.ts); the cheap or inherently serial families (flips, grayscale, invert,
@@ -61,7 +63,13 @@ import {
   torchvisionAffineCoefficients,
 } from "./geometry.ts";
 import { centerCropWindow, type CropWindow } from "../image/crop.ts";
-import { type PackedImages, unpackRgbImages, uploadImages } from "../image/gpu/packed.ts";
+import {
+  allocImages,
+  type PackedImages,
+  packRgb,
+  readImages,
+  uploadImages,
+} from "../image/gpu/packed.ts";
 import { recordResizeCrop } from "../image/gpu/resize.ts";
 import type { SyntheticFamily, SyntheticParams } from "./synthetic_grid.ts";
 
@@ -148,6 +156,36 @@ function flagged(
 }
 
 /**
+ * {@link syntheticViews} with the views left on the GPU: a packed batch of `params.length`
+ * c×c views (src/image/gpu/packed.ts; the caller releases its tensor), byte-equal to what
+ * {@link syntheticViews} returns. The GPU families record op, resize and crop without any
+ * readback; the CPU families upload their views once. Throws like {@link syntheticViews}.
+ */
+export async function syntheticViewsOnGpu(
+  gpu: Gpu,
+  img: RgbImage,
+  family: SyntheticFamily,
+  params: readonly SyntheticParams[],
+  options: ViewOptions = {},
+): Promise<PackedImages> {
+  const r = options.resize ?? 256;
+  const c = options.cropSize ?? 224;
+  const faithful = options.faithful ?? false;
+  const gpuSide = !options.cpuResize && GPU_FINISHED.has(family) && params.length > 0 &&
+    Number.isInteger(r) && r >= 1 && Number.isInteger(c) && c >= 1;
+  if (!gpuSide) return uploadImages(gpu, await syntheticViews(gpu, img, family, params, options));
+  const chunkBytes = options.chunkBytes ?? MAX_BATCH_BYTES;
+  if (!(chunkBytes > 0)) throw new RangeError(`chunkBytes must be > 0, got ${chunkBytes}`);
+  return gpuFinishedViews(gpu, img, family, params, {
+    r,
+    c,
+    translationAfterResize: options.translationAfterResize ?? !faithful,
+    zeroShear: options.zeroShearForTranslateScale ?? !faithful,
+    chunkBytes,
+  });
+}
+
+/**
  * The `params.length` views of `img` for one synthetic family: each op on the full-resolution
  * image, then Resize(r) + CenterCrop(c), except `resized_crop` (c×c directly, or the `size` in its
  * parameters). Parameter sets come from {@link syntheticGrid} (keys as the original's). Returns
@@ -182,13 +220,18 @@ export async function syntheticViews(
   if (!options.cpuResize && GPU_FINISHED.has(family)) {
     const chunkBytes = options.chunkBytes ?? MAX_BATCH_BYTES;
     if (!(chunkBytes > 0)) throw new RangeError(`chunkBytes must be > 0, got ${chunkBytes}`);
-    return await gpuFinishedViews(gpu, img, family, params, {
+    const views = gpuFinishedViews(gpu, img, family, params, {
       r,
       c,
       translationAfterResize,
       zeroShear,
       chunkBytes,
     });
+    try {
+      return (await readImages(gpu, [views]))[0];
+    } finally {
+      views.tensor.release();
+    }
   }
 
   // Resize(r) + CenterCrop(c), computed once per distinct intermediate image.
@@ -307,24 +350,24 @@ function shortSideFinish(width: number, height: number, r: number, c: number): F
 type RecordViews = (src: PackedImages, a: number, b: number) => Tensor;
 
 /**
- * The GPU pipeline of one image: upload once, record the ops of each chunk (≤ `chunkBytes` for
- * the largest of its buffers: op output at `bytesPerPixel`, the resize's row pass, the windows),
- * resize + crop each chunk behind its op, and read back only the windows, once (again only
- * after `chunkBytes` of windows). Returns `count` images in order.
+ * Records `count` views of `img` (op by `record`, then the GPU Resize + crop of `finish`) into
+ * `out` ([views, c, c] packed), view j into slot `slots[j]`; nothing is read back. Op outputs
+ * are recorded in chunks whose largest buffer stays within `chunkBytes`.
  */
-async function viewsOnGpu(
+function viewsOnGpu(
   gpu: Gpu,
   img: RgbImage,
   count: number,
   record: RecordViews,
   finish: Finish,
   chunkBytes: number,
+  out: Tensor,
+  slots: readonly number[],
   bytesPerPixel = 4,
-): Promise<RgbImage[]> {
+): void {
   const { width: w, height: h } = img;
   const { resizeTo, window } = finish;
-  const out: RgbImage[] = [];
-  if (count === 0) return out;
+  if (count === 0) return;
   // Upscaling small images makes the row pass (≤ h × min(resized width, window width)) and the
   // windows larger than the op output.
   const rowPass = h * Math.min(resizeTo[0], window.width);
@@ -334,59 +377,46 @@ async function viewsOnGpu(
     4 * window.width * window.height,
   );
   const per = Math.max(1, Math.floor(chunkBytes / perViewBytes));
+  const viewBytes = 4 * window.width * window.height;
   const src = uploadImages(gpu, [img]);
-  const pending: { views: Tensor; count: number }[] = [];
-  let pendingBytes = 0;
-  const drain = async () => {
-    const data = await gpu.recorder.read(pending.map((p) => p.views));
-    pending.forEach((p, i) => {
-      out.push(...unpackRgbImages(data[i] as Uint32Array, window.width, window.height, p.count));
-      p.views.release();
-    });
-    pending.length = 0;
-    pendingBytes = 0;
-  };
   try {
     for (let a = 0; a < count; a += per) {
       const b = Math.min(count, a + per);
       const full = record(src, a, b);
+      let views: Tensor;
       try {
-        const views = recordResizeCrop(gpu, full, b - a, w, h, resizeTo[0], resizeTo[1], window);
-        pending.push({ views, count: b - a });
+        views = recordResizeCrop(gpu, full, b - a, w, h, resizeTo[0], resizeTo[1], window);
       } finally {
         full.release();
       }
-      pendingBytes += (b - a) * window.width * window.height * 4;
-      if (pendingBytes >= chunkBytes) await drain();
+      for (let j = a; j < b; j++) {
+        gpu.recorder.copy(views, out, viewBytes, (j - a) * viewBytes, slots[j] * viewBytes);
+      }
+      views.release();
     }
-    if (pending.length > 0) await drain();
   } finally {
     src.tensor.release();
-    for (const p of pending) p.views.release();
   }
-  return out;
 }
 
-/**
- * Pillow nearest AFFINE views through the GPU pipeline; views needing Pillow's double-precision
- * engine (coordinates beyond ±32768) run on the CPU and are finished by `finishCpu`.
- */
-async function affineViews(
+/** The affine views into `out` (slot i = view i): Pillow's GPU engines, its float one on the CPU. */
+function affineViews(
   gpu: Gpu,
   img: RgbImage,
   coefficients: readonly AffineCoefficients[],
   finish: Finish,
   finishCpu: (view: RgbImage) => RgbImage,
   chunkBytes: number,
-): Promise<RgbImage[]> {
-  const out: RgbImage[] = new Array(coefficients.length);
+  out: Tensor,
+): void {
   const onGpu: number[] = [];
+  const viewBytes = 4 * finish.window.width * finish.window.height;
   coefficients.forEach((m, i) => {
     if (pillowAffinePath(m, img.width, img.height) === "float") {
-      out[i] = finishCpu(affineNearestCpu(img, m));
+      gpu.recorder.upload(out.buffer, i * viewBytes, packRgb(finishCpu(affineNearestCpu(img, m))));
     } else onGpu.push(i);
   });
-  const views = await viewsOnGpu(
+  viewsOnGpu(
     gpu,
     img,
     onGpu.length,
@@ -400,13 +430,12 @@ async function affineViews(
       ),
     finish,
     chunkBytes,
+    out,
+    onGpu,
   );
-  onGpu.forEach((i, j) => out[i] = views[j]);
-  return out;
 }
 
-/** The {@link GPU_FINISHED} families: op, Resize(r) and CenterCrop(c) all on the GPU. */
-async function gpuFinishedViews(
+function gpuFinishedViews(
   gpu: Gpu,
   img: RgbImage,
   family: SyntheticFamily,
@@ -418,21 +447,48 @@ async function gpuFinishedViews(
     zeroShear: boolean;
     chunkBytes: number;
   },
-): Promise<RgbImage[]> {
+): PackedImages {
+  const { c } = o;
+  const count = params.length;
+  const out = allocImages(gpu, new Array(count).fill(c), new Array(count).fill(c), "views");
+  try {
+    recordGpuFinished(gpu, img, family, params, o, out.tensor);
+  } catch (error) {
+    out.tensor.release();
+    throw error;
+  }
+  return out;
+}
+
+function recordGpuFinished(
+  gpu: Gpu,
+  img: RgbImage,
+  family: SyntheticFamily,
+  params: readonly SyntheticParams[],
+  o: {
+    r: number;
+    c: number;
+    translationAfterResize: boolean;
+    zeroShear: boolean;
+    chunkBytes: number;
+  },
+  out: Tensor,
+): void {
   const { r, c, chunkBytes: budget } = o;
   const { width: w, height: h } = img;
   const numbers = (key: string) => params.map((p, i) => num(p, key, family, i));
   const standard = shortSideFinish(w, h, r, c);
   const cpuFinish = (v: RgbImage) => centerCrop(resizeShortSide(v, r), c);
+  const all = params.map((_, i) => i);
   const enhance = ENHANCE_KINDS[family];
   if (enhance) {
     const ops: ColorOp[] = numbers(enhance[1]).map((factor) => ({ kind: enhance[0], factor }));
-    return await viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard, budget);
+    return viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard, budget, out, all);
   }
   switch (family) {
     case "rotation": {
       const m = numbers("angle").map((a) => pillowRotateCoefficients(w, h, a));
-      return await affineViews(gpu, img, m, standard, cpuFinish, budget);
+      return affineViews(gpu, img, m, standard, cpuFinish, budget, out);
     }
     case "translation":
     case "scale":
@@ -445,37 +501,28 @@ async function gpuFinishedViews(
         const { width: rw, height: rh } = resized;
         const m = affine.map((p) => torchvisionAffineCoefficients(rw, rh, p));
         const cropOnly = { resizeTo: [rw, rh] as const, window: centerCropWindow(rw, rh, c) };
-        return await affineViews(
-          gpu,
-          resized,
-          m,
-          cropOnly,
-          (v) => centerCrop(v, c),
-          budget,
-        );
+        return affineViews(gpu, resized, m, cropOnly, (v) => centerCrop(v, c), budget, out);
       }
       const m = affine.map((p) => torchvisionAffineCoefficients(w, h, p));
-      return await affineViews(gpu, img, m, standard, cpuFinish, budget);
+      return affineViews(gpu, img, m, standard, cpuFinish, budget, out);
     }
     case "hue": {
       const ops: ColorOp[] = numbers("hue_factor").map((hue) => ({ kind: "hue", hue }));
-      return await viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard, budget);
+      return viewsOnGpu(gpu, img, ops.length, colorRecorder(gpu, ops), standard, budget, out, all);
     }
     case "blur": {
       const sizes = numbers("kernel_size");
       const sigmas = numbers("sigma");
       sizes.forEach((k, i) => gaussianKernel1d(k, sigmas[i]));
-      const out: RgbImage[] = new Array(params.length);
       for (const k of new Set(sizes)) {
         const idx = sizes.flatMap((s, i) => (s === k ? [i] : []));
         const record: RecordViews = (src, a, b) =>
           recordGaussianBlur(gpu, src, idx.slice(a, b).map((i) => sigmas[i]), k, zeros(b - a))
             .tensor;
         // 16 bytes of float temporaries per pixel beside the 4-byte output.
-        const views = await viewsOnGpu(gpu, img, idx.length, record, standard, budget, 20);
-        idx.forEach((i, j) => out[i] = views[j]);
+        viewsOnGpu(gpu, img, idx.length, record, standard, budget, out, idx, 20);
       }
-      return out;
+      return;
     }
     default:
       throw new UsageError(`--transform '${family}' has no GPU pipeline`);
