@@ -265,7 +265,8 @@ export { gpuGram } from "./src/eval/gpu_gram.ts";
 export { writeRunRecord, writeTorchOutput } from "./src/io/results.ts";
 
 // Pretraining
-export { pretrain, type PretrainConfig, type PretrainSummary } from "./src/train/pretrain.ts";
+export { pretrain, type PretrainSummary } from "./src/train/pretrain.ts";
+export { type PretrainConfig, validatePretrainConfig } from "./src/train/pretrain_config.ts";
 export { recordMocoStep } from "./src/train/moco_step.ts";
 export { MomentumSgd } from "./src/train/optimizer.ts";
 export { learningRate } from "./src/train/schedule.ts";
@@ -449,15 +450,11 @@ export type {
   TrainableEncoder,
 } from "./src/train/moco_step.ts";
 export type { TrainParameter } from "./src/train/optimizer.ts";
-export type {
-  AugmentFn,
-  CommunicationSummary,
-  MocoModel,
-  MocoSpec,
-  PretrainDeps,
-  StepLog,
-  TwoViews,
-} from "./src/train/pretrain.ts";
+export type { AugmentFn, MocoModel, MocoSpec, PretrainDeps } from "./src/train/pretrain.ts";
+export type { CheckpointedMoco } from "./src/train/pretrain_checkpoints.ts";
+export type { OptionNamer, PretrainOption } from "./src/train/pretrain_config.ts";
+export type { StepLog } from "./src/train/pretrain_log.ts";
+export type { CommunicationSummary, TwoViews } from "./src/train/pretrain_step.ts";
 export type { LrSchedule } from "./src/train/schedule.ts";
 export type { ShufflePermutation } from "./src/train/shuffle_bn.ts";
 export type { CropBox, JitterParams, ViewParams } from "./src/transforms/augment.ts";
