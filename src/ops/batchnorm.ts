@@ -12,8 +12,32 @@
 import source from "../../kernels/batchnorm.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const FILE = "batchnorm.wgsl";
+
+/** `struct StatsParams` of `kernels/batchnorm.wgsl` (the statistics passes). */
+const STATS = paramStruct(FILE, source, "StatsParams", {
+  rows_per_group: "u32",
+  channels: "u32",
+  chunk: "u32",
+  chunks_per_group: "u32",
+  total: "u32",
+  groups: "u32",
+  eps: "f32",
+  momentum: "f32",
+  running_mode: "u32",
+});
+
+/** `struct BlockParams` of `kernels/batchnorm.wgsl` (the row-block passes). */
+const BLOCK = paramStruct(FILE, source, "BlockParams", {
+  total: "u32",
+  channels: "u32",
+  rows_per_group: "u32",
+  rows_per_block: "u32",
+  blocks_per_group: "u32",
+  eps: "f32",
+});
 const WG = 64;
 /** Rows per chunk partial: short enough to parallelise, long enough to keep partials small. */
 const CHUNK = 64;
@@ -151,14 +175,18 @@ function statsParams(
 ): { params: Uint8Array; total: number; chunksPerGroup: number } {
   const chunksPerGroup = Math.ceil(rowsPerGroup / CHUNK);
   const total = groups * chunksPerGroup * channels;
-  const buf = new ArrayBuffer(48);
-  const u = new Uint32Array(buf);
-  const f = new Float32Array(buf);
-  u.set([rowsPerGroup, channels, CHUNK, chunksPerGroup, total, groups]);
-  f[6] = eps;
-  f[7] = momentum;
-  u[8] = runningMode;
-  return { params: new Uint8Array(buf), total, chunksPerGroup };
+  const params = STATS.pack({
+    rows_per_group: rowsPerGroup,
+    channels,
+    chunk: CHUNK,
+    chunks_per_group: chunksPerGroup,
+    total,
+    groups,
+    eps,
+    momentum,
+    running_mode: runningMode,
+  });
+  return { params, total, chunksPerGroup };
 }
 
 /** Uniform block and thread count of the row-block passes (see `BlockParams` in the WGSL). */
@@ -170,10 +198,15 @@ function blockParams(
 ): { params: Uint8Array; threads: number } {
   const blocksPerGroup = Math.ceil(rowsPerGroup / BLOCK_ROWS);
   const threads = groups * blocksPerGroup * channels;
-  const buf = new ArrayBuffer(32);
-  new Uint32Array(buf, 0, 5).set([threads, channels, rowsPerGroup, BLOCK_ROWS, blocksPerGroup]);
-  new Float32Array(buf, 20, 1)[0] = eps;
-  return { params: new Uint8Array(buf), threads };
+  const params = BLOCK.pack({
+    total: threads,
+    channels,
+    rows_per_group: rowsPerGroup,
+    rows_per_block: BLOCK_ROWS,
+    blocks_per_group: blocksPerGroup,
+    eps,
+  });
+  return { params, threads };
 }
 
 function kernel(gpu: Gpu, entryPoint: string, relu = false) {

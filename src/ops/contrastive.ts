@@ -14,8 +14,38 @@
 import source from "../../kernels/contrastive.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const FILE = "contrastive.wgsl";
+
+/** `struct PosParams` of `kernels/contrastive.wgsl`. */
+const POS = paramStruct(FILE, source, "PosParams", { n: "u32", dim: "u32", temperature: "f32" });
+/** `struct ChunkParams` of `kernels/contrastive.wgsl`. */
+const CHUNK = paramStruct(FILE, source, "ChunkParams", {
+  n: "u32",
+  dim: "u32",
+  kq: "u32",
+  tiles_per_chunk: "u32",
+  chunks: "u32",
+  row_blocks: "u32",
+  temperature: "f32",
+});
+/** `struct FinalParams` of `kernels/contrastive.wgsl`. */
+const FINAL = paramStruct(FILE, source, "FinalParams", { n: "u32", chunks: "u32" });
+/** `struct DqParams` of `kernels/contrastive.wgsl`. */
+const DQ = paramStruct(FILE, source, "DqParams", {
+  n: "u32",
+  dim: "u32",
+  chunks: "u32",
+  scale: "f32",
+});
+/** `struct EnqueueParams` of `kernels/contrastive.wgsl`. */
+const ENQUEUE = paramStruct(FILE, source, "EnqueueParams", {
+  n: "u32",
+  dim: "u32",
+  kq: "u32",
+  ptr: "u32",
+});
 const WG = 64;
 /** Rows per workgroup of the chunk pass (`RB` in the WGSL). */
 const ROWS_PER_BLOCK = 8;
@@ -134,41 +164,40 @@ export function infoNce(
   const dq = Tensor.empty(gpu, [n, dim], "f32", "infonce dq");
 
   const kernel = (entryPoint: string) => gpu.kernels.get({ file: FILE, source, entryPoint });
-  const posParams = new ArrayBuffer(16);
-  new Uint32Array(posParams, 0, 2).set([n, dim]);
-  new Float32Array(posParams, 8, 1)[0] = t;
   gpu.recorder.dispatch(
     kernel("infonce_positive"),
     [q, k, lpos],
     Math.ceil(n / WG),
-    new Uint8Array(posParams),
+    POS.pack({ n, dim, temperature: t }),
   );
 
-  const chunkParams = new ArrayBuffer(32);
-  new Uint32Array(chunkParams, 0, 6).set([n, dim, kq, tilesPerChunk, chunks, rowBlocks]);
-  new Float32Array(chunkParams, 24, 1)[0] = t;
   gpu.recorder.dispatch(
     kernel(variant === "vec4" ? "infonce_chunk_vec4" : "infonce_chunk"),
     [q, queue, lpos, stats, o],
     rowBlocks * chunks,
-    new Uint8Array(chunkParams),
+    CHUNK.pack({
+      n,
+      dim,
+      kq,
+      tiles_per_chunk: tilesPerChunk,
+      chunks,
+      row_blocks: rowBlocks,
+      temperature: t,
+    }),
   );
 
   gpu.recorder.dispatch(
     kernel("infonce_finalize"),
     [lpos, stats, coef, loss, correct],
     1,
-    new Uint32Array([n, chunks]),
+    FINAL.pack({ n, chunks }),
   );
 
-  const dqParams = new ArrayBuffer(16);
-  new Uint32Array(dqParams, 0, 3).set([n, dim, chunks]);
-  new Float32Array(dqParams, 12, 1)[0] = 1 / (n * t);
   gpu.recorder.dispatch(
     kernel("infonce_dq"),
     [k, stats, coef, o, dq],
     Math.ceil((n * dim) / WG),
-    new Uint8Array(dqParams),
+    DQ.pack({ n, dim, chunks, scale: 1 / (n * t) }),
   );
 
   for (const temp of [lpos, stats, o, coef]) temp.release();
@@ -202,7 +231,7 @@ export function enqueue(gpu: Gpu, queue: Tensor, k: Tensor, ptr: number): number
     kernel,
     [k, queue],
     Math.ceil((n * dim) / WG),
-    new Uint32Array([n, dim, kq, ptr]),
+    ENQUEUE.pack({ n, dim, kq, ptr }),
   );
   return (ptr + n) % kq;
 }

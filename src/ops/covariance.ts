@@ -27,8 +27,24 @@
 import source from "../../kernels/covariance.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const FILE = "covariance.wgsl";
+
+/** `struct SumParams` of `kernels/covariance.wgsl` (column sums of a row segment). */
+const SUM = paramStruct(FILE, source, "SumParams", { rows: "u32", d: "u32", row0: "u32" });
+
+/** `struct BlockParams` of `kernels/covariance.wgsl` (one block of Xᵀ(X − μ)). */
+const BLOCK = paramStruct(FILE, source, "BlockParams", {
+  rows: "u32",
+  d: "u32",
+  row0: "u32",
+  diagonal: "u32",
+  a0: "u32",
+  b0: "u32",
+  rows_a: "u32",
+  cols_b: "u32",
+});
 const WG = 64;
 /** Output tile of one workgroup of the block kernel (`64 × 64` in the WGSL). */
 const TILE = 64;
@@ -196,7 +212,7 @@ export class CovarianceAccumulator {
         kernel,
         [x, sums],
         Math.ceil(this.dim / WG),
-        new Uint32Array([rows, this.dim, row0]),
+        SUM.pack({ rows, d: this.dim, row0 }),
       );
       this.#meanPending.push({ sums });
       this.#nMean += rows;
@@ -256,7 +272,16 @@ export class CovarianceAccumulator {
           kernel,
           [x, this.#mean32!, out],
           [Math.ceil(b.cols / TILE), Math.ceil(b.rows / TILE), 1],
-          new Uint32Array([rows, this.dim, row0, diagonal, b.a0, b.b0, b.rows, b.cols]),
+          BLOCK.pack({
+            rows,
+            d: this.dim,
+            row0,
+            diagonal,
+            a0: b.a0,
+            b0: b.b0,
+            rows_a: b.rows,
+            cols_b: b.cols,
+          }),
         );
         outs.push(out);
       }

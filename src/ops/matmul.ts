@@ -8,8 +8,32 @@ import source from "../../kernels/matmul.wgsl" with { type: "text" };
 import type { Tuner } from "../gpu/autotune.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 
 const FILE = "matmul.wgsl";
+
+/** `struct MatmulParams` of `kernels/matmul.wgsl`. */
+const MATMUL = paramStruct(FILE, source, "MatmulParams", {
+  M: "u32",
+  N: "u32",
+  K: "u32",
+  batch: "u32",
+  a_stride: "u32",
+  b_stride: "u32",
+  c_stride: "u32",
+  flags: "u32",
+  alpha: "f32",
+  groups_n: "u32",
+  groups_m: "u32",
+  threads_n: "u32",
+  k_begin: "u32",
+  k_end: "u32",
+  pad0: "u32",
+  pad1: "u32",
+});
+
+/** `struct ColsumParams` of `kernels/matmul.wgsl`. */
+const COLSUM = paramStruct(FILE, source, "ColsumParams", { rows: "u32", cols: "u32" });
 
 /**
  * Kernel variants:
@@ -224,13 +248,26 @@ function params(
   { groupsN, groupsM, threadsN = 0 }: { groupsN: number; groupsM: number; threadsN?: number },
   k0: number,
   k1: number,
-): Uint32Array {
+): Uint8Array {
   const { M, N, K, batch, aStride, bStride } = ctx.shape;
-  const u = new Uint32Array(16);
-  u.set([M, N, K, batch, aStride, bStride, M * N, ctx.bias && k0 === 0 ? FLAG_BIAS : 0]);
-  new Float32Array(u.buffer, 32, 1)[0] = ctx.alpha;
-  u.set([groupsN, groupsM, threadsN, k0, k1], 9);
-  return u;
+  return MATMUL.pack({
+    M,
+    N,
+    K,
+    batch,
+    a_stride: aStride,
+    b_stride: bStride,
+    c_stride: M * N,
+    flags: ctx.bias && k0 === 0 ? FLAG_BIAS : 0,
+    alpha: ctx.alpha,
+    groups_n: groupsN,
+    groups_m: groupsM,
+    threads_n: threadsN,
+    k_begin: k0,
+    k_end: k1,
+    pad0: 0,
+    pad1: 0,
+  });
 }
 
 /**
@@ -344,6 +381,6 @@ export function columnSum(gpu: Gpu, x: Tensor): Tensor {
   const out = Tensor.empty(gpu, [cols], "f32", "columnSum");
   if (cols === 0) return out;
   const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "matmul_colsum" });
-  gpu.recorder.dispatch(kernel, [x, out], cols, new Uint32Array([rows, cols]));
+  gpu.recorder.dispatch(kernel, [x, out], cols, COLSUM.pack({ rows, cols }));
   return out;
 }
