@@ -106,14 +106,10 @@ export { covariance, CovarianceAccumulator } from "./src/ops/covariance.ts";
 export { emaUpdate, sgdStep } from "./src/ops/sgd.ts";
 
 // Checkpoints and files
-export {
-  checkKeys,
-  readTorchCheckpoint,
-  selectEncoder,
-  stripModulePrefix,
-  TorchTensor,
-  writeTorchCheckpoint,
-} from "./src/io/torch_checkpoint.ts";
+export { readTorchCheckpoint } from "./src/io/torch/read.ts";
+export { checkKeys, selectEncoder, stripModulePrefix } from "./src/io/torch/state_dict.ts";
+export { TorchTensor } from "./src/io/torch/tensor.ts";
+export { writeTorchCheckpoint } from "./src/io/torch/write.ts";
 export { writeFileAtomic, writeJsonAtomic } from "./src/io/atomic.ts";
 
 // Images
@@ -385,18 +381,11 @@ export type {
   PyValue,
 } from "./src/io/pickle.ts";
 export type { ModelFileRecord, RunRecord, WrittenRecord } from "./src/io/results.ts";
-export type {
-  CheckKeysOptions,
-  MocoCheckpoint,
-  SelectEncoderOptions,
-  SgdParamGroup,
-  SgdStateDict,
-  StateDict,
-  TensorDataOf,
-  TorchDType,
-  TorchTensorData,
-  TorchWriteOptions,
-} from "./src/io/torch_checkpoint.ts";
+export type { TensorDataOf, TorchDType, TorchTensorData } from "./src/io/torch/dtypes.ts";
+export type { CheckKeysOptions, SelectEncoderOptions } from "./src/io/torch/state_dict.ts";
+export type { StateDict } from "./src/io/torch/tensor.ts";
+export type { TorchWriteOptions } from "./src/io/torch/write.ts";
+export type { MocoCheckpoint, SgdParamGroup, SgdStateDict } from "./src/train/checkpoint.ts";
 export type { Matrix, MatrixInput } from "./src/linalg/dense.ts";
 export type { GramFn } from "./src/linalg/kernel_ridge.ts";
 export type { Fold, Shuffler } from "./src/linalg/kfold.ts";
@@ -404,7 +393,7 @@ export type { LbfgsStop } from "./src/linalg/lbfgs.ts";
 export type { LogisticFitInfo } from "./src/linalg/logistic.ts";
 export type { MeanPerClassOptions, R2Options } from "./src/linalg/metrics.ts";
 export type { ConvGeometry, ForwardTrainOptions } from "./src/models/resnet.ts";
-export type { Buffer, ParameterLayout } from "./src/nn/parameter.ts";
+export type { Buffer, LayoutOf, ParameterLayout } from "./src/nn/parameter.ts";
 export type {
   BatchNormBackwardOptions,
   BatchNormEvalOptions,

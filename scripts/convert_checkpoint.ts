@@ -17,15 +17,9 @@ import { DataError, UsageError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";
 import { writeFileAtomic } from "../src/io/atomic.ts";
 import { OrderedDict, PyFloat, pyNumber, PyTuple, type PyValue } from "../src/io/pickle.ts";
-import {
-  dropHead,
-  findStateDict,
-  loadTorchCheckpoint,
-  selectEncoder,
-  type StateDict,
-  tensorBytes,
-  TorchTensor,
-} from "../src/io/torch_checkpoint.ts";
+import { loadTorchCheckpoint } from "../src/io/torch/read.ts";
+import { dropHead, findStateDict, selectEncoder } from "../src/io/torch/state_dict.ts";
+import { type StateDict, tensorBytes, TorchTensor } from "../src/io/torch/tensor.ts";
 
 const SPEC = {
   name: "convert_checkpoint",

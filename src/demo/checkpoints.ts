@@ -7,12 +7,9 @@
  */
 import { exportWorld } from "../data/world_export.ts";
 import type { Gpu } from "../gpu/device.ts";
-import {
-  loadTorchCheckpoint,
-  mocoCheckpointToPy,
-  parseMocoCheckpoint,
-  writeTorchCheckpoint,
-} from "../io/torch_checkpoint.ts";
+import { loadTorchCheckpoint } from "../io/torch/read.ts";
+import { writeTorchCheckpoint } from "../io/torch/write.ts";
+import { mocoCheckpointToPy, parseMocoCheckpoint } from "../train/checkpoint.ts";
 import { DataError } from "../util/errors.ts";
 import {
   DEMO_POLICIES,

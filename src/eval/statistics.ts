@@ -34,7 +34,9 @@ import { CovarianceAccumulator } from "../ops/covariance.ts";
 import { mirrorLower } from "../linalg/dense.ts";
 import { syrk, syrkAsync } from "../linalg/blas.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { encodeTorchCheckpoint, loadTorchCheckpoint, TorchTensor } from "../io/torch_checkpoint.ts";
+import { loadTorchCheckpoint } from "../io/torch/read.ts";
+import { TorchTensor } from "../io/torch/tensor.ts";
+import { encodeTorchCheckpoint } from "../io/torch/write.ts";
 import { DataError } from "../util/errors.ts";
 import { sha256File, stableKey } from "../util/hash.ts";
 

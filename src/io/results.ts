@@ -10,7 +10,8 @@
 import { dirname, join } from "node:path";
 import { writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
 import { PyFloat } from "./pickle.ts";
-import { encodeTorchCheckpoint, TorchTensor } from "./torch_checkpoint.ts";
+import { TorchTensor } from "./torch/tensor.ts";
+import { encodeTorchCheckpoint } from "./torch/write.ts";
 import { sha256File } from "../util/hash.ts";
 
 /** A model file and its hash. */

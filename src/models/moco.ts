@@ -8,7 +8,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { type StateDict, stripModulePrefix, TorchTensor } from "../io/torch_checkpoint.ts";
+import { stripModulePrefix } from "../io/torch/state_dict.ts";
+import { type StateDict, TorchTensor } from "../io/torch/tensor.ts";
 import { DataError, UsageError } from "../util/errors.ts";
 import type { Rng } from "../util/rng.ts";
 import { ResNet, type ResNetConfig } from "./resnet.ts";

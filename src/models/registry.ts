@@ -18,15 +18,15 @@
 import { dirname } from "node:path";
 import type { Gpu } from "../gpu/device.ts";
 import { checkPlainName } from "../io/names.ts";
+import { loadTorchCheckpoint } from "../io/torch/read.ts";
 import {
   assertFiniteTensors,
   dropHead,
   findStateDict,
-  loadTorchCheckpoint,
   selectEncoder,
-  type StateDict,
-  writeTorchCheckpoint,
-} from "../io/torch_checkpoint.ts";
+} from "../io/torch/state_dict.ts";
+import type { StateDict } from "../io/torch/tensor.ts";
+import { writeTorchCheckpoint } from "../io/torch/write.ts";
 import { OrderedDict } from "../io/pickle.ts";
 import { DataError, UsageError } from "../util/errors.ts";
 import { sha256File, sha256Hex, stableStringify } from "../util/hash.ts";

@@ -15,7 +15,8 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { checkKeys, type StateDict, TorchTensor } from "../io/torch_checkpoint.ts";
+import { checkKeys } from "../io/torch/state_dict.ts";
+import { type StateDict, TorchTensor } from "../io/torch/tensor.ts";
 import type { Conv2dOp } from "../ops/conv2d_family.ts";
 import { conv2dTune } from "../ops/conv2d_tune.ts";
 import { add, addRelu, reluBackward } from "../ops/elementwise.ts";

@@ -116,15 +116,37 @@ export function torchShapeOfHwio(shape: readonly number[]): number[] {
   return [cout, cin, kh, kw];
 }
 
-/** Converts values in the parameter's GPU layout to PyTorch's layout (a copy for `plain`). */
-export function toTorchLayout(param: Parameter, data: Float32Array): Float32Array {
+/**
+ * What the layout conversions read of a parameter: its PyTorch shape and its GPU layout. The
+ * models' {@link Parameter} and the optimiser's `TrainParameter` (src/train/optimizer.ts) both
+ * have this shape.
+ */
+export interface LayoutOf {
+  /** PyTorch shape (OIHW `[Cout, Cin, kH, kW]` for an `hwio` parameter). */
+  readonly torchShape: readonly number[];
+  /** `hwio` for convolution weights, `plain` when the GPU layout is PyTorch's. */
+  readonly layout: ParameterLayout;
+}
+
+/**
+ * Converts values in the parameter's GPU layout to PyTorch's layout.
+ *
+ * Aliasing: the result is always a new array, never `data` itself (a copy for `plain`), so the
+ * caller owns it: it may be kept in a checkpoint tensor while `data` is reused, or modified
+ * without touching `data`. This is the one conversion; every caller (state dicts, optimiser
+ * state, tests) relies on this contract.
+ */
+export function toTorchLayout(param: LayoutOf, data: Float32Array): Float32Array {
   if (param.layout === "plain") return data.slice();
   const [o, i, kh, kw] = param.torchShape;
   return hwioToOihw(data, [kh, kw, i, o]);
 }
 
-/** Converts values in PyTorch's layout to the parameter's GPU layout (a copy for `plain`). */
-export function fromTorchLayout(param: Parameter, data: Float32Array): Float32Array {
+/**
+ * Converts values in PyTorch's layout to the parameter's GPU layout. Same aliasing contract as
+ * {@link toTorchLayout}: always a new array (a copy for `plain`).
+ */
+export function fromTorchLayout(param: LayoutOf, data: Float32Array): Float32Array {
   if (param.layout === "plain") return data.slice();
   const [o, i, kh, kw] = param.torchShape;
   return oihwToHwio(data, [o, i, kh, kw]);

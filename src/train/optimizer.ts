@@ -11,10 +11,11 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
-import { type SgdStateDict, TorchTensor } from "../io/torch_checkpoint.ts";
-import { hwioToOihw, oihwToHwio } from "../ops/fold_batchnorm.ts";
+import { TorchTensor } from "../io/torch/tensor.ts";
+import { fromTorchLayout, type ParameterLayout, toTorchLayout } from "../nn/parameter.ts";
 import { sgdStep } from "../ops/sgd.ts";
 import { DataError } from "../util/errors.ts";
+import type { SgdStateDict } from "./checkpoint.ts";
 
 /**
  * What the optimiser needs of a parameter: a name for messages, its PyTorch shape, its value
@@ -31,7 +32,7 @@ export interface TrainParameter {
   /** The gradient of the current step, same layout as `value`. */
   readonly grad: Tensor;
   /** `hwio` for convolution weights, `plain` when the GPU layout is PyTorch's. */
-  readonly layout: "hwio" | "plain";
+  readonly layout: ParameterLayout;
 }
 
 /** Hyper-parameters of {@link MomentumSgd}. */
@@ -40,20 +41,6 @@ export interface MomentumSgdOptions {
   momentum?: number;
   /** Default 1e-4, applied to every parameter (BN and biases too, docs/quirks.md#q3). */
   weightDecay?: number;
-}
-
-/** A PyTorch-layout array → the GPU layout of `p`. */
-export function fromTorchLayout(p: TrainParameter, data: Float32Array): Float32Array {
-  if (p.layout !== "hwio") return data;
-  const [o, i, kh, kw] = p.torchShape;
-  return oihwToHwio(data, [o, i, kh, kw]);
-}
-
-/** A GPU-layout array of `p` → PyTorch's layout. */
-export function toTorchLayout(p: TrainParameter, data: Float32Array): Float32Array {
-  if (p.layout !== "hwio") return data;
-  const [o, i, kh, kw] = p.torchShape;
-  return hwioToOihw(data, [kh, kw, i, o]);
 }
 
 /** SGD with momentum and weight decay over a fixed list of parameters, state on the GPU. */

@@ -11,15 +11,16 @@
  *
  * @module
  */
+import { PyFloat, type PyInput, type PyKey, type PyValue } from "../io/pickle.ts";
+import { loadTorchCheckpoint } from "../io/torch/read.ts";
+import type { StateDict } from "../io/torch/tensor.ts";
+import { writeTorchCheckpoint } from "../io/torch/write.ts";
 import {
-  loadTorchCheckpoint,
+  dictFields,
   mocoCheckpointToPy,
   parseMocoCheckpoint,
   type SgdStateDict,
-  type StateDict,
-  writeTorchCheckpoint,
-} from "../io/torch_checkpoint.ts";
-import { PyFloat, type PyInput, type PyKey, type PyValue } from "../io/pickle.ts";
+} from "./checkpoint.ts";
 import { DataError } from "../util/errors.ts";
 
 /** The extra key of a training checkpoint holding {@link SupervisedTrainState}. */
@@ -95,28 +96,16 @@ function stateToPy(s: SupervisedTrainState): Map<PyKey, PyInput> {
   ]);
 }
 
-function stringList(value: PyValue | undefined, what: string, fail: (w: string) => never) {
-  if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
-    return fail(`${what} is not a list of strings`);
-  }
-  return value as string[];
-}
-
 function stateFromPy(value: PyValue, file: string): SupervisedTrainState {
-  const fail = (what: string): never => {
+  const f = dictFields(value, (what: string): never => {
     throw new DataError(`${file}: bad ${SUPERVISED_STATE_KEY}: ${what}`);
-  };
-  if (!(value instanceof Map)) return fail("not a dict");
-  const int = (key: string): number => {
-    const v = value.get(key);
-    return typeof v === "number" && Number.isInteger(v) ? v : fail(`'${key}' is not an int`);
-  };
+  });
   return {
-    seed: int("seed"),
-    globalStep: int("global_step"),
-    batchSize: int("batch_size"),
-    baseWidth: int("base_width"),
-    classes: stringList(value.get("classes"), "'classes'", fail),
+    seed: f.int("seed"),
+    globalStep: f.int("global_step"),
+    batchSize: f.int("batch_size"),
+    baseWidth: f.int("base_width"),
+    classes: f.strings("classes"),
   };
 }
 
@@ -128,20 +117,20 @@ function stateFromPy(value: PyValue, file: string): SupervisedTrainState {
 export async function loadSupervisedCheckpoint(path: string): Promise<SupervisedCheckpoint> {
   const { value } = await loadTorchCheckpoint(path);
   const ckpt = parseMocoCheckpoint(value, path);
-  const fail = (what: string): never => {
+  // parseMocoCheckpoint has checked that the top level is a dict.
+  const top = dictFields(value, (what: string): never => {
     throw new DataError(`${path}: not a supervised checkpoint: ${what}`);
-  };
-  const top = value as Map<PyKey, PyValue>;
-  const acc = top.get("best_acc1");
+  });
+  const acc = top.dict.get("best_acc1");
   const out: SupervisedCheckpoint = {
     epoch: ckpt.epoch,
     arch: ckpt.arch,
     stateDict: ckpt.stateDict,
     optimizer: ckpt.optimizer,
     valAcc1: acc === null || acc === undefined ? NaN : Number(acc),
-    classes: stringList(top.get("classes"), "'classes'", fail),
+    classes: top.strings("classes"),
   };
-  const state = top.get(SUPERVISED_STATE_KEY);
+  const state = top.dict.get(SUPERVISED_STATE_KEY);
   if (state !== undefined) out.trainState = stateFromPy(state, path);
   return out;
 }

@@ -1,6 +1,7 @@
 import { missingCheckpoints, retrainDemoCheckpoints } from "../../src/demo/checkpoints.ts";
 import { PRETRAIN, type PretrainSettings } from "../../src/demo/config.ts";
-import { findStateDict, loadTorchCheckpoint } from "../../src/io/torch_checkpoint.ts";
+import { loadTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { findStateDict } from "../../src/io/torch/state_dict.ts";
 import { loadModel } from "../../src/models/registry.ts";
 import { assert } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";

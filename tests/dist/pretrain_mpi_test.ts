@@ -14,7 +14,7 @@
  * 0.001. See {@link compareAll} for the per-tensor bound.
  */
 import { loadTrainingCheckpoint } from "../../src/train/checkpoint.ts";
-import type { TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import type { TorchTensor } from "../../src/io/torch/tensor.ts";
 import { assert, assertArrayEqual } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import type { Rng } from "../../src/util/rng.ts";

@@ -6,7 +6,8 @@ import {
   writeRunRecord,
   writeTorchOutput,
 } from "../../src/io/results.ts";
-import { readTorchCheckpoint, TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { readTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { TorchTensor } from "../../src/io/torch/tensor.ts";
 import { PyFloat } from "../../src/io/pickle.ts";
 import { assert, assertArrayEqual } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";

@@ -6,7 +6,8 @@ import {
   type StatisticsKeyParts,
   statisticsPaths,
 } from "../../src/eval/statistics.ts";
-import { readTorchCheckpoint, TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { readTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { TorchTensor } from "../../src/io/torch/tensor.ts";
 import { assert, assertArrayEqual } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";

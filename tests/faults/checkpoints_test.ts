@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { pickle, PyGlobal, PyPersistent, PyTuple } from "../../src/io/pickle.ts";
-import { decodeTorchCheckpoint, loadTorchCheckpoint } from "../../src/io/torch_checkpoint.ts";
+import { decodeTorchCheckpoint, loadTorchCheckpoint } from "../../src/io/torch/read.ts";
 import { DataError } from "../../src/util/errors.ts";
 import { assert } from "../util/assert.ts";
 import { changes, mapLimit, runScript, script, snapshot, Tally, uncleanReason } from "./harness.ts";

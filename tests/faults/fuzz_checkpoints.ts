@@ -8,7 +8,8 @@
  *
  * @module
  */
-import { decodeTorchCheckpoint, findStateDict } from "../../src/io/torch_checkpoint.ts";
+import { decodeTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { findStateDict } from "../../src/io/torch/state_dict.ts";
 import { DataError } from "../../src/util/errors.ts";
 import { FIXTURES, mutate } from "./hostile.ts";
 

@@ -1,10 +1,7 @@
 import { join } from "node:path";
-import {
-  findStateDict,
-  readTorchCheckpoint,
-  selectEncoder,
-  tensorBytes,
-} from "../../src/io/torch_checkpoint.ts";
+import { readTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { findStateDict, selectEncoder } from "../../src/io/torch/state_dict.ts";
+import { tensorBytes } from "../../src/io/torch/tensor.ts";
 import { assert, assertArrayEqual } from "../util/assert.ts";
 import { fixture } from "./checkpoint_helpers.ts";
 

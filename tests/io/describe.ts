@@ -7,7 +7,7 @@
  */
 import { AssertionError } from "node:assert";
 import { OrderedDict, PyFloat, PyObject, PyTuple, type PyValue } from "../../src/io/pickle.ts";
-import { tensorBytes, TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { tensorBytes, TorchTensor } from "../../src/io/torch/tensor.ts";
 
 /** A JSON description (see the Python generator). */
 export type Description = { [key: string]: unknown };

@@ -3,13 +3,10 @@
  * encoder, a column-normalised queue, round trips through our checkpoint writer, and loading a
  * checkpoint made by PyTorch (tests/fixtures/checkpoints/moco_r18_w2.pth.tar).
  */
-import {
-  loadTorchCheckpoint,
-  mocoCheckpointToPy,
-  parseMocoCheckpoint,
-  type StateDict,
-  writeTorchCheckpoint,
-} from "../../src/io/torch_checkpoint.ts";
+import { loadTorchCheckpoint } from "../../src/io/torch/read.ts";
+import type { StateDict } from "../../src/io/torch/tensor.ts";
+import { writeTorchCheckpoint } from "../../src/io/torch/write.ts";
+import { mocoCheckpointToPy, parseMocoCheckpoint } from "../../src/train/checkpoint.ts";
 import { MoCo } from "../../src/models/moco.ts";
 import { resnetStateDictShapes } from "../../src/models/resnet.ts";
 import { DataError } from "../../src/util/errors.ts";

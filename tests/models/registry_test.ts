@@ -4,12 +4,10 @@
  * and architectures.
  */
 import { Tensor } from "../../src/gpu/tensor.ts";
-import {
-  findStateDict,
-  loadTorchCheckpoint,
-  mocoCheckpointToPy,
-  writeTorchCheckpoint,
-} from "../../src/io/torch_checkpoint.ts";
+import { loadTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { findStateDict } from "../../src/io/torch/state_dict.ts";
+import { writeTorchCheckpoint } from "../../src/io/torch/write.ts";
+import { mocoCheckpointToPy } from "../../src/train/checkpoint.ts";
 import { OrderedDict } from "../../src/io/pickle.ts";
 import { MoCo } from "../../src/models/moco.ts";
 import { loadModel, type LoadModelOptions } from "../../src/models/registry.ts";

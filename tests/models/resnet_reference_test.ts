@@ -5,7 +5,7 @@
  * inputs could miss, and checks the GPU BN folding.
  */
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { type StateDict, TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { type StateDict, TorchTensor } from "../../src/io/torch/tensor.ts";
 import { oihwToHwio } from "../../src/ops/fold_batchnorm.ts";
 import {
   type FeatureLayer,

@@ -5,7 +5,8 @@
  * float32 weights).
  */
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { findStateDict, loadTorchCheckpoint } from "../../src/io/torch_checkpoint.ts";
+import { loadTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { findStateDict } from "../../src/io/torch/state_dict.ts";
 import {
   type FeatureLayer,
   parseArch,

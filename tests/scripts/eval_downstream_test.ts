@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { readTorchCheckpoint } from "../../src/io/torch_checkpoint.ts";
+import { readTorchCheckpoint } from "../../src/io/torch/read.ts";
 import { PyFloat } from "../../src/io/pickle.ts";
 import { assert } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";

@@ -3,12 +3,9 @@ import { cachedStatistics } from "../../src/eval/statistics.ts";
 import { extractFeatures } from "../../src/eval/features.ts";
 import { imageFolder } from "../../src/data/image_folder.ts";
 import { loadModel } from "../../src/models/registry.ts";
-import {
-  loadTorchCheckpoint,
-  readTorchCheckpoint,
-  TorchTensor,
-  writeTorchCheckpoint,
-} from "../../src/io/torch_checkpoint.ts";
+import { loadTorchCheckpoint, readTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { TorchTensor } from "../../src/io/torch/tensor.ts";
+import { writeTorchCheckpoint } from "../../src/io/torch/write.ts";
 import { PyFloat } from "../../src/io/pickle.ts";
 import { assert } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { readTorchCheckpoint, TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { readTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { TorchTensor } from "../../src/io/torch/tensor.ts";
 import { assert } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
 import { GPU_TEST } from "../util/gpu.ts";

@@ -1,8 +1,15 @@
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { readTorchCheckpoint, TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { decodeTorchCheckpoint, readTorchCheckpoint } from "../../src/io/torch/read.ts";
+import { TorchTensor } from "../../src/io/torch/tensor.ts";
+import { encodeTorchCheckpoint } from "../../src/io/torch/write.ts";
+import { concatChunks } from "../../src/io/zip.ts";
+import { fromTorchLayout, toTorchLayout } from "../../src/nn/parameter.ts";
 import {
   checkpointFileName,
+  dictFields,
   loadTrainingCheckpoint,
+  mocoCheckpointToPy,
+  parseMocoCheckpoint,
   saveTrainingCheckpoint,
   TRAIN_STATE_KEY,
 } from "../../src/train/checkpoint.ts";
@@ -11,6 +18,11 @@ import { DataError } from "../../src/util/errors.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
+import { fixture } from "../io/checkpoint_helpers.ts";
+import { assertSameDescription, describe } from "../io/describe.ts";
+
+const bytesOf = (value: Parameters<typeof encodeTorchCheckpoint>[0]) =>
+  concatChunks(encodeTorchCheckpoint(value));
 
 Deno.test("checkpointFileName() gives the intended names, and the original's with faithful", () => {
   assert(checkpointFileName("ventral", "resnet50", 7) === "ventral_0007.pth.tar", "intended");
@@ -20,6 +32,77 @@ Deno.test("checkpointFileName() gives the intended names, and the original's wit
     checkpointFileName("default", "resnet50w3", 12, true) === "default_w3_0012.pth.tar",
     "faithful w3",
   );
+});
+
+Deno.test("parseMocoCheckpoint() reads the MoCo layout and mocoCheckpointToPy() round-trips it", async () => {
+  for (const name of ["moco_r18_w2.pth.tar", "moco_r18_w2_legacy.pth.tar"]) {
+    const ck = parseMocoCheckpoint(await readTorchCheckpoint(fixture(name)), name);
+    assert(ck.epoch === 3 && ck.arch === "resnet18", `${name}: epoch/arch`);
+    assert(ck.stateDict.get("module.queue")!.shape.join() === "8,32", "queue [dim, K]");
+    const ptr = ck.stateDict.get("module.queue_ptr")!;
+    assert(ptr.dtype === "int64" && ptr.data[0] === 16n, "queue_ptr int64");
+    const opt = ck.optimizer!;
+    const g = opt.paramGroups[0];
+    assert(
+      g.lr === 0.03 && g.momentum === 0.9 && g.dampening === 0 && g.weightDecay === 1e-4,
+      "SGD group",
+    );
+    assert(
+      !g.nesterov && g.params.length === 128 && opt.state.size === 64,
+      "params and momentum buffers",
+    );
+    const back = parseMocoCheckpoint(
+      decodeTorchCheckpoint(bytesOf(mocoCheckpointToPy(ck))).value,
+      "x",
+    );
+    assert(
+      back.epoch === 3 && back.stateDict.size === ck.stateDict.size,
+      "round trip keeps fields",
+    );
+    assertSameDescription(
+      await describe(new Map(back.optimizer!.state)),
+      await describe(new Map(opt.state)),
+      "momentum buffers",
+    );
+  }
+});
+
+Deno.test("dictFields() reads ints, strings and string lists, and each failure names the field", () => {
+  const fail = (what: string): never => {
+    throw new DataError(`f: bad state: ${what}`);
+  };
+  const f = dictFields(
+    new Map<string, unknown>([["n", 3], ["s", "x"], ["l", ["a", "b"]], ["r", 1.5]]) as never,
+    fail,
+  );
+  assert(f.int("n") === 3 && f.string("s") === "x" && f.strings("l").join() === "a,b", "values");
+  assert(f.has("n") && !f.has("missing"), "has()");
+  const message = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (error) {
+      assert(error instanceof DataError, "a DataError");
+      return error.message;
+    }
+    throw new Error("did not fail");
+  };
+  assert(message(() => f.int("r")) === "f: bad state: 'r' is not an int", "int");
+  assert(message(() => f.string("n")) === "f: bad state: 'n' is not a string", "string");
+  assert(message(() => f.strings("s")) === "f: bad state: 's' is not a list of strings", "list");
+  assert(message(() => dictFields([] as never, fail)) === "f: bad state: not a dict", "dict");
+});
+
+Deno.test("the optimiser's layout conversion is nn/parameter's: always a new array, both layouts", () => {
+  const plain: TrainParameter = { layout: "plain", torchShape: [3] } as unknown as TrainParameter;
+  const v = new Float32Array([1, 2, 3]);
+  for (const out of [toTorchLayout(plain, v), fromTorchLayout(plain, v)]) {
+    assert(out !== v && out.buffer !== v.buffer, "plain converts to a copy");
+    assertArrayEqual(out, v, "plain values unchanged");
+  }
+  const [o, i, kh, kw] = [2, 3, 1, 2];
+  const hwio = { layout: "hwio", torchShape: [o, i, kh, kw] } as unknown as TrainParameter;
+  const w = new Float32Array(o * i * kh * kw).map((_, j) => j);
+  assertArrayEqual(fromTorchLayout(hwio, toTorchLayout(hwio, w)), w, "hwio round trip");
 });
 
 Deno.test({

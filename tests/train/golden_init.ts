@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { TorchTensor } from "../../src/io/torch/tensor.ts";
 import { NumpyLegacyRandom } from "../../src/util/mt19937.ts";
 
 /** FNV-1a (32-bit) of the UTF-8 bytes of `text`. */

@@ -8,7 +8,8 @@
  * generator's docstring).
  */
 import { Tensor } from "../../src/gpu/tensor.ts";
-import { readTorchCheckpoint, type TorchTensor } from "../../src/io/torch_checkpoint.ts";
+import { readTorchCheckpoint } from "../../src/io/torch/read.ts";
+import type { TorchTensor } from "../../src/io/torch/tensor.ts";
 import type { PyValue } from "../../src/io/pickle.ts";
 import { ResNet, type ResNetConfig, resnetStateDictShapes } from "../../src/models/resnet.ts";
 import { type MocoTrainable, recordMocoStep } from "../../src/train/moco_step.ts";

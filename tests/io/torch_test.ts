@@ -1,19 +1,18 @@
 import { join } from "node:path";
+import type { TorchDType } from "../../src/io/torch/dtypes.ts";
+import {
+  decodeTorchCheckpoint,
+  loadTorchCheckpoint,
+  readTorchCheckpoint,
+} from "../../src/io/torch/read.ts";
 import {
   checkKeys,
-  decodeTorchCheckpoint,
-  encodeTorchCheckpoint,
   findStateDict,
-  loadTorchCheckpoint,
-  mocoCheckpointToPy,
-  parseMocoCheckpoint,
-  readTorchCheckpoint,
   selectEncoder,
   stripModulePrefix,
-  type TorchDType,
-  TorchTensor,
-  writeTorchCheckpoint,
-} from "../../src/io/torch_checkpoint.ts";
+} from "../../src/io/torch/state_dict.ts";
+import { TorchTensor } from "../../src/io/torch/tensor.ts";
+import { encodeTorchCheckpoint, writeTorchCheckpoint } from "../../src/io/torch/write.ts";
 import {
   OrderedDict,
   pickle,
@@ -258,39 +257,6 @@ Deno.test("writeTorchCheckpoint() writes atomically and the file reads back", as
     assert(leftovers.join() === "model.pth.tar", `no temp files left: ${leftovers}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("parseMocoCheckpoint() reads the MoCo layout and mocoCheckpointToPy() round-trips it", async () => {
-  for (const name of ["moco_r18_w2.pth.tar", "moco_r18_w2_legacy.pth.tar"]) {
-    const ck = parseMocoCheckpoint(await readTorchCheckpoint(fixture(name)), name);
-    assert(ck.epoch === 3 && ck.arch === "resnet18", `${name}: epoch/arch`);
-    assert(ck.stateDict.get("module.queue")!.shape.join() === "8,32", "queue [dim, K]");
-    const ptr = ck.stateDict.get("module.queue_ptr")!;
-    assert(ptr.dtype === "int64" && ptr.data[0] === 16n, "queue_ptr int64");
-    const opt = ck.optimizer!;
-    const g = opt.paramGroups[0];
-    assert(
-      g.lr === 0.03 && g.momentum === 0.9 && g.dampening === 0 && g.weightDecay === 1e-4,
-      "SGD group",
-    );
-    assert(
-      !g.nesterov && g.params.length === 128 && opt.state.size === 64,
-      "params and momentum buffers",
-    );
-    const back = parseMocoCheckpoint(
-      decodeTorchCheckpoint(bytesOf(mocoCheckpointToPy(ck))).value,
-      "x",
-    );
-    assert(
-      back.epoch === 3 && back.stateDict.size === ck.stateDict.size,
-      "round trip keeps fields",
-    );
-    assertSameDescription(
-      await describe(new Map(back.optimizer!.state)),
-      await describe(new Map(opt.state)),
-      "momentum buffers",
-    );
   }
 });
 
