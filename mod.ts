@@ -75,7 +75,7 @@
 export { type AdapterSummary, Gpu, openGpu, type OpenGpuOptions } from "./src/gpu/device.ts";
 export { type DType, Tensor } from "./src/gpu/tensor.ts";
 export { bucketSize, BufferPool } from "./src/gpu/buffer_pool.ts";
-export { type Kernel, KernelCache, type KernelSpec } from "./src/gpu/kernel.ts";
+export { type Kernel, KernelCache, type KernelPrelude, type KernelSpec } from "./src/gpu/kernel.ts";
 export { CommandRecorder, splitWorkgroups } from "./src/gpu/recorder.ts";
 export { Tuner } from "./src/gpu/autotune.ts";
 
@@ -164,7 +164,11 @@ export {
   syntheticGrid,
   type SyntheticParams,
 } from "./src/transforms/synthetic_grid.ts";
-export { syntheticViews, type ViewOptions } from "./src/transforms/functional.ts";
+export {
+  syntheticViews,
+  syntheticViewsOnGpu,
+  type ViewOptions,
+} from "./src/transforms/functional.ts";
 export { affineBatch, resizedCrop, rotateBatch } from "./src/transforms/geometry.ts";
 export { deformBatch } from "./src/transforms/deform.ts";
 export {
@@ -336,6 +340,7 @@ export type {
 } from "./src/eval/features.ts";
 export type { GpuGramOptions } from "./src/eval/gpu_gram.ts";
 export type { RowWhitener } from "./src/eval/gpu_whitening.ts";
+export type { ViewMetrics } from "./src/eval/whitening.ts";
 export type {
   RealworldInvarianceOptions,
   RealworldInvarianceResult,
@@ -357,6 +362,7 @@ export type { GpuBackend } from "./src/gpu/device.ts";
 export type { Binding, Workgroups } from "./src/gpu/recorder.ts";
 export type { TensorData, TypedArrayFor } from "./src/gpu/tensor.ts";
 export type { CropWindow } from "./src/image/crop.ts";
+export type { PackedImages } from "./src/image/gpu/packed.ts";
 export type { NormalizeOptions, TensorLayout } from "./src/image/to_tensor.ts";
 export type {
   MatCell,
