@@ -132,9 +132,12 @@ export { LogisticRegression } from "./src/linalg/logistic.ts";
 // Models
 export {
   archName,
+  FEATURE_LAYERS,
   type FeatureLayer,
   type HeadKind,
+  isFeatureLayer,
   parseArch,
+  parseFeatureLayer,
   ResNet,
   type ResNetArch,
   type ResNetConfig,
@@ -357,9 +360,9 @@ export type {
   SyntheticInvarianceResult,
   ViewFn,
 } from "./src/eval/synthetic_invariance.ts";
-export type { TuneOptions, TuneTrial } from "./src/gpu/autotune.ts";
+export type { TuneOptions, TunerHost, TuneTrial } from "./src/gpu/autotune.ts";
 export type { GpuBackend } from "./src/gpu/device.ts";
-export type { Binding, Workgroups } from "./src/gpu/recorder.ts";
+export type { Binding, RecorderHost, Workgroups } from "./src/gpu/recorder.ts";
 export type { TensorData, TypedArrayFor } from "./src/gpu/tensor.ts";
 export type { CropWindow } from "./src/image/crop.ts";
 export type { PackedImages } from "./src/image/gpu/packed.ts";
