@@ -228,9 +228,9 @@ export {
   worldImageFolder,
   worldKeypoints,
   worldLatents,
-} from "./src/data/world.ts";
-export { LATENT_NAMES, WORLD_CLASSES, WorldRenderer } from "./src/data/world_render.ts";
-export { exportWorld, WORLD_LAYOUTS, type WorldLayout } from "./src/data/world_export.ts";
+} from "./src/world/world.ts";
+export { LATENT_NAMES, WORLD_CLASSES, WorldRenderer } from "./src/world/world_render.ts";
+export { exportWorld, WORLD_LAYOUTS, type WorldLayout } from "./src/world/world_export.ts";
 export { readMat } from "./src/io/matlab.ts";
 export { readNpy, writeNpy } from "./src/io/npy.ts";
 
@@ -321,9 +321,9 @@ export type {
   WorldGroupKind,
   WorldGroupOptions,
   WorldViewOptions,
-} from "./src/data/world.ts";
-export type { WorldExportOptions, WorldExportSummary } from "./src/data/world_export.ts";
-export type { Scene } from "./src/data/world_render.ts";
+} from "./src/world/world.ts";
+export type { WorldExportOptions, WorldExportSummary } from "./src/world/world_export.ts";
+export type { Scene } from "./src/world/world_render.ts";
 export type { CommArray } from "./src/dist/communicator.ts";
 export type { StepCommTimes } from "./src/train/moco_step_distributed.ts";
 export type { MpiElement } from "./src/dist/mpi.ts";

@@ -1,5 +1,5 @@
 // The built-in synthetic world's renderer: sphere tracing of analytic signed distance fields,
-// one invocation per pixel of a whole batch of scenes. The host (src/data/world_render.ts) turns
+// one invocation per pixel of a whole batch of scenes. The host (src/world/world_render.ts) turns
 // each scene's latents into world-space quantities (position, inverse rotation, linear RGB
 // colours, light position) so this file only intersects, shades and packs.
 //

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { RENDERER_VERSION } from "../src/data/world_render.ts";
+import { RENDERER_VERSION } from "../src/world/world_render.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../src/io/atomic.ts";
 import { DEMO_BASELINES, DEMO_SIZES, demoModels, PRETRAIN } from "../src/demo/config.ts";
 import { missingCheckpoints, retrainDemoCheckpoints } from "../src/demo/checkpoints.ts";

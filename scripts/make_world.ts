@@ -1,6 +1,6 @@
 /**
  * Renders the built-in synthetic world to disk in the layouts the real dataset loaders read
- * (see `src/data/world_export.ts` for every file name), so the loaders and evaluation scripts run
+ * (see `src/world/world_export.ts` for every file name), so the loaders and evaluation scripts run
  * on it unchanged.
  *
  * ```sh
@@ -14,7 +14,7 @@
  * @module
  */
 import { openGpu } from "../src/gpu/device.ts";
-import { exportWorld, WORLD_LAYOUTS, type WorldLayout } from "../src/data/world_export.ts";
+import { exportWorld, WORLD_LAYOUTS, type WorldLayout } from "../src/world/world_export.ts";
 import { parseCli } from "../src/util/cli.ts";
 import { UsageError } from "../src/util/errors.ts";
 import { runMain } from "../src/util/main.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { exportWorld } from "../data/world_export.ts";
+import { exportWorld } from "../world/world_export.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { loadTorchCheckpoint } from "../io/torch/read.ts";
 import { writeTorchCheckpoint } from "../io/torch/write.ts";

@@ -10,8 +10,8 @@ import { loadCausal3DIdent } from "../data/causal3dident.ts";
 import type { GroupedDataset, SupervisedDataset } from "../data/dataset.ts";
 import { imageFolder, type ImageFolderDataset } from "../data/image_folder.ts";
 import { loadRealWorld, type RealWorldKey } from "../data/realworld.ts";
-import { LATENT_NAMES } from "../data/world_render.ts";
-import { worldKeypoints } from "../data/world.ts";
+import { LATENT_NAMES } from "../world/world_render.ts";
+import { worldKeypoints } from "../world/world.ts";
 import {
   downstreamEvaluation,
   type ProbeData,

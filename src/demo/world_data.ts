@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { exportWorld, type WorldLayout } from "../data/world_export.ts";
+import { exportWorld, type WorldLayout } from "../world/world_export.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { type DemoSizes, PRETRAIN } from "./config.ts";
 

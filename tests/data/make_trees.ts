@@ -129,7 +129,7 @@ export function aloiColFiles(objects: readonly number[], temps: readonly number[
 }
 
 /** The 12 ALOI-COL colour temperatures (the world generator renders the same set). */
-export { ALOI_TEMPERATURES } from "../../src/data/world.ts";
+export { ALOI_TEMPERATURES } from "../../src/world/world.ts";
 
 /** One ALOT texture's 100 images: 4 cameras × lights 1–5, 8 × rotations 0/60/120/180 + 4 `i`. */
 export function alotTextureFiles(t: number): string[] {

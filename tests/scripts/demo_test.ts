@@ -1,6 +1,6 @@
 import { checkReportInBrowser, findChromium } from "../../src/report/browser_check.ts";
 import { SYNTHETIC_FAMILIES } from "../../src/transforms/synthetic_grid.ts";
-import { LATENT_NAMES } from "../../src/data/world_render.ts";
+import { LATENT_NAMES } from "../../src/world/world_render.ts";
 import { assert } from "../util/assert.ts";
 import { runCommand } from "../util/command.ts";
 

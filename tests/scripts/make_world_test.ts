@@ -11,8 +11,8 @@ import {
   worldImageFolder,
   worldKeypoints,
   worldLatents,
-} from "../../src/data/world.ts";
-import { exportWorld, type WorldExportOptions } from "../../src/data/world_export.ts";
+} from "../../src/world/world.ts";
+import { exportWorld, type WorldExportOptions } from "../../src/world/world_export.ts";
 import { loadImage } from "../../src/image/decode.ts";
 import { readNpy } from "../../src/io/npy.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";

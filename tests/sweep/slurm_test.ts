@@ -1,4 +1,4 @@
-import { exportWorld } from "../../src/data/world_export.ts";
+import { exportWorld } from "../../src/world/world_export.ts";
 import { openGpu } from "../../src/gpu/device.ts";
 import { assert } from "../util/assert.ts";
 import { runCommand } from "../util/command.ts";

@@ -3,7 +3,7 @@
  * falls, the release checkpoint loads with loadModel as an encoder, a resumed run ends with the
  * weights of an uninterrupted one, and bad settings are refused with one line.
  */
-import { exportWorld } from "../../src/data/world_export.ts";
+import { exportWorld } from "../../src/world/world_export.ts";
 import { imageFolder } from "../../src/data/image_folder.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
 import { Tensor } from "../../src/gpu/tensor.ts";

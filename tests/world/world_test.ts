@@ -17,13 +17,13 @@ import {
   worldLatents,
   WorldRenderer,
   wrapAngle,
-} from "../../src/data/world.ts";
+} from "../../src/world/world.ts";
 import {
   CAMERA,
   objectPosition,
   projectPoint,
   rotationMatrix,
-} from "../../src/data/world_render.ts";
+} from "../../src/world/world_render.ts";
 import type { RgbImage } from "../../src/image/image.ts";
 import { LogisticRegression } from "../../src/linalg/logistic.ts";
 import { StandardScaler } from "../../src/linalg/standard_scaler.ts";

@@ -36,7 +36,7 @@ import type { RgbImage } from "../image/image.ts";
 import { DataError } from "../util/errors.ts";
 import { sha256Hex, stableKey } from "../util/hash.ts";
 import { Rng } from "../util/rng.ts";
-import type { GroupedDataset, ImageGroup, SupervisedDataset, TargetKind } from "./dataset.ts";
+import type { GroupedDataset, ImageGroup, SupervisedDataset, TargetKind } from "../data/dataset.ts";
 import {
   DEFAULT_RESOLUTION,
   KEYPOINT_COUNT,
