@@ -15,11 +15,9 @@ import source from "../../kernels/whitening.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { matmul } from "../ops/matmul.ts";
-import type { ViewMetrics, Whitener } from "./whitening.ts";
+import { COS_EPS, type ViewMetrics, type Whitener } from "./whitening.ts";
 
 const FILE = "whitening.wgsl";
-/** torch `cosine_similarity`'s ε, as `cosine` in whitening.ts uses it. */
-const COS_EPS = 1e-8;
 
 /** Anything that whitens feature rows (the CPU {@link Whitener} or {@link GpuWhitener}). */
 export interface RowWhitener {

@@ -27,8 +27,11 @@ export class WhiteningError extends DataError {
   override name = "WhiteningError";
 }
 
-/** torch's `cosine_similarity` eps. */
-const COS_EPS = 1e-8;
+/**
+ * torch's `cosine_similarity` ε: a cosine divides by √max(‖a‖²‖b‖², ε²). The one copy: the GPU
+ * metrics (src/eval/gpu_whitening.ts) use it too.
+ */
+export const COS_EPS = 1e-8;
 
 /** Whitens feature rows: z = L⁻¹(f − μ) with Σ + jitter·I = L·Lᵀ. */
 export class Whitener {
