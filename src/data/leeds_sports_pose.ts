@@ -13,6 +13,7 @@
  * @module
  */
 import { cropBox } from "../image/crop.ts";
+import { loadSharp } from "../image/sharp.ts";
 import { matNumeric, readMat } from "../io/matlab.ts";
 import { DataError } from "../util/errors.ts";
 import { sha256Hex } from "../util/hash.ts";
@@ -37,13 +38,9 @@ export function leedsSportsPoseSplits(n: number): { train: number[]; test: numbe
   return { train: idx.slice(0, s1), test: idx.slice(s1) };
 }
 
-type SharpModule = typeof import("sharp");
-let sharpModule: Promise<SharpModule> | undefined;
-
 /** Width and height from the image header (no decode), as PIL reports them (no EXIF rotation). */
 async function imageSize(path: string): Promise<{ width: number; height: number }> {
-  sharpModule ??= import("sharp");
-  const sharp = (await sharpModule).default;
+  const sharp = await loadSharp();
   try {
     const meta = await sharp(path).metadata();
     if (!meta.width || !meta.height) throw new Error("no dimensions in the header");

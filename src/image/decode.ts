@@ -40,21 +40,10 @@ import { decodeBmp, isBmp } from "./bmp.ts";
 import { createImage, greyToRgb, type RgbImage } from "./image.ts";
 import { checkImagePixels, maxImagePixels } from "./limits.ts";
 import { decodeNetpbm, isNetpbm } from "./netpbm.ts";
-
-/** The sharp version this module is tested with (npm:sharp@0.35.5, libvips 8.18). */
-export const SHARP_VERSION = "0.35.5";
+import { loadSharp, type Sharp } from "./sharp.ts";
 
 /** Formats recognised by their leading bytes. */
 export type ImageFormat = "jpeg" | "png" | "webp" | "tiff" | "gif" | "bmp" | "netpbm";
-
-type SharpModule = typeof import("sharp");
-let sharpModule: Promise<SharpModule> | undefined;
-
-/** Loads sharp once, on first use, so BMP / Netpbm decoding never needs the native addon. */
-function loadSharp(): Promise<SharpModule> {
-  sharpModule ??= import("sharp");
-  return sharpModule;
-}
 
 /** The format announced by the first bytes, or undefined for anything we do not decode. */
 export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
@@ -113,7 +102,7 @@ export async function decodeImage(bytes: Uint8Array, name: string): Promise<RgbI
     }
   }
   // Outside the try: failing to load sharp (e.g. without --allow-ffi) is not a bad file.
-  const sharp = (await loadSharp()).default;
+  const sharp = await loadSharp();
   try {
     return await decodeWithSharp(sharp, bytes, name);
   } catch (error) {
@@ -139,7 +128,7 @@ function mulDiv255(a: number, b: number): number {
 }
 
 async function decodeWithSharp(
-  sharp: SharpModule["default"],
+  sharp: Sharp,
   bytes: Uint8Array,
   name: string,
 ): Promise<RgbImage> {

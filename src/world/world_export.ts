@@ -22,9 +22,9 @@
  *
  * @module
  */
-import sharp from "sharp";
 import type { Gpu } from "../gpu/device.ts";
 import type { RgbImage } from "../image/image.ts";
+import { loadSharp } from "../image/sharp.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { encodeNpy } from "../io/npy.ts";
 import { DataError } from "../util/errors.ts";
@@ -134,6 +134,7 @@ export function sceneKey(scene: Scene, resolution: number): string {
 
 /** PNG bytes of an RGB image (sharp / libvips, default compression). */
 export async function encodePng(img: RgbImage): Promise<Uint8Array> {
+  const sharp = await loadSharp();
   const buffer = await sharp(img.data, {
     raw: { width: img.width, height: img.height, channels: 3 },
   }).png().toBuffer();
