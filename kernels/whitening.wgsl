@@ -1,10 +1,13 @@
-// Whitened view metrics on the GPU (src/eval/gpu_whitening.ts), so synthetic invariance reads
-// back k metrics per image instead of [k + 1, D] features:
+// Whitened view metrics on the GPU (src/eval/gpu_whitening.ts), so invariance reads back a few
+// numbers per image or group instead of its [n, D] features:
 // - center_rows: xc = x − μ for rows [m, D], μ given as a float32 pair hi + lo (μ − hi rounded),
 //   so the result is within an ulp of the float64 centring rounded to float32;
-// - view_sums: for whitened rows z [m, cols] (a column block of Z = Xc·L⁻ᵀ), one workgroup per
-//   view j ≥ 1 adds ⟨z0, zj⟩, ‖z0‖², ‖zj‖² and ‖z0 − zj‖² over the block into sums[j − 1]; the host
-//   turns the four sums into the cosine similarity and the distance.
+// - pair_sums: for whitened rows z [n, cols] (a column block of Z = Xc·L⁻ᵀ), one workgroup per
+//   pair (a, b), a ≤ b, adds ⟨za, zb⟩, ‖za‖², ‖zb‖² and ‖za − zb‖² over the block into
+//   sums[a·n + b]. Synthetic invariance runs row a = 0 only (the clean view against each view) and
+//   turns the sums into cosines and distances on the host; real-world invariance runs every pair;
+// - group_reduce: the cosines and distances of all pairs of one group, summed into one vec4
+//   (off-diagonal cosines, diagonal cosines, distances), the only thing a group reads back.
 
 const WG: u32 = 256u;
 
@@ -33,8 +36,8 @@ fn center_rows(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 struct SumParams {
-  // Views (rows 1…views of z).
-  views: u32,
+  // Rows of z.
+  n: u32,
   // Columns of this block.
   cols: u32,
   // 1: add to the sums; 0: overwrite them (first block).
@@ -48,19 +51,24 @@ struct SumParams {
 
 var<workgroup> partial: array<vec4f, 256>;
 
-// Grid: (views, 1, 1). sums[j − 1] = (⟨z0, zj⟩, ‖z0‖², ‖zj‖², ‖z0 − zj‖²).
+// Grid: (n, rows a), a workgroup per (a, b = x); pairs with b < a are skipped (their sums are not
+// written). sums[a·n + b] = (⟨za, zb⟩, ‖za‖², ‖zb‖², ‖za − zb‖²).
 @compute @workgroup_size(256)
-fn view_sums(
+fn pair_sums(
   @builtin(workgroup_id) wid: vec3u,
   @builtin(local_invocation_index) lid: u32,
 ) {
-  let v = wid.x + 1u;
+  let b = wid.x;
+  let a = wid.y;
+  if (b < a) {
+    return;
+  }
   var acc = vec4f(0.0);
   for (var c = lid; c < sp.cols; c += WG) {
-    let a = s_z[c];
-    let b = s_z[v * sp.cols + c];
-    let e = a - b;
-    acc += vec4f(a * b, a * a, b * b, e * e);
+    let x = s_z[a * sp.cols + c];
+    let y = s_z[b * sp.cols + c];
+    let e = x - y;
+    acc += vec4f(x * y, x * x, y * y, e * e);
   }
   partial[lid] = acc;
   workgroupBarrier();
@@ -71,10 +79,58 @@ fn view_sums(
     workgroupBarrier();
   }
   if (lid == 0u) {
+    let at = a * sp.n + b;
     if (sp.accumulate != 0u) {
-      s_sums[wid.x] += partial[0];
+      s_sums[at] += partial[0];
     } else {
-      s_sums[wid.x] = partial[0];
+      s_sums[at] = partial[0];
     }
+  }
+}
+
+struct ReduceParams {
+  // Views in the group.
+  n: u32,
+  // torch cosine_similarity's ε (COS_EPS of src/eval/whitening.ts).
+  eps: f32,
+  _pad0: u32,
+  _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> rp: ReduceParams;
+@group(0) @binding(1) var<storage, read> r_sums: array<vec4f>;
+@group(0) @binding(2) var<storage, read_write> r_out: array<vec4f>;
+
+// Grid: (1, 1, 1). out[0] = (Σ_{a<b} cos, Σ_a cos(a, a), Σ_{a<b} ‖za − zb‖, 0), each cosine
+// ⟨za, zb⟩ / √max(‖za‖²‖zb‖², ε²) as `cosine` in src/eval/whitening.ts.
+@compute @workgroup_size(256)
+fn group_reduce(@builtin(local_invocation_index) lid: u32) {
+  let n = rp.n;
+  let eps2 = rp.eps * rp.eps;
+  var acc = vec4f(0.0);
+  for (var i = lid; i < n * n; i += WG) {
+    let a = i / n;
+    let b = i % n;
+    if (b >= a) {
+      let q = r_sums[i];
+      let cosine = q.x / sqrt(max(q.y * q.z, eps2));
+      if (b == a) {
+        acc.y += cosine;
+      } else {
+        acc.x += cosine;
+        acc.z += sqrt(q.w);
+      }
+    }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) {
+      partial[lid] += partial[lid + s];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    r_out[0] = partial[0];
   }
 }

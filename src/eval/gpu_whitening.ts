@@ -5,6 +5,11 @@
  * in float64 and rounded once to f32; L⁻¹ is uploaded once, in row blocks that each fit one
  * storage binding.
  *
+ * With the features already on the GPU, {@link GpuWhitener.viewMetricsOf} (synthetic invariance)
+ * and {@link GpuWhitener.groupMetricsOf} (real-world invariance) also centre the rows and reduce
+ * the whitened rows to the metrics there (kernels/whitening.wgsl), so only a few numbers per image
+ * or group come back.
+ *
  * Precision: the original computes its similarities the same way (a float32 factor times float32
  * features); each z carries a relative error of ~1e-7·√D, so similarities and distances agree
  * with the float64 path to about 1e-5 relative (checked by the tests).
@@ -15,9 +20,34 @@ import source from "../../kernels/whitening.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
 import { matmul } from "../ops/matmul.ts";
-import { COS_EPS, type ViewMetrics, type Whitener } from "./whitening.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
+import {
+  COS_EPS,
+  groupMetrics,
+  type GroupMetricsOptions,
+  type ViewMetrics,
+  type Whitener,
+} from "./whitening.ts";
 
 const FILE = "whitening.wgsl";
+const CENTER = paramStruct(FILE, source, "CenterParams", {
+  rows: "u32",
+  dim: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+});
+const SUMS = paramStruct(FILE, source, "SumParams", {
+  n: "u32",
+  cols: "u32",
+  accumulate: "u32",
+  _pad: "u32",
+});
+const REDUCE = paramStruct(FILE, source, "ReduceParams", {
+  n: "u32",
+  eps: "f32",
+  _pad0: "u32",
+  _pad1: "u32",
+});
 
 /** Anything that whitens feature rows (the CPU {@link Whitener} or {@link GpuWhitener}). */
 export interface RowWhitener {
@@ -95,14 +125,93 @@ export class GpuWhitener implements RowWhitener {
    * float64 path to about 1e-6 relative.
    */
   async viewMetricsOf(features: Tensor, k: number): Promise<ViewMetrics> {
-    const d = this.dim;
     const m = k + 1;
-    if (features.shape.length !== 2 || features.shape[0] !== m || features.shape[1] !== d) {
-      throw new RangeError(`viewMetricsOf: features [${features.shape}] are not [${m}, ${d}]`);
-    }
+    this.#checkRows(features, m, "viewMetricsOf");
     const similarity = new Float64Array(k);
     const distance = new Float64Array(k);
     if (k === 0) return { similarity, distance };
+    // Row 0 against rows 0…k: sums[j] pairs the clean view with view j (sums[0] is unused).
+    const sums = this.#pairSums(features, m, 1);
+    try {
+      const [v] = await this.gpu.recorder.read([sums]);
+      for (let j = 0; j < k; j++) {
+        const at = 4 * (j + 1);
+        const [ab, aa, bb, ee] = [v[at], v[at + 1], v[at + 2], v[at + 3]];
+        similarity[j] = ab / Math.sqrt(Math.max(aa * bb, COS_EPS * COS_EPS));
+        distance[j] = Math.sqrt(ee);
+      }
+      return { similarity, distance };
+    } finally {
+      sums.release();
+    }
+  }
+
+  /**
+   * {@link groupMetrics} of one group's n views, rows [n, D] already on the GPU, without reading
+   * the features back: the rows are centred and whitened, every pair's four sums are formed and
+   * the pairs' cosines and distances are summed on the GPU, and only those three sums come back
+   * (one readback). `features` is only read. Cosines and sums are float32, so the metrics agree
+   * with the float64 path to about 1e-6 relative. A group too large for one n×n buffer of pair
+   * sums (n² · 16 bytes beyond a storage binding) is whitened on the GPU and reduced on the CPU
+   * instead (one readback of its [n, D] rows).
+   */
+  async groupMetricsOf(
+    features: Tensor,
+    n: number,
+    options: GroupMetricsOptions = {},
+  ): Promise<{ similarity: number; distance: number }> {
+    const d = this.dim;
+    this.#checkRows(features, n, "groupMetricsOf");
+    const gpu = this.gpu;
+    const limit = gpu.device.limits.maxStorageBufferBindingSize;
+    // group_reduce loops n²/256 times per thread, and llvmpipe stops a loop at 65 535.
+    const fits = n * n * 16 <= limit && n * n <= 65535 * 256 &&
+      n <= gpu.device.limits.maxComputeWorkgroupsPerDimension;
+    if (!fits) {
+      const [rows] = await gpu.recorder.read([features]);
+      return groupMetrics(await this.whiten(rows, n), n, d, options);
+    }
+    const sums = this.#pairSums(features, n, n);
+    const out = Tensor.empty(gpu, [4], "f32", "group metric sums");
+    try {
+      gpu.recorder.dispatch(
+        this.#kernel("group_reduce"),
+        [sums, out],
+        [1, 1, 1],
+        REDUCE.pack({ n, eps: COS_EPS }),
+      );
+      const [v] = await gpu.recorder.read([out]);
+      const [offDiagonal, diagonal, distances] = [v[0], v[1], v[2]];
+      // As groupMetrics: each unordered pair counts twice in S, the diagonal once unless left out.
+      const similarity = options.excludeDiagonal
+        ? (n > 1 ? (2 * offDiagonal) / (n * (n - 1)) : NaN)
+        : (2 * offDiagonal + diagonal) / (n * n);
+      return { similarity, distance: n > 1 ? distances / ((n * (n - 1)) / 2) : NaN };
+    } finally {
+      sums.release();
+      out.release();
+    }
+  }
+
+  /** Throws RangeError unless `features` is [m, D]. */
+  #checkRows(features: Tensor, m: number, what: string): void {
+    const d = this.dim;
+    if (features.shape.length !== 2 || features.shape[0] !== m || features.shape[1] !== d) {
+      throw new RangeError(`${what}: features [${features.shape}] are not [${m}, ${d}]`);
+    }
+  }
+
+  #kernel(entryPoint: string) {
+    return this.gpu.kernels.get({ file: FILE, source, entryPoint });
+  }
+
+  /**
+   * Records the centring and whitening of rows [m, D] and the four sums of each pair (a, b) with
+   * a < `rowsA` and a ≤ b ≤ m − 1, at [a·m + b] of the returned [rowsA·m, 4] tensor (the caller
+   * releases it; entries with b < a are not written).
+   */
+  #pairSums(features: Tensor, m: number, rowsA: number): Tensor {
+    const d = this.dim;
     const gpu = this.gpu;
     if (!this.#meanPair) {
       const pair = new Float32Array(2 * d);
@@ -112,37 +221,35 @@ export class GpuWhitener implements RowWhitener {
       }
       this.#meanPair = Tensor.from(gpu, pair, [2 * d], "whitening mean");
     }
-    const kernel = (entryPoint: string) => gpu.kernels.get({ file: FILE, source, entryPoint });
     const centred = Tensor.empty(gpu, [m, d], "f32", "whitening centred");
-    const sums = Tensor.empty(gpu, [k, 4], "f32", "view metric sums");
+    const sums = Tensor.empty(gpu, [rowsA * m, 4], "f32", "pair metric sums");
     try {
       gpu.recorder.dispatch(
-        kernel("center_rows"),
+        this.#kernel("center_rows"),
         [this.#meanPair, features, centred],
         [Math.ceil(d / 256), m, 1],
-        new Uint32Array([m, d, 0, 0]),
+        CENTER.pack({ rows: m, dim: d }),
       );
       this.#blocks.forEach((b, i) => {
         const z = matmul(gpu, centred, b.t, { transB: true });
-        gpu.recorder.dispatch(
-          kernel("view_sums"),
-          [z, sums],
-          [k, 1, 1],
-          new Uint32Array([k, b.rows, i > 0 ? 1 : 0, 0]),
-        );
-        z.release();
+        try {
+          gpu.recorder.dispatch(
+            this.#kernel("pair_sums"),
+            [z, sums],
+            [m, rowsA, 1],
+            SUMS.pack({ n: m, cols: b.rows, accumulate: i > 0 ? 1 : 0 }),
+          );
+        } finally {
+          z.release();
+        }
       });
-      const [v] = await gpu.recorder.read([sums]);
-      for (let j = 0; j < k; j++) {
-        const [ab, aa, bb, ee] = [v[4 * j], v[4 * j + 1], v[4 * j + 2], v[4 * j + 3]];
-        similarity[j] = ab / Math.sqrt(Math.max(aa * bb, COS_EPS * COS_EPS));
-        distance[j] = Math.sqrt(ee);
-      }
-      return { similarity, distance };
+    } catch (error) {
+      sums.release();
+      throw error;
     } finally {
       centred.release();
-      sums.release();
     }
+    return sums;
   }
 
   /** Frees the uploaded factor. */

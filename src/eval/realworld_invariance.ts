@@ -4,6 +4,13 @@
  * and the mean pairwise Mahalanobis distance of the whitened features. A group runs through the
  * network as one batch (chunked by `batchSize` when large).
  *
+ * The views stay on the GPU from the resized image to the metrics: each image is decoded and
+ * resized / cropped on the CPU (Pillow-exact, as feature extraction), the group's 8-bit crops are
+ * uploaded packed, normalised and embedded on the GPU ({@link featuresOfPackedViews}), and with a
+ * {@link GpuWhitener} centred, whitened and reduced there too, so a group reads back only its two
+ * metrics (with the CPU `Whitener`: its features, once). The next group is decoded while the
+ * current one is on the GPU.
+ *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
@@ -14,14 +21,16 @@ import { DataError } from "../util/errors.ts";
 import { Progress } from "../util/progress.ts";
 import type { BadImagePolicy } from "../data/bad_images.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
+import type { Tensor } from "../gpu/tensor.ts";
+import { uploadImages } from "../image/gpu/packed.ts";
 import {
-  featuresOfTensors,
-  preprocessImage,
+  featuresOfPackedViews,
   type Preprocessing,
+  resizeAndCrop,
   type SkippedRow,
 } from "./features.ts";
 import { groupMetrics, mean } from "./whitening.ts";
-import type { RowWhitener } from "./gpu_whitening.ts";
+import { GpuWhitener, type RowWhitener } from "./gpu_whitening.ts";
 
 /** Options of {@link realworldInvariance}. */
 export interface RealworldInvarianceOptions {
@@ -88,7 +97,8 @@ export async function realworldInvariance(
   const policy = options.onBadImage ?? "fail";
   const warn = options.warn ?? ((l: string) => console.error(l));
   const p = options.preprocessing;
-  const per = p.cropSize * p.cropSize * 3;
+  const whitener = options.whitener;
+  const metricOptions = { excludeDiagonal: options.excludeDiagonal };
   const groups = dataset.groups;
   const similarity = new Float64Array(groups.length);
   const distance = new Float64Array(groups.length);
@@ -110,27 +120,40 @@ export async function realworldInvariance(
         return undefined;
       }
     }));
-    const ok = images.filter((x): x is RgbImage => x !== undefined);
-    const data = new Float32Array(ok.length * per);
-    ok.forEach((img, i) => preprocessImage(img, p, data, i * per));
-    return { data, n: ok.length };
+    return images.filter((x): x is RgbImage => x !== undefined).map((img) => resizeAndCrop(img, p));
+  };
+
+  // Records the group's whitening and metrics and starts their one readback.
+  const metricsOf = async (feats: Tensor, n: number) => {
+    if (whitener instanceof GpuWhitener) return whitener.groupMetricsOf(feats, n, metricOptions);
+    const [rows] = await gpu.recorder.read([feats]);
+    return groupMetrics(await whitener.whiten(rows, n), n, d, metricOptions);
   };
 
   let next = groups.length > 0 ? decodeGroup(0) : undefined;
   for (let g = 0; g < groups.length; g++) {
-    const { data, n } = await next!;
+    const crops = await next!;
+    const n = crops.length;
     if (n === 0) {
       throw new DataError(
         `group ${g} (${groups[g].name}) of ${dataset.name} under ${dataset.root} has no images`,
       );
     }
-    const pending = featuresOfTensors(gpu, model, data, n, p.cropSize, options.batchSize ?? 256);
-    next = g + 1 < groups.length ? decodeGroup(g + 1) : undefined;
-    next?.catch(() => {});
-    const feats = await pending;
-    const m = groupMetrics(await options.whitener.whiten(feats, n), n, d, {
-      excludeDiagonal: options.excludeDiagonal,
-    });
+    const views = uploadImages(gpu, crops);
+    let m;
+    try {
+      const feats = featuresOfPackedViews(gpu, model, [views], options.batchSize ?? 256);
+      try {
+        const pending = metricsOf(feats, n);
+        next = g + 1 < groups.length ? decodeGroup(g + 1) : undefined;
+        next?.catch(() => {});
+        m = await pending;
+      } finally {
+        feats.release();
+      }
+    } finally {
+      views.tensor.release();
+    }
     similarity[g] = m.similarity;
     distance[g] = m.distance;
     groupSizes[g] = n;

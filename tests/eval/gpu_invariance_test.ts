@@ -1,8 +1,9 @@
-import { extractFeatures } from "../../src/eval/features.ts";
+import { extractFeatures, featuresOfTensors, preprocessImage } from "../../src/eval/features.ts";
 import { GpuWhitener } from "../../src/eval/gpu_whitening.ts";
 import { covarianceF64 } from "../../src/eval/statistics.ts";
+import { realworldInvariance } from "../../src/eval/realworld_invariance.ts";
 import { syntheticInvariance } from "../../src/eval/synthetic_invariance.ts";
-import { Whitener } from "../../src/eval/whitening.ts";
+import { groupMetrics, Whitener } from "../../src/eval/whitening.ts";
 import type { RgbImage } from "../../src/image/image.ts";
 import { syntheticViews, syntheticViewsOnGpu } from "../../src/transforms/functional.ts";
 import { syntheticGrid } from "../../src/transforms/synthetic_grid.ts";
@@ -60,6 +61,83 @@ Deno.test({
           assert(sa === b.similarityPerImage[i] && da === b.distancePerImage[i], `${family} exact`);
           assert(Math.abs(c.similarityPerImage[i] - sa) <= 1e-5, `${family} S ${i}`);
           assert(Math.abs(c.distancePerImage[i] - da) <= 1e-5 * (1 + da), `${family} L ${i}`);
+        }
+      }
+    } finally {
+      onGpu.release();
+      model.release();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "realworldInvariance() with views on the GPU equals the CPU preprocessing exactly (CPU whitener), and GpuWhitener's GPU group metrics within 1e-5",
+  ...GPU_TEST,
+  fn: async () => {
+    const gpu = await testGpu();
+    const rng = testRng("gpu realworld invariance");
+    const size = 6, dim = 5;
+    const model = fakeExtractor(gpu, size, dim, rng.int(10000));
+    const p = { resize: 7, cropSize: size };
+    const pool = Array.from({ length: 40 }, () => randomImage(rng, 8 + rng.int(5), 8 + rng.int(5)));
+    const f = await extractFeatures(gpu, model, memoryDataset(pool), {
+      batchSize: 40,
+      preprocessing: p,
+      progress: false,
+    });
+    const stats = covarianceF64(f.features, f.rows, dim);
+    const cpu = Whitener.fromCovariance(stats.mean, stats.cov);
+    const onGpu = new GpuWhitener(gpu, cpu, 2 * dim * 4); // several blocks of L⁻¹'s rows
+    const files = new Map<string, RgbImage>();
+    const groups = [3, 1, 5, 2].map((n, g) => ({
+      name: `obj${g + 1}`,
+      paths: Array.from({ length: n }, (_, i) => {
+        const path = `/x/obj${g + 1}__${i}.png`;
+        files.set(path, randomImage(rng, 7 + rng.int(6), 7 + rng.int(6)));
+        return path;
+      }),
+    }));
+    const ds = { name: "TOY", root: "/x", groups, contentKey: "toy" };
+    const read = (path: string) => Promise.resolve(files.get(path)!);
+    try {
+      for (const excludeDiagonal of [false, true]) {
+        const base = { preprocessing: p, batchSize: 2, progress: false as const, read };
+        const a = await realworldInvariance(gpu, model, ds, {
+          ...base,
+          whitener: cpu,
+          excludeDiagonal,
+          warn: () => {},
+        });
+        const b = await realworldInvariance(gpu, model, ds, {
+          ...base,
+          whitener: onGpu,
+          excludeDiagonal,
+          warn: () => {},
+        });
+        for (const [gi, g] of groups.entries()) {
+          // The CPU preprocessing and metrics, as before the views stayed on the GPU.
+          const n = g.paths.length;
+          const data = new Float32Array(n * size * size * 3);
+          g.paths.forEach((path, i) =>
+            preprocessImage(files.get(path)!, p, data, i * size * size * 3)
+          );
+          const feats = await featuresOfTensors(gpu, model, data, n, size, 2);
+          const ref = groupMetrics(cpu.whiten(feats, n), n, dim, { excludeDiagonal });
+          const what = `${excludeDiagonal ? "off-diagonal" : "all"} group ${gi}`;
+          assert(a.groupSizes[gi] === n && b.groupSizes[gi] === n, `${what} size`);
+          assert(Object.is(a.similarity[gi], ref.similarity), `${what} S exact`);
+          assert(Object.is(a.distance[gi], ref.distance), `${what} L exact`);
+          if (n === 1 && excludeDiagonal) assert(Number.isNaN(b.similarity[gi]), `${what} S NaN`);
+          else {
+            const s = ref.similarity;
+            assert(Math.abs(b.similarity[gi] - s) <= 1e-5, `${what} S ${b.similarity[gi]} vs ${s}`);
+          }
+          if (n === 1) assert(Number.isNaN(b.distance[gi]), `${what} one view: NaN distance`);
+          else {
+            const l = ref.distance;
+            assert(Math.abs(b.distance[gi] - l) <= 1e-5 * (1 + l), `${what} L ${b.distance[gi]}`);
+          }
         }
       }
     } finally {
