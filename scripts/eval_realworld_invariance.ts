@@ -40,6 +40,7 @@ import {
   recordRun,
   sizeFlags,
   WHITEN_FLAG,
+  withFlag,
 } from "../src/eval/cli_common.ts";
 import { writeTorchOutput } from "../src/io/results.ts";
 import { UsageError } from "../src/util/errors.ts";
@@ -92,7 +93,8 @@ await runMain("eval_realworld_invariance", async () => {
   const resultsDir = cleanDir(flags["results-dir"]);
   const dataset: GroupedDataset = custom
     ? await loadCustomGroups(custom)
-    : await loadRealWorld(parseRealWorldKey(key), flags["data-root"], { faithful: flags.faithful });
+    : await withFlag("--data-root", "dataRoot", () =>
+      loadRealWorld(parseRealWorldKey(key), flags["data-root"], { faithful: flags.faithful }));
   timings.mark("list");
   const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
   const run = { script: "realworld_invariance", resultsDir, startedAt, model, gpu, timings };

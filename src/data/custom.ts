@@ -27,12 +27,17 @@ export interface CustomDatasetRef {
   name: string;
 }
 
-/** Parses `folder:PATH` / `groups:PATH`; undefined for any other value. */
+/**
+ * Parses `folder:PATH` / `groups:PATH`; undefined for any other value. A prefix without a folder
+ * is a UsageError about `dataset` (the evaluation scripts report it as `--dataset`).
+ */
 export function parseCustomDataset(value: string): CustomDatasetRef | undefined {
   const m = value.match(/^(folder|groups):(.*)$/);
   if (!m) return undefined;
   const path = m[2].replace(/\/+$/, "");
-  if (path === "") throw new UsageError(`--dataset ${value}: give a folder after '${m[1]}:'`);
+  if (path === "") {
+    throw new UsageError(`dataset: give a folder after '${m[1]}:' (got '${value}')`);
+  }
   const base = basename(path).replace(/[^\w.-]+/g, "_") || "root";
   return { kind: m[1] as "folder" | "groups", path, name: `${m[1]}-${base}` };
 }

@@ -204,7 +204,7 @@ export async function loadRealWorld(
 ): Promise<RealWorldDataset> {
   const info = realWorldInfo(parseRealWorldKey(key, "dataset key"));
   const faithful = options.faithful ?? false;
-  if (dataRoot === "") throw new UsageError("--data-root: empty path");
+  if (dataRoot === "") throw new UsageError("dataRoot: empty path");
   const root = realWorldRoot(key, dataRoot);
   const loaded = await info.load(root, faithful);
   if (loaded.groups.length === 0) {

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { BAD_IMAGE_POLICIES } from "../data/bad_images.ts";
+import { parseCustomDataset } from "../data/custom.ts";
 import { type Gpu, openGpu } from "../gpu/device.ts";
 import { FUSE_MODES, parseFuseMode } from "../models/combine.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
@@ -189,9 +190,38 @@ export function checkOutputNames(flags: Record<string, unknown>): void {
   for (const flag of ["dataset", "transform"]) {
     const v = flags[flag];
     // folder:PATH / groups:PATH name the user's data; results use the folder's base name.
-    if (flag === "dataset" && typeof v === "string" && /^(folder|groups):/.test(v)) continue;
+    if (flag === "dataset" && typeof v === "string" && /^(folder|groups):/.test(v)) {
+      withFlag("--dataset", "dataset", () => parseCustomDataset(v));
+      continue;
+    }
     if (typeof v === "string") checkPlainName(v, `--${flag}`);
   }
+}
+
+/**
+ * Runs `call`, a library function given the value of `flag` as its argument `param`. Library
+ * errors name arguments, not flags: a UsageError whose message starts `param: ` is rethrown
+ * starting `flag: ` instead (so the command line's error names the flag); every other error,
+ * synchronous or a rejection, passes unchanged. E.g. `loadRealWorld`'s "dataRoot: empty path"
+ * becomes "--data-root: empty path" under `withFlag("--data-root", "dataRoot", …)`.
+ */
+export function withFlag<T>(flag: string, param: string, call: () => T): T {
+  const relabel = (error: unknown): unknown =>
+    error instanceof UsageError && error.message.startsWith(`${param}: `)
+      ? new UsageError(`${flag}: ${error.message.slice(param.length + 2)}`)
+      : error;
+  let result: T;
+  try {
+    result = call();
+  } catch (error) {
+    throw relabel(error);
+  }
+  if (result instanceof Promise) {
+    return result.catch((error) => {
+      throw relabel(error);
+    }) as T;
+  }
+  return result;
 }
 
 /** Rejects sizes the pipeline cannot use. */

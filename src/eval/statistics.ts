@@ -420,7 +420,7 @@ export async function readStatisticsFor(
   } catch {
     throw new DataError(
       `${paths.key} is missing or unreadable, so ${paths.cov} cannot be checked against the ` +
-        `model; ${how} (or pass --faithful to use the files unchecked)`,
+        `model; ${how} (or pass faithful = true to use the files unchecked)`,
     );
   }
   if (

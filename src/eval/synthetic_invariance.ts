@@ -160,7 +160,7 @@ export async function syntheticInvariance(
       if (n !== k || k === 0) {
         throw new DataError(
           `the transform produced ${n} views for image ${indices[i]}, expected ${k} ` +
-            `(check --k against the transform's grid)`,
+            `(the view function must make one view per grid entry, for every image)`,
         );
       }
       const feats = featuresOfPackedViews(gpu, model, [clean, views], options.batchSize ?? k + 1);
