@@ -34,3 +34,24 @@ Deno.test("decoding a BMP never loads sharp: it runs without --allow-ffi", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("sharp has one owner: only src/image/sharp.ts imports it", async () => {
+  const src = new URL("../../src/", import.meta.url);
+  const importers: string[] = [];
+  const walk = async (dir: URL, rel: string): Promise<void> => {
+    for await (const entry of Deno.readDir(dir)) {
+      if (entry.isDirectory) await walk(new URL(`${entry.name}/`, dir), `${rel}${entry.name}/`);
+      else if (entry.name.endsWith(".ts")) {
+        const text = await Deno.readTextFile(new URL(entry.name, dir));
+        if (/(?:from\s+|import\s*\(\s*)"(?:npm:)?sharp(?:@[^"]*)?"/.test(text)) {
+          importers.push(`src/${rel}${entry.name}`);
+        }
+      }
+    }
+  };
+  await walk(src, "");
+  assert(
+    importers.length === 1 && importers[0] === "src/image/sharp.ts",
+    `importers of sharp: ${importers.join(", ")}`,
+  );
+});
