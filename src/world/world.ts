@@ -225,19 +225,64 @@ class RenderedView implements WorldDataset {
   }
 }
 
-/** Scenes of a class-balanced view: `perClass` per class, class-major. */
+/**
+ * Scenes of a class-balanced view: `perClass` per class, class-major. The `world` stream (what
+ * the demo pretrains on and probes classes with) draws its colours from
+ * {@link WORLD_COLOUR_SCHEMES} shared schemes and its rotations from ±{@link WORLD_POSE_RANGE};
+ * every other view draws all 10 latents uniformly over [-1, 1].
+ */
 export function viewScenes(
   view: string,
   seed: number,
   split: string,
   perClass: number,
 ): Scene[] {
+  const stream = view === "world";
+  const schemes = stream ? colourSchemes(seed) : [];
   const scenes: Scene[] = [];
   for (let cls = 0; cls < WORLD_CLASSES.length; cls++) {
     const rng = new Rng(deriveSeed(seed, view, split, cls));
-    for (let i = 0; i < perClass; i++) scenes.push({ cls, latents: sampleLatents(rng) });
+    for (let i = 0; i < perClass; i++) {
+      const latents = sampleLatents(rng);
+      if (stream) {
+        latents.set(schemes[rng.int(schemes.length)], HUE_LATENTS[0]);
+        for (const r of ROTATION_LATENTS) latents[r] *= WORLD_POSE_RANGE;
+      }
+      scenes.push({ cls, latents });
+    }
   }
   return scenes;
+}
+
+/** Indices of the hue latents (object, spotlight, background): consecutive. */
+const HUE_LATENTS = [7, 8, 9] as const;
+/** Indices of the rotation latents (α, β, γ). */
+const ROTATION_LATENTS = [3, 4, 5] as const;
+
+/**
+ * Number of colour schemes (object, spotlight and background hue together) that the `world`
+ * stream's scenes share. Each scene takes one at random, so every scheme is worn by every class.
+ * With a hue pair of its own, any scene could be told from every other by colour alone: MoCo's
+ * instance discrimination then learns colour, and crop-only views (ventral) match each other by
+ * background hue, never needing shape (models/README.md has the measurements). Hues stay
+ * uniform over the scenes' schemes.
+ */
+export const WORLD_COLOUR_SCHEMES = 8;
+
+/**
+ * Rotation latents of the `world` stream are drawn from ±this (±45° about each axis) instead of
+ * ±1 (a full turn): a class's scenes then look alike enough that its shape, not its pose, is what
+ * they share. The latent's meaning (angle = π·latent) is unchanged; the latent, group and
+ * keypoint views still draw full turns.
+ */
+export const WORLD_POSE_RANGE = 0.25;
+
+function colourSchemes(seed: number): Float64Array[] {
+  const rng = new Rng(deriveSeed(seed, "colour-schemes"));
+  return Array.from(
+    { length: WORLD_COLOUR_SCHEMES },
+    () => Float64Array.from(HUE_LATENTS, () => rng.range(-1, 1)),
+  );
 }
 
 function buildView(gpu: Gpu, spec: ViewSpec, options: WorldViewOptions): WorldDataset {

@@ -71,7 +71,7 @@ export const LATENT_DIM = 10;
  * Version of the scene model and shader. Bump it whenever a change alters rendered pixels, so
  * content keys (and the files make_world skips) are invalidated.
  */
-export const RENDERER_VERSION = 3;
+export const RENDERER_VERSION = 4;
 
 /** Default image side in pixels. */
 export const DEFAULT_RESOLUTION = 64;

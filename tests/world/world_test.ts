@@ -9,7 +9,10 @@ import {
   projectKeypoints,
   sampleLatents,
   type Scene,
+  viewScenes,
   WORLD_CLASSES,
+  WORLD_COLOUR_SCHEMES,
+  WORLD_POSE_RANGE,
   worldClassification,
   worldGroups,
   worldImageFolder,
@@ -642,3 +645,37 @@ Deno.test(
     assert(acc > 0.3, `held-out accuracy ${acc.toFixed(3)} is too close to chance`);
   },
 );
+
+Deno.test("the world stream shares colour schemes between classes and narrows poses; other views draw every latent freely", () => {
+  const seed = testRng("world stream").int(1000);
+  const perClass = 200;
+  const stream = viewScenes("world", seed, "train", perClass);
+  const hues = (s: Scene) => Array.from(s.latents).slice(7, 10).join(",");
+  const schemes = new Map<string, Set<number>>();
+  for (const s of stream) {
+    const key = hues(s);
+    if (!schemes.has(key)) schemes.set(key, new Set());
+    schemes.get(key)!.add(s.cls);
+    for (const r of [3, 4, 5]) {
+      assert(Math.abs(s.latents[r]) <= WORLD_POSE_RANGE, `rotation latent ${s.latents[r]}`);
+    }
+  }
+  assert(schemes.size === WORLD_COLOUR_SCHEMES, `${schemes.size} colour schemes`);
+  // 200 scenes per class over 8 schemes: every scheme is worn by every class.
+  for (const [k, classes] of schemes) assert(classes.size === WORLD_CLASSES.length, `scheme ${k}`);
+  // the val split wears the same schemes
+  for (const s of viewScenes("world", seed, "val", 20)) {
+    assert(schemes.has(hues(s)), `val scheme ${hues(s)}`);
+  }
+  // the rotations still cover their narrowed range, not a corner of it
+  const alphas = stream.map((s) => s.latents[3]);
+  assert(
+    Math.max(...alphas) > 0.9 * WORLD_POSE_RANGE && Math.min(...alphas) < -0.9 * WORLD_POSE_RANGE,
+    "stream rotations span their range",
+  );
+
+  const latents = viewScenes("latents", seed, "train", perClass);
+  assert(new Set(latents.map(hues)).size === latents.length, "latent view hues are per scene");
+  const turns = latents.map((s) => Math.abs(s.latents[4]));
+  assert(Math.max(...turns) > 0.9, "latent view rotations span full turns");
+});
