@@ -2,8 +2,8 @@
 //   y[n, oy, ox, co] = sum_{th, tw, ci} x[n, oy*S - padH + th, ox*S - padW + tw, ci] * w[th, tw, ci, co]
 // with GEMM rows m = (n, oy, ox), columns co and reduction k = (th, tw, ci); nothing is
 // materialised (each invocation computes its input addresses). The same kernels run the backward
-// data pass: src/ops/conv2d.ts repacks the weights (flipped, transposed, one block per stride
-// phase) and points the output grid at the phase's pixels through y_h0 / y_w0 / y_step.
+// data pass: src/ops/conv2d_backward.ts repacks the weights (flipped, transposed, one block per
+// stride phase) and points the output grid at the phase's pixels through y_h0 / y_w0 / y_step.
 //
 // Epilogue (the eval fast path, BN already folded into w and bias): + bias[co], + residual
 // (same layout as y), ReLU, switched by override constants.
