@@ -14,8 +14,6 @@ const WG: u32 = 256u;
 struct CenterParams {
   rows: u32,
   dim: u32,
-  _pad0: u32,
-  _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> cp: CenterParams;
@@ -42,7 +40,6 @@ struct SumParams {
   cols: u32,
   // 1: add to the sums; 0: overwrite them (first block).
   accumulate: u32,
-  _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> sp: SumParams;
@@ -50,6 +47,20 @@ struct SumParams {
 @group(0) @binding(2) var<storage, read_write> s_sums: array<vec4f>;
 
 var<workgroup> partial: array<vec4f, 256>;
+
+// The sum of `acc` over the workgroup's 256 threads (a tree over `partial`), in every thread.
+// Called from uniform control flow.
+fn workgroup_sum(lid: u32, acc: vec4f) -> vec4f {
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (lid < s) {
+      partial[lid] += partial[lid + s];
+    }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
 
 // Grid: (n, rows a), a workgroup per (a, b = x); pairs with b < a are skipped (their sums are not
 // written). sums[a·n + b] = (⟨za, zb⟩, ‖za‖², ‖zb‖², ‖za − zb‖²).
@@ -70,20 +81,13 @@ fn pair_sums(
     let e = x - y;
     acc += vec4f(x * y, x * x, y * y, e * e);
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) {
-      partial[lid] += partial[lid + s];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(lid, acc);
   if (lid == 0u) {
     let at = a * sp.n + b;
     if (sp.accumulate != 0u) {
-      s_sums[at] += partial[0];
+      s_sums[at] += total;
     } else {
-      s_sums[at] = partial[0];
+      s_sums[at] = total;
     }
   }
 }
@@ -93,8 +97,6 @@ struct ReduceParams {
   n: u32,
   // torch cosine_similarity's ε (COS_EPS of src/eval/whitening.ts).
   eps: f32,
-  _pad0: u32,
-  _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> rp: ReduceParams;
@@ -122,15 +124,8 @@ fn group_reduce(@builtin(local_invocation_index) lid: u32) {
       }
     }
   }
-  partial[lid] = acc;
-  workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s = s / 2u) {
-    if (lid < s) {
-      partial[lid] += partial[lid + s];
-    }
-    workgroupBarrier();
-  }
+  let total = workgroup_sum(lid, acc);
   if (lid == 0u) {
-    r_out[0] = partial[0];
+    r_out[0] = total;
   }
 }

@@ -30,24 +30,9 @@ import {
 } from "./whitening.ts";
 
 const FILE = "whitening.wgsl";
-const CENTER = paramStruct(FILE, source, "CenterParams", {
-  rows: "u32",
-  dim: "u32",
-  _pad0: "u32",
-  _pad1: "u32",
-});
-const SUMS = paramStruct(FILE, source, "SumParams", {
-  n: "u32",
-  cols: "u32",
-  accumulate: "u32",
-  _pad: "u32",
-});
-const REDUCE = paramStruct(FILE, source, "ReduceParams", {
-  n: "u32",
-  eps: "f32",
-  _pad0: "u32",
-  _pad1: "u32",
-});
+const CENTER = paramStruct(FILE, source, "CenterParams", { rows: "u32", dim: "u32" });
+const SUMS = paramStruct(FILE, source, "SumParams", { n: "u32", cols: "u32", accumulate: "u32" });
+const REDUCE = paramStruct(FILE, source, "ReduceParams", { n: "u32", eps: "f32" });
 
 /** Anything that whitens feature rows (the CPU {@link Whitener} or {@link GpuWhitener}). */
 export interface RowWhitener {

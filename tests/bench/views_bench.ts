@@ -56,7 +56,7 @@ const DEMO: InvarianceCase = {
   cropSize: 64,
   families: DEMO_FAMILIES,
   images: 2,
-  runs: 5,
+  runs: 7,
 };
 const PAPER: InvarianceCase = {
   label: "paper",

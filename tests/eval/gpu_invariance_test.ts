@@ -4,6 +4,7 @@ import { covarianceF64 } from "../../src/eval/statistics.ts";
 import { realworldInvariance } from "../../src/eval/realworld_invariance.ts";
 import { syntheticInvariance } from "../../src/eval/synthetic_invariance.ts";
 import { groupMetrics, Whitener } from "../../src/eval/whitening.ts";
+import type { Gpu } from "../../src/gpu/device.ts";
 import type { RgbImage } from "../../src/image/image.ts";
 import { syntheticViews, syntheticViewsOnGpu } from "../../src/transforms/functional.ts";
 import { syntheticGrid } from "../../src/transforms/synthetic_grid.ts";
@@ -13,26 +14,35 @@ import { testRng } from "../util/seed.ts";
 import { fakeExtractor } from "./fake_extractor.ts";
 import { memoryDataset, randomImage } from "./helpers.ts";
 
+/**
+ * A fake 6×6 → 5 model, 40 random images, and the CPU and GPU whiteners of the model's
+ * statistics over them (the GPU one in several blocks of L⁻¹'s rows).
+ */
+async function whitenedFakeModel(gpu: Gpu, name: string) {
+  const rng = testRng(name);
+  const size = 6, dim = 5;
+  const model = fakeExtractor(gpu, size, dim, rng.int(10000));
+  const p = { resize: 7, cropSize: size };
+  const pool = Array.from({ length: 40 }, () => randomImage(rng, 8 + rng.int(5), 8 + rng.int(5)));
+  const ds = memoryDataset(pool);
+  const f = await extractFeatures(gpu, model, ds, {
+    batchSize: 40,
+    preprocessing: p,
+    progress: false,
+  });
+  const stats = covarianceF64(f.features, f.rows, dim);
+  const cpu = Whitener.fromCovariance(stats.mean, stats.cov);
+  const onGpu = new GpuWhitener(gpu, cpu, 2 * dim * 4);
+  return { rng, size, dim, model, p, ds, cpu, onGpu };
+}
+
 Deno.test({
   name:
     "syntheticInvariance() with views left on the GPU equals CPU views exactly, and GpuWhitener's GPU metrics within 1e-5",
   ...GPU_TEST,
   fn: async () => {
     const gpu = await testGpu();
-    const rng = testRng("gpu invariance");
-    const size = 6, dim = 5;
-    const model = fakeExtractor(gpu, size, dim, rng.int(10000));
-    const p = { resize: 7, cropSize: size };
-    const pool = Array.from({ length: 40 }, () => randomImage(rng, 8 + rng.int(5), 8 + rng.int(5)));
-    const ds = memoryDataset(pool);
-    const f = await extractFeatures(gpu, model, ds, {
-      batchSize: 40,
-      preprocessing: p,
-      progress: false,
-    });
-    const stats = covarianceF64(f.features, f.rows, dim);
-    const cpu = Whitener.fromCovariance(stats.mean, stats.cov);
-    const onGpu = new GpuWhitener(gpu, cpu, 2 * dim * 4); // several blocks of L⁻¹'s rows
+    const { size, model, p, ds, cpu, onGpu } = await whitenedFakeModel(gpu, "gpu invariance");
     const indices = [3, 1, 4, 1, 5];
     try {
       for (const family of ["rotation", "brightness", "h_flip"] as const) {
@@ -76,19 +86,10 @@ Deno.test({
   ...GPU_TEST,
   fn: async () => {
     const gpu = await testGpu();
-    const rng = testRng("gpu realworld invariance");
-    const size = 6, dim = 5;
-    const model = fakeExtractor(gpu, size, dim, rng.int(10000));
-    const p = { resize: 7, cropSize: size };
-    const pool = Array.from({ length: 40 }, () => randomImage(rng, 8 + rng.int(5), 8 + rng.int(5)));
-    const f = await extractFeatures(gpu, model, memoryDataset(pool), {
-      batchSize: 40,
-      preprocessing: p,
-      progress: false,
-    });
-    const stats = covarianceF64(f.features, f.rows, dim);
-    const cpu = Whitener.fromCovariance(stats.mean, stats.cov);
-    const onGpu = new GpuWhitener(gpu, cpu, 2 * dim * 4); // several blocks of L⁻¹'s rows
+    const { rng, size, dim, model, p, cpu, onGpu } = await whitenedFakeModel(
+      gpu,
+      "gpu realworld invariance",
+    );
     const files = new Map<string, RgbImage>();
     const groups = [3, 1, 5, 2].map((n, g) => ({
       name: `obj${g + 1}`,
