@@ -5,20 +5,21 @@
 
 const WG: u32 = 256u;
 
-struct Params {
+struct BlurParams {
   n_views: u32,
-  a: u32,
-  b: u32,
-  c: u32,
+  // 0: blur along x, 1: along y.
+  axis: u32,
+  _pad0: u32,
+  _pad1: u32,
 }
 
-@group(0) @binding(0) var<uniform> bb: Params;
+@group(0) @binding(0) var<uniform> bb: BlurParams;
 // Per view, 2 × vec4u: (offset, width, height, enabled), (radius, ww, fw, 0).
 @group(0) @binding(1) var<storage, read> bb_views: array<vec4u>;
 @group(0) @binding(2) var<storage, read> bb_src: array<u32>;
 @group(0) @binding(3) var<storage, read_write> bb_dst: array<u32>;
 
-// One extended-box pass along x (bb.a = 0) or y (bb.a = 1): 2r + 1 clamped taps at weight ww
+// One extended-box pass along x (bb.axis = 0) or y (bb.axis = 1): 2r + 1 clamped taps at weight ww
 // plus the two taps at distance r + 1 at weight fw, (Σ + 2^23) >> 24. The u32 sums stay below
 // 255 · 2^24 + 2^23, as in Pillow. A disabled view is copied.
 @compute @workgroup_size(256)
@@ -47,7 +48,7 @@ fn box_blur(
     var len = i32(w);
     var base = a.x + y * w;
     var stride = 1u;
-    if (bb.a == 1u) {
+    if (bb.axis == 1u) {
       pos = i32(y);
       len = i32(a.z);
       base = a.x + x;

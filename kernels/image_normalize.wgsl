@@ -4,7 +4,7 @@
 
 const WG: u32 = 256u;
 
-struct Params {
+struct NormalizeParams {
   n_views: u32,
   // View side (views are size × size).
   size: u32,
@@ -14,7 +14,7 @@ struct Params {
   out_start: u32,
 }
 
-@group(0) @binding(0) var<uniform> nm: Params;
+@group(0) @binding(0) var<uniform> nm: NormalizeParams;
 // Per view: (srcOffset, 0, 0, 0); views [nm.first, nm.first + n_views) of the batch.
 @group(0) @binding(1) var<storage, read> nm_views: array<vec4u>;
 // lut[c · 256 + v]: the float32 ToTensor + Normalize value of byte v in channel c.

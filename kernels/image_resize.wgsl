@@ -16,14 +16,14 @@
 // bytes as the full CPU resize followed by the crop. Both run on a (column blocks of 64, rows,
 // views) grid: no integer divisions, which llvmpipe cannot vectorise.
 
-struct Params {
+struct ResizeParams {
   views: u32,
   _pad0: u32,
   _pad1: u32,
   _pad2: u32,
 }
 
-@group(0) @binding(0) var<uniform> rh: Params;
+@group(0) @binding(0) var<uniform> rh: ResizeParams;
 // Per view, 3 × vec4u: (srcOffset, srcWidth, boxLeft, firstRow), (rows, width, interOffset,
 // coefOffset), (ksize, 0, 0, 0). firstRow is the first source row read (box top included).
 @group(0) @binding(1) var<storage, read> rh_views: array<vec4u>;
@@ -58,7 +58,7 @@ fn resize_h(@builtin(global_invocation_id) gid: vec3u) {
   rh_inter[b.z + r * b.y + x] = pack(vec3u(clip8(acc.x), clip8(acc.y), clip8(acc.z)));
 }
 
-@group(0) @binding(0) var<uniform> rv: Params;
+@group(0) @binding(0) var<uniform> rv: ResizeParams;
 // Per view, 2 × vec4u: (interOffset, width, height, dstOffset), (coefOffset, ksize, flip, 0).
 @group(0) @binding(1) var<storage, read> rv_views: array<vec4u>;
 // At coefOffset: height (first intermediate row, tap count) pairs, then height × ksize weights.

@@ -1,11 +1,14 @@
 /**
  * Compiled WGSL kernels. A kernel is a WGSL file from `kernels/`, an entry point and a set of
  * `override` constants, optionally behind a shared prelude; its shader module and pipeline are
- * created once per distinct key.
+ * created once per distinct key. A spec may name the parameter structs its entry point reads
+ * (src/gpu/uniforms.ts); they are checked against the kernel's source when the pipeline is
+ * created, so a TS description that no longer matches its WGSL struct fails before any dispatch.
  *
  * @module
  */
 import type { Gpu } from "./device.ts";
+import type { ParamStruct } from "./uniforms.ts";
 
 /**
  * WGSL declarations shared by several kernel files (e.g. kernels/prelude_image.wgsl), prepended
@@ -30,6 +33,12 @@ export interface KernelSpec {
   constants?: Record<string, number>;
   /** Declarations compiled in front of `source` (its helpers are not repeated in the file). */
   prelude?: KernelPrelude;
+  /**
+   * The parameter struct(s) the entry point's uniform block is packed with, checked against
+   * `source` when the pipeline is created (not part of the cache key: they do not change the
+   * compiled code).
+   */
+  params?: ParamStruct<string> | readonly ParamStruct<string>[];
 }
 
 /** A compiled compute pipeline plus the label used in errors. */
@@ -47,6 +56,28 @@ export function kernelKey(spec: KernelSpec): string {
   const constants = Object.entries(spec.constants ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
   const file = spec.prelude ? `${spec.prelude.file}+${spec.file}` : spec.file;
   return `${file}#${spec.entryPoint}(${constants.map(([k, v]) => `${k}=${v}`).join(",")})`;
+}
+
+/**
+ * Checks `spec.params` against the kernel's own source: each struct must describe `spec.source`
+ * and agree with its WGSL declaration field by field.
+ *
+ * @throws TypeError naming the kernel, the struct and the first mismatching field
+ */
+export function checkKernelParams(spec: KernelSpec): void {
+  if (!spec.params) return;
+  const structs: readonly ParamStruct<string>[] = Array.isArray(spec.params)
+    ? spec.params
+    : [spec.params as ParamStruct<string>];
+  for (const struct of structs) {
+    if (struct.source !== spec.source) {
+      throw new TypeError(
+        `kernels/${spec.file}#${spec.entryPoint}: parameter struct ${struct.structName} ` +
+          `describes kernels/${struct.file}, not this kernel's source`,
+      );
+    }
+    struct.check();
+  }
 }
 
 /**
@@ -70,11 +101,17 @@ export class KernelCache {
     return this.#kernels.size;
   }
 
-  /** The kernel for `spec`, compiled on first use. */
+  /**
+   * The kernel for `spec`, compiled on first use (when its {@link KernelSpec.params} are checked
+   * too).
+   *
+   * @throws TypeError when a described parameter struct does not match the kernel's WGSL
+   */
   get(spec: KernelSpec): Kernel {
     const key = kernelKey(spec);
     let kernel = this.#kernels.get(key);
     if (kernel) return kernel;
+    checkKernelParams(spec);
     const device = this.gpu.device;
     const label = key;
     device.pushErrorScope("validation");

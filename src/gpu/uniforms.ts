@@ -3,8 +3,9 @@
  * described once, in TS, as an ordered list of typed fields ({@link paramStruct}); ops pack their
  * parameters by field name ({@link ParamStruct.pack}) instead of by position, and the description
  * is checked against the `struct` parsed from the kernel's WGSL source (names, order, types,
- * offsets, size, padding) the first time it packs, so a kernel edited on one side only fails
- * with an error naming the field rather than reading the wrong number.
+ * offsets, size, padding) when a pipeline naming it in `KernelSpec.params` is created
+ * (src/gpu/kernel.ts), and in any case the first time it packs, so a kernel edited on one side
+ * only fails with an error naming the field rather than reading the wrong number.
  *
  * Layout follows WGSL's rules for the uniform address space: `u32`/`i32`/`f32` are 4-byte
  * aligned, `vec2` 8, `vec3`/`vec4` and `mat4x4` 16; a struct's size is its last member's end

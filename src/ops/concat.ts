@@ -34,7 +34,12 @@ export function concatColumns(gpu: Gpu, parts: readonly Tensor[]): Tensor {
   }
   const total = parts.reduce((s, t) => s + t.shape[1], 0);
   const out = Tensor.empty(gpu, [rows, total], "f32", "concat");
-  const kernel = gpu.kernels.get({ file: "concat.wgsl", source, entryPoint: "concat_columns" });
+  const kernel = gpu.kernels.get({
+    file: "concat.wgsl",
+    source,
+    entryPoint: "concat_columns",
+    params: CONCAT,
+  });
   let offset = 0;
   for (const t of parts) {
     const cols = t.shape[1];

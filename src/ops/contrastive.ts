@@ -226,7 +226,12 @@ export function enqueue(gpu: Gpu, queue: Tensor, k: Tensor, ptr: number): number
   if (!Number.isInteger(ptr) || ptr < 0 || ptr >= kq || ptr % n !== 0) {
     throw new RangeError(`enqueue: ptr ${ptr} must be a multiple of N=${n} in [0, ${kq})`);
   }
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "enqueue_keys" });
+  const kernel = gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint: "enqueue_keys",
+    params: ENQUEUE,
+  });
   gpu.recorder.dispatch(
     kernel,
     [k, queue],

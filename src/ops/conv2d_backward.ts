@@ -207,6 +207,7 @@ export function conv2dBackwardData(
     file: BACKWARD_FILE,
     source: backwardSource,
     entryPoint: "repack_phase",
+    params: REPACK,
   });
   for (const ph of parts) {
     const total = ph.tH * ph.tW * cin * cout;
@@ -359,6 +360,7 @@ export function conv2dBackwardFilter(
       file: BACKWARD_FILE,
       source: backwardSource,
       entryPoint,
+      params: WGRAD,
       constants: { WG: wg },
     });
     workgroups = Math.ceil(tasks / wg);
@@ -367,6 +369,7 @@ export function conv2dBackwardFilter(
       file: BACKWARD_FILE,
       source: backwardSource,
       entryPoint: "wgrad_wg64",
+      params: WGRAD,
     });
     workgroups = tasks;
   }
@@ -381,6 +384,7 @@ export function conv2dBackwardFilter(
     file: BACKWARD_FILE,
     source: backwardSource,
     entryPoint: vec4 ? "reduce_splits_v4" : "reduce_splits",
+    params: REDUCE,
   });
   const len = vec4 ? dwSize / 4 : dwSize;
   gpu.recorder.dispatch(

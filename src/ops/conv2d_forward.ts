@@ -144,6 +144,7 @@ export function recordGemm(gpu: Gpu, c: GemmCall, variant: string): void {
       file: FORWARD_FILE,
       source: forwardSource,
       entryPoint: "conv_wg64",
+      params: CONV,
       constants: epilogue,
     });
     tilesM = Math.ceil(m / 64);
@@ -157,6 +158,7 @@ export function recordGemm(gpu: Gpu, c: GemmCall, variant: string): void {
       file: FORWARD_FILE,
       source: forwardSource,
       entryPoint,
+      params: CONV,
       constants: { WG: wg, ...epilogue },
     });
     tilesM = Math.ceil(m / tm);

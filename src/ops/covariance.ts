@@ -204,7 +204,12 @@ export class CovarianceAccumulator {
       throw new Error("CovarianceAccumulator.addMeanBatch: the mean pass is already finished");
     }
     const n = this.#checkBatch("addMeanBatch", x);
-    const kernel = this.gpu.kernels.get({ file: FILE, source, entryPoint: "column_sums" });
+    const kernel = this.gpu.kernels.get({
+      file: FILE,
+      source,
+      entryPoint: "column_sums",
+      params: SUM,
+    });
     for (let row0 = 0; row0 < n; row0 += COVARIANCE_SEGMENT_ROWS) {
       const rows = Math.min(COVARIANCE_SEGMENT_ROWS, n - row0);
       const sums = Tensor.empty(this.gpu, [this.dim], "f32", "column sums");
@@ -261,6 +266,7 @@ export class CovarianceAccumulator {
       file: FILE,
       source,
       entryPoint: this.variant === "vec4" ? "cov_block_vec4" : "cov_block",
+      params: BLOCK,
     });
     for (let row0 = 0; row0 < n; row0 += COVARIANCE_SEGMENT_ROWS) {
       const rows = Math.min(COVARIANCE_SEGMENT_ROWS, n - row0);

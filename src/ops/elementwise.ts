@@ -24,7 +24,7 @@ export const NAN_BITS = 0x7fc00000;
 
 /** Records filling every element of `t` with the raw 32-bit pattern `bits`. */
 export function fillBits(gpu: Gpu, t: Tensor, bits: number): void {
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "fill" });
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "fill", params: FILL });
   const params = FILL.pack({ n: t.size, bits });
   gpu.recorder.dispatch(kernel, [t], Math.ceil(t.size / WORKGROUP), params);
 }
@@ -47,7 +47,7 @@ export function poison(gpu: Gpu, t: Tensor): void {
 export function axpby(gpu: Gpu, alpha: number, x: Tensor, beta: number, y: Tensor): Tensor {
   if (x.size !== y.size) throw new RangeError(`axpby: sizes ${x.size} and ${y.size} differ`);
   const out = Tensor.empty(gpu, x.shape, "f32", "axpby");
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "axpby" });
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "axpby", params: AXPBY });
   const params = AXPBY.pack({ n: x.size, alpha, beta });
   gpu.recorder.dispatch(kernel, [x, y, out], Math.ceil(x.size / WORKGROUP), params);
   return out;
@@ -66,7 +66,7 @@ function checkSameSize(op: string, a: Tensor, b: Tensor): void {
 
 function binary(gpu: Gpu, entryPoint: string, a: Tensor, b: Tensor, label: string): Tensor {
   const out = Tensor.empty(gpu, a.shape, "f32", label);
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint });
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint, params: UNARY });
   gpu.recorder.dispatch(
     kernel,
     [a, b, out],
@@ -80,7 +80,7 @@ function binary(gpu: Gpu, entryPoint: string, a: Tensor, b: Tensor, label: strin
 export function relu(gpu: Gpu, x: Tensor): Tensor {
   if (x.dtype !== "f32") throw new RangeError(`relu: tensor must be f32, got ${x.dtype}`);
   const out = Tensor.empty(gpu, x.shape, "f32", "relu");
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "relu" });
+  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "relu", params: UNARY });
   gpu.recorder.dispatch(kernel, [x, out], Math.ceil(x.size / WORKGROUP), UNARY.pack({ n: x.size }));
   return out;
 }

@@ -42,13 +42,13 @@ export function foldBatchNormGpu(
   }
   const params = (n: number) => FOLD.pack({ n, cout, eps });
   gpu.recorder.dispatch(
-    gpu.kernels.get({ file: FILE, source, entryPoint: "fold_weights" }),
+    gpu.kernels.get({ file: FILE, source, entryPoint: "fold_weights", params: FOLD }),
     [w, bn.gamma, bn.runningVar, wOut],
     Math.ceil(w.size / WG),
     params(w.size),
   );
   gpu.recorder.dispatch(
-    gpu.kernels.get({ file: FILE, source, entryPoint: "fold_bias" }),
+    gpu.kernels.get({ file: FILE, source, entryPoint: "fold_bias", params: FOLD }),
     [bn.gamma, bn.beta, bn.runningMean, bn.runningVar, bOut],
     Math.ceil(cout / WG),
     params(cout),

@@ -51,6 +51,7 @@ export function gatherRows(gpu: Gpu, x: Tensor, index: Tensor): Tensor {
     file: FILE,
     source,
     entryPoint: vec4 ? "gather_rows_vec4" : "gather_rows",
+    params: GATHER,
   });
   const threads = rows * (row / width);
   gpu.recorder.dispatch(

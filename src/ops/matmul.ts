@@ -287,6 +287,7 @@ function dispatchChunks(
       file: FILE,
       source,
       entryPoint,
+      params: MATMUL,
       constants: { ...ctx.constants, ACCUMULATE: k0 > 0 ? 1 : 0 },
     });
     const k1 = Math.min(K, k0 + K_CHUNK);
@@ -380,7 +381,12 @@ export function columnSum(gpu: Gpu, x: Tensor): Tensor {
   const rows = cols === 0 ? 0 : x.size / cols;
   const out = Tensor.empty(gpu, [cols], "f32", "columnSum");
   if (cols === 0) return out;
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "matmul_colsum" });
+  const kernel = gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint: "matmul_colsum",
+    params: COLSUM,
+  });
   gpu.recorder.dispatch(kernel, [x, out], cols, COLSUM.pack({ rows, cols }));
   return out;
 }

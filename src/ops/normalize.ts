@@ -43,6 +43,7 @@ export function l2NormalizeForward(gpu: Gpu, x: Tensor, options: L2NormalizeOpti
     file: FILE,
     source,
     entryPoint: "l2_normalize_forward",
+    params: NORM,
     constants: { WG },
   });
   gpu.recorder.dispatch(kernel, [x, y], rows, params(rows, dim, options.eps ?? NORMALIZE_EPS));
@@ -69,6 +70,7 @@ export function l2NormalizeBackward(
     file: FILE,
     source,
     entryPoint: "l2_normalize_backward",
+    params: NORM,
     constants: { WG },
   });
   gpu.recorder.dispatch(

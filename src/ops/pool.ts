@@ -86,6 +86,7 @@ function maxPoolKernel(gpu: Gpu, entryPoint: string, g: Geometry) {
     file: FILE,
     source,
     entryPoint,
+    params: MAX_POOL,
     constants: {
       C: g.c,
       H: g.h,
@@ -173,7 +174,12 @@ export function globalAvgPoolForward(gpu: Gpu, x: Tensor): Tensor {
   const [n, h, w, c] = nhwc(op, "input", x);
   if (h * w < 1) throw new RangeError(`${op}: empty spatial size in [${x.shape}]`);
   const y = Tensor.empty(gpu, [n, c], "f32", "avgpool y");
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "global_avgpool_forward" });
+  const kernel = gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint: "global_avgpool_forward",
+    params: GAP,
+  });
   gpu.recorder.dispatch(
     kernel,
     [x, y],
@@ -198,7 +204,12 @@ export function globalAvgPoolBackward(
     throw new RangeError(`${op}: dy must be [${n}, ${c}], got [${dy.shape}]`);
   }
   const dx = Tensor.empty(gpu, inputShape, "f32", "avgpool dx");
-  const kernel = gpu.kernels.get({ file: FILE, source, entryPoint: "global_avgpool_backward" });
+  const kernel = gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint: "global_avgpool_backward",
+    params: GAP,
+  });
   gpu.recorder.dispatch(
     kernel,
     [dy, dx],

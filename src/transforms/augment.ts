@@ -26,6 +26,7 @@ import source from "../../kernels/augment.wgsl" with { type: "text" };
 import { IMAGE_PRELUDE } from "../image/gpu/prelude.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 import type { RgbImage } from "../image/image.ts";
 import { roundHalfEven } from "../image/image.ts";
 import { shortSideSize } from "../image/resize.ts";
@@ -42,6 +43,14 @@ import type { Rng } from "../util/rng.ts";
 import { boxBlurParams, type ColorOp, recordColorChain } from "./color.ts";
 
 const FILE = "augment.wgsl";
+
+/** `struct BlurParams` of `kernels/augment.wgsl` (one extended-box pass). */
+const BLUR = paramStruct(FILE, source, "BlurParams", {
+  n_views: "u32",
+  axis: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+});
 
 /**
  * The augmentation policies of `main_moco.py --model` (docs/pretraining.md#augmentation-policies):
@@ -234,6 +243,7 @@ function blurInPlace(gpu: Gpu, batch: PackedImages, sigmas: readonly (number | n
     file: FILE,
     source,
     entryPoint: "box_blur",
+    params: BLUR,
     prelude: IMAGE_PRELUDE,
   });
   const maxPixels = Math.max(...chosen.map(([v]) => batch.widths[v] * batch.heights[v]));
@@ -243,7 +253,7 @@ function blurInPlace(gpu: Gpu, batch: PackedImages, sigmas: readonly (number | n
       kernel,
       [views, from, to],
       [pixelGridX(maxPixels), chosen.length, 1],
-      new Uint32Array([chosen.length, pass < 3 ? 0 : 1, 0, 0]),
+      BLUR.pack({ n_views: chosen.length, axis: pass < 3 ? 0 : 1 }),
     );
   }
   views.release();

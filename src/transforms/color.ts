@@ -25,6 +25,7 @@ import source from "../../kernels/image_color.wgsl" with { type: "text" };
 import { IMAGE_PRELUDE } from "../image/gpu/prelude.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 import { createImage, type RgbImage } from "../image/image.ts";
 import {
   allocImages,
@@ -45,6 +46,22 @@ import {
 } from "./hsv.ts";
 
 const FILE = "image_color.wgsl";
+
+/** `struct ColorParams` of `kernels/image_color.wgsl` (luma_chain and color_chain). */
+const COLOR = paramStruct(FILE, source, "ColorParams", {
+  n_views: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+  _pad2: "u32",
+});
+
+/** `struct GaussParams` of `kernels/image_color.wgsl` (gauss_h and gauss_v). */
+const GAUSS = paramStruct(FILE, source, "GaussParams", {
+  n_views: "u32",
+  ksize: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+});
 /** Threads per workgroup of the image_color.wgsl entry points. */
 const WG = 256;
 /** Output bytes per GPU chunk of the *Batch functions. */
@@ -398,17 +415,29 @@ export function recordColorChain(
   const viewsT = Tensor.from(gpu, viewTable(src, dst, sources), undefined, "color views");
   const luma = Tensor.zeros(gpu, [Math.max(1, n)], "u32", "luma sums");
   const hsv = hsvTablesFor(gpu);
-  const params = new Uint32Array([n, 0, 0, 0]);
+  const params = COLOR.pack({ n_views: n });
   if (contrastViews > 0) {
     gpu.recorder.dispatch(
-      gpu.kernels.get({ file: FILE, source, entryPoint: "luma_chain", prelude: IMAGE_PRELUDE }),
+      gpu.kernels.get({
+        file: FILE,
+        source,
+        entryPoint: "luma_chain",
+        prelude: IMAGE_PRELUDE,
+        params: COLOR,
+      }),
       [hsv.bytes, hsv.floats, viewsT, opsT, src.tensor, luma],
       [Math.max(1, Math.min(65535, Math.ceil(maxPixels / (WG * 64)))), n, 1],
       params,
     );
   }
   gpu.recorder.dispatch(
-    gpu.kernels.get({ file: FILE, source, entryPoint: "color_chain", prelude: IMAGE_PRELUDE }),
+    gpu.kernels.get({
+      file: FILE,
+      source,
+      entryPoint: "color_chain",
+      prelude: IMAGE_PRELUDE,
+      params: COLOR,
+    }),
     [hsv.bytes, hsv.floats, viewsT, opsT, src.tensor, luma, dst.tensor],
     [pixelGridX(maxPixels), n, 1],
     params,
@@ -456,9 +485,21 @@ export function recordGaussianBlur(
   const tmp = Tensor.empty(gpu, [Math.max(1, dst.tensor.size) * 4], "f32", "blur tmp");
   const maxPixels = Math.max(...widths.map((x, i) => x * heights[i]));
   const grid: [number, number, number] = [pixelGridX(maxPixels), n, 1];
-  const params = new Uint32Array([n, kernelSize, 0, 0]);
-  const kh = gpu.kernels.get({ file: FILE, source, entryPoint: "gauss_h", prelude: IMAGE_PRELUDE });
-  const kv = gpu.kernels.get({ file: FILE, source, entryPoint: "gauss_v", prelude: IMAGE_PRELUDE });
+  const params = GAUSS.pack({ n_views: n, ksize: kernelSize });
+  const kh = gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint: "gauss_h",
+    prelude: IMAGE_PRELUDE,
+    params: GAUSS,
+  });
+  const kv = gpu.kernels.get({
+    file: FILE,
+    source,
+    entryPoint: "gauss_v",
+    prelude: IMAGE_PRELUDE,
+    params: GAUSS,
+  });
   gpu.recorder.dispatch(kh, [views, w, src.tensor, tmp], grid, params);
   gpu.recorder.dispatch(kv, [views, w, tmp, dst.tensor], grid, params);
   views.release();

@@ -39,7 +39,7 @@ import { createImage, type RgbImage } from "../image/image.ts";
 import { Rng } from "../util/rng.ts";
 import { UsageError } from "../util/errors.ts";
 import { packRgb, unpackRgbImages } from "../image/gpu/packed.ts";
-import { MAX_BATCH_BYTES } from "./geometry.ts";
+import { GEOMETRY_DIMS, GEOMETRY_FILE, MAX_BATCH_BYTES } from "./geometry.ts";
 
 /** One deform view: σ (pixels) and the control-grid size (ignored by the faithful model). */
 export interface DeformParams {
@@ -179,8 +179,8 @@ function batchSize(width: number, height: number, faithful: boolean): number {
   return Math.max(1, Math.floor(MAX_BATCH_BYTES / Math.max(1, perView)));
 }
 
-function dims(width: number, height: number, views: number, seed: number): Uint32Array {
-  return new Uint32Array([width, height, views * width * height, seed >>> 0]);
+function dims(width: number, height: number, views: number, seed: number): Uint8Array {
+  return GEOMETRY_DIMS.pack({ width, height, total: views * width * height, seed: seed >>> 0 });
 }
 
 /**
@@ -202,7 +202,13 @@ function recordBatch(
   const groups = Math.ceil(total / WORKGROUP);
   const u = dims(width, height, views, options.seed);
   const kernel = (entryPoint: string) =>
-    gpu.kernels.get({ file: "image_geometry.wgsl", source, entryPoint, prelude: IMAGE_PRELUDE });
+    gpu.kernels.get({
+      file: GEOMETRY_FILE,
+      source,
+      entryPoint,
+      prelude: IMAGE_PRELUDE,
+      params: GEOMETRY_DIMS,
+    });
   const out = field
     ? Tensor.empty(gpu, [views, height, width, 2], "f32", "deform field")
     : Tensor.empty(gpu, [views, height, width], "u32", "deform views");

@@ -18,6 +18,7 @@ import source from "../../kernels/image_geometry.wgsl" with { type: "text" };
 import { IMAGE_PRELUDE } from "../image/gpu/prelude.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 import { cropBox } from "../image/crop.ts";
 import { createImage, type RgbImage } from "../image/image.ts";
 import { resize } from "../image/resize.ts";
@@ -40,6 +41,20 @@ export interface AffineParams {
 
 /** Largest output of one GPU batch; more views are processed in several batches. */
 export const MAX_BATCH_BYTES = 128 * 1024 * 1024;
+
+/** The kernel file of the affine and deformation passes (this module's and deform.ts'). */
+export const GEOMETRY_FILE = "image_geometry.wgsl";
+
+/**
+ * `struct Dims` of `kernels/image_geometry.wgsl`, shared by every entry point of the file (the
+ * affine pass leaves `seed` at 0; the deformations hash their noise from it).
+ */
+export const GEOMETRY_DIMS = paramStruct(GEOMETRY_FILE, source, "Dims", {
+  width: "u32",
+  height: "u32",
+  total: "u32",
+  seed: "u32",
+});
 
 const WORKGROUP = 64;
 
@@ -270,16 +285,17 @@ export function recordAffineNearest(
   const total = views * width * height;
   const out = Tensor.empty(gpu, [views, height, width], "u32", "affine output");
   const kernel = gpu.kernels.get({
-    file: "image_geometry.wgsl",
+    file: GEOMETRY_FILE,
     source,
     entryPoint: "affine_nearest",
+    params: GEOMETRY_DIMS,
     prelude: IMAGE_PRELUDE,
   });
   gpu.recorder.dispatch(
     kernel,
     [src, hdr, tab, out],
     Math.ceil(total / WORKGROUP),
-    new Uint32Array([width, height, total, 0]),
+    GEOMETRY_DIMS.pack({ width, height, total, seed: 0 }),
   );
   hdr.release();
   tab.release();

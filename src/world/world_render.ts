@@ -34,7 +34,20 @@
 import source from "../../kernels/render.wgsl" with { type: "text" };
 import type { Gpu } from "../gpu/device.ts";
 import { Tensor } from "../gpu/tensor.ts";
+import { paramStruct } from "../gpu/uniforms.ts";
 import type { RgbImage } from "../image/image.ts";
+
+/** `struct RenderParams` of `kernels/render.wgsl`: the batch's frame and the camera. */
+const RENDER_PARAMS = paramStruct("render.wgsl", source, "RenderParams", {
+  width: "u32",
+  height: "u32",
+  count: "u32",
+  max_steps: "u32",
+  tan_half: "f32",
+  cam_z: "f32",
+  bound: "f32",
+  _pad: "f32",
+});
 
 /**
  * The object classes, in class-index order. The order is alphabetical on purpose: an ImageFolder
@@ -348,7 +361,12 @@ export class WorldRenderer {
     scenes.forEach((s, i) => checkScene(s, `scene ${i}`));
     if (scenes.length === 0) return new Uint32Array(0);
     const gpu = this.gpu;
-    const kernel = gpu.kernels.get({ file: "render.wgsl", source, entryPoint: "render" });
+    const kernel = gpu.kernels.get({
+      file: "render.wgsl",
+      source,
+      entryPoint: "render",
+      params: RENDER_PARAMS,
+    });
     const per = this.width * this.height;
     const chunk = Math.max(1, Math.floor(MAX_PIXELS_PER_DISPATCH / per));
     const outputs: Tensor[] = [];
@@ -359,14 +377,20 @@ export class WorldRenderer {
       for (let i = 0; i < count; i++) encodeScene(scenes[first + i], encoded, i * SCENE_FLOATS);
       const sceneTensor = Tensor.from(gpu, encoded, undefined, "world scenes");
       const out = Tensor.empty(gpu, [count * per], "u32", "world pixels");
-      const params = new ArrayBuffer(32);
-      new Uint32Array(params, 0, 4).set([this.width, this.height, count, this.maxSteps]);
-      new Float32Array(params, 16, 4).set([CAMERA.tanHalf, CAMERA.z, CAMERA.bound, 0]);
+      const params = RENDER_PARAMS.pack({
+        width: this.width,
+        height: this.height,
+        count,
+        max_steps: this.maxSteps,
+        tan_half: CAMERA.tanHalf,
+        cam_z: CAMERA.z,
+        bound: CAMERA.bound,
+      });
       gpu.recorder.dispatch(
         kernel,
         [sceneTensor, out],
         Math.ceil((count * per) / WORKGROUP),
-        new Uint8Array(params),
+        params,
       );
       inputs.push(sceneTensor);
       outputs.push(out);

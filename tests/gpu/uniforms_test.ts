@@ -7,6 +7,7 @@ import {
   uniformStructNames,
 } from "../../src/gpu/uniforms.ts";
 import { assert, assertArrayEqual } from "../util/assert.ts";
+import { GPU_TEST, testGpu } from "../util/gpu.ts";
 import { testRng } from "../util/seed.ts";
 
 /** Asserts that `fn` throws an error whose message matches `pattern`. */
@@ -23,21 +24,6 @@ function assertThrows(fn: () => unknown, pattern: RegExp): void {
 
 const KERNELS = new URL("../../kernels/", import.meta.url);
 const SRC = new URL("../../src/", import.meta.url);
-
-/**
- * Kernels whose parameter structs are packed outside `src/ops/` and not described yet: the GPU
- * image pipeline, the world renderer and the GPU whitening are being moved by issue 17's other
- * parts. Every other `var<uniform>` struct in `kernels/` must have a description.
- */
-const NOT_DESCRIBED_YET = new Set([
-  "augment.wgsl",
-  "image_color.wgsl",
-  "image_geometry.wgsl",
-  "image_normalize.wgsl",
-  "image_resize.wgsl",
-  "render.wgsl",
-  "whitening.wgsl",
-]);
 
 /** Imports every module under `src/` that describes a parameter struct, registering them. */
 async function importDescribingModules(dir = SRC): Promise<void> {
@@ -141,7 +127,9 @@ Deno.test("a description that differs from the WGSL struct fails on first use, n
 
 Deno.test("every kernel's uniform struct has a TS description that matches it field by field", async () => {
   await importDescribingModules();
-  const ours = describedParamStructs().filter((s) => s.file !== "test.wgsl" && s.file !== "s.wgsl");
+  const ours = describedParamStructs().filter((s) =>
+    !["test.wgsl", "s.wgsl", "checked_kernel.wgsl"].includes(s.file)
+  );
   const byKey = new Map(ours.map((s) => [`${s.file}#${s.structName}`, s]));
   const missing: string[] = [];
   const files = [...Deno.readDirSync(KERNELS)].filter((e) => e.name.endsWith(".wgsl"));
@@ -150,7 +138,7 @@ Deno.test("every kernel's uniform struct has a TS description that matches it fi
     for (const struct of uniformStructNames(source)) {
       const described = byKey.get(`${name}#${struct}`);
       if (!described) {
-        if (!NOT_DESCRIBED_YET.has(name)) missing.push(`${name}#${struct}`);
+        missing.push(`${name}#${struct}`);
         continue;
       }
       assert(described.source === source, `${name}#${struct}: description reads another source`);
@@ -161,4 +149,40 @@ Deno.test("every kernel's uniform struct has a TS description that matches it fi
     const problems = compareWithWgsl(s.fields, s.source, s.structName);
     assert(problems.length === 0, `${s.file}#${s.structName}: ${problems.join("; ")}`);
   }
+});
+
+const CHECKED_SOURCE = `struct P {
+  n: u32,
+  scale: f32,
+}
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(1)
+fn main() {
+  out[0] = f32(p.n) * p.scale;
+}`;
+
+Deno.test({
+  name: "KernelCache.get() checks the spec's params when it creates the pipeline, naming the field",
+  ...GPU_TEST,
+  async fn() {
+    const gpu = await testGpu();
+    const file = "checked_kernel.wgsl";
+    const wrong = paramStruct(file, CHECKED_SOURCE, "P", { n: "u32", scale: "u32" });
+    const before = gpu.kernels.size;
+    assertThrows(
+      () => gpu.kernels.get({ file, source: CHECKED_SOURCE, entryPoint: "main", params: wrong }),
+      /checked_kernel\.wgsl struct P .*field scale: u32 .* f32/,
+    );
+    assert(gpu.kernels.size === before, "no pipeline is created for a mismatching description");
+    const elsewhere = paramStruct(file, `${CHECKED_SOURCE}\n`, "P", { n: "u32", scale: "f32" });
+    assertThrows(
+      () =>
+        gpu.kernels.get({ file, source: CHECKED_SOURCE, entryPoint: "main", params: [elsewhere] }),
+      /main: parameter struct P describes kernels\/checked_kernel\.wgsl, not this kernel's source/,
+    );
+    const right = paramStruct(file, CHECKED_SOURCE, "P", { n: "u32", scale: "f32" });
+    await gpu.kernels.compile({ file, source: CHECKED_SOURCE, entryPoint: "main", params: right });
+    assert(gpu.kernels.size === before + 1, "the matching description compiles");
+  },
 });

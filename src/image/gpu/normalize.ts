@@ -9,8 +9,19 @@ import source from "../../../kernels/image_normalize.wgsl" with { type: "text" }
 import { IMAGE_PRELUDE } from "./prelude.ts";
 import type { Gpu } from "../../gpu/device.ts";
 import { Tensor } from "../../gpu/tensor.ts";
+import { paramStruct } from "../../gpu/uniforms.ts";
 import { IMAGENET_MEAN, IMAGENET_STD, normalizationTable } from "../to_tensor.ts";
 import { type PackedImages, pixelGridX } from "./packed.ts";
+
+const FILE = "image_normalize.wgsl";
+
+/** `struct NormalizeParams` of `kernels/image_normalize.wgsl`. */
+const PARAMS = paramStruct(FILE, source, "NormalizeParams", {
+  n_views: "u32",
+  size: "u32",
+  first: "u32",
+  out_start: "u32",
+});
 
 const lutCache = new WeakMap<Gpu, Tensor>();
 
@@ -54,14 +65,15 @@ export function recordNormalize(
   const t = Tensor.from(gpu, table, undefined, "normalize views");
   gpu.recorder.dispatch(
     gpu.kernels.get({
-      file: "image_normalize.wgsl",
+      file: FILE,
       source,
       entryPoint: "normalize",
+      params: PARAMS,
       prelude: IMAGE_PRELUDE,
     }),
     [t, lut, views.tensor, { buffer: out.buffer, offset: aligned, size: bytes }],
     [pixelGridX(size * size), count, 1],
-    new Uint32Array([count, size, first, (start - aligned) / 4]),
+    PARAMS.pack({ n_views: count, size, first, out_start: (start - aligned) / 4 }),
   );
   t.release();
 }

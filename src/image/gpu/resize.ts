@@ -16,6 +16,7 @@ import source from "../../../kernels/image_resize.wgsl" with { type: "text" };
 import { IMAGE_PRELUDE } from "./prelude.ts";
 import type { Gpu } from "../../gpu/device.ts";
 import { Tensor } from "../../gpu/tensor.ts";
+import { paramStruct } from "../../gpu/uniforms.ts";
 import { centerCropWindow, type CropWindow } from "../crop.ts";
 import type { RgbImage } from "../image.ts";
 import { type AxisCoefficients, resizeCoefficients, shortSideSize } from "../resize.ts";
@@ -28,6 +29,14 @@ import {
 } from "./packed.ts";
 
 const FILE = "image_resize.wgsl";
+
+/** `struct ResizeParams` of `kernels/image_resize.wgsl` (both passes). */
+const PARAMS = paramStruct(FILE, source, "ResizeParams", {
+  views: "u32",
+  _pad0: "u32",
+  _pad1: "u32",
+  _pad2: "u32",
+});
 const WORKGROUP = 64;
 /** llvmpipe stops a shader loop after 65 535 iterations; a pixel's taps must stay below. */
 const MAX_TAPS = 65535;
@@ -220,9 +229,9 @@ function recordResizeInto(
   const hT = Tensor.from(gpu, hTable, undefined, "resize h views");
   const vT = Tensor.from(gpu, vTable, undefined, "resize v views");
   const inter = Tensor.empty(gpu, [Math.max(1, interTotal)], "u32", "resize rows");
-  const params = new Uint32Array([n, 0, 0, 0]);
+  const params = PARAMS.pack({ views: n });
   const kernel = (entryPoint: string) =>
-    gpu.kernels.get({ file: FILE, source, entryPoint, prelude: IMAGE_PRELUDE });
+    gpu.kernels.get({ file: FILE, source, entryPoint, prelude: IMAGE_PRELUDE, params: PARAMS });
   const blocksX = Math.ceil(maxWidth / WORKGROUP);
   if (maxRows > 0) {
     gpu.recorder.dispatch(kernel("resize_h"), [hT, coefT, src.tensor, inter], [
