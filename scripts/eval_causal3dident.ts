@@ -17,7 +17,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { BadImagePolicy } from "../src/data/bad_images.ts";
+import { type BadImagePolicy, parseBadImagePolicy } from "../src/data/bad_images.ts";
 import { loadCausal3DIdent } from "../src/data/causal3dident.ts";
 import type { SupervisedDataset } from "../src/data/dataset.ts";
 import type { Gpu } from "../src/gpu/device.ts";
@@ -153,7 +153,7 @@ await runMain("eval_causal3dident", async () => {
     resize: flags.resize,
     cropSize: flags["crop-size"],
     cache,
-    onBadImage: flags["on-bad-image"] as BadImagePolicy,
+    onBadImage: parseBadImagePolicy(flags["on-bad-image"], "--on-bad-image"),
     target: flags.target,
   };
   const tr = await splitFeatures(gpu, model, train, "train", common);

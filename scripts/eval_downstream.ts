@@ -17,7 +17,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { BadImagePolicy } from "../src/data/bad_images.ts";
+import { type BadImagePolicy, parseBadImagePolicy } from "../src/data/bad_images.ts";
 import { DOWNSTREAM_KEYS, isDownstreamKey, loadDownstream } from "../src/data/downstream.ts";
 import { loadCustomDownstream, parseCustomDataset } from "../src/data/custom.ts";
 import { saveDatasetFeatures } from "../src/eval/save_features.ts";
@@ -165,7 +165,7 @@ await runMain("eval_downstream", async () => {
     seed: flags.seed,
     preprocessing: { resize: flags.resize, cropSize: flags["crop-size"] },
     cache,
-    onBadImage: flags["on-bad-image"] as BadImagePolicy,
+    onBadImage: parseBadImagePolicy(flags["on-bad-image"], "--on-bad-image"),
   };
   const trainval = await splitFeatures(gpu, model, task.trainval, "trainval", common);
   const test = await splitFeatures(gpu, model, task.test, "test", common);

@@ -16,7 +16,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { BadImagePolicy } from "../src/data/bad_images.ts";
+import { parseBadImagePolicy } from "../src/data/bad_images.ts";
 import { parseRealWorldKey, REALWORLD_KEYS } from "../src/data/realworld.ts";
 import { loadRealWorld } from "../src/data/realworld.ts";
 import { loadCustomGroups, parseCustomDataset } from "../src/data/custom.ts";
@@ -107,7 +107,7 @@ await runMain("eval_realworld_invariance", async () => {
     whitener: whitening.rows,
     batchSize: flags["batch-size"],
     excludeDiagonal: flags["exclude-diagonal"],
-    onBadImage: flags["on-bad-image"] as BadImagePolicy,
+    onBadImage: parseBadImagePolicy(flags["on-bad-image"], "--on-bad-image"),
   });
   timings.mark("evaluate");
   const saveDir = flags["save-features"];
@@ -117,7 +117,7 @@ await runMain("eval_realworld_invariance", async () => {
     const f = await extractFeatures(gpu, model, views, {
       batchSize: flags["batch-size"],
       preprocessing,
-      onBadImage: flags["on-bad-image"] as BadImagePolicy,
+      onBadImage: parseBadImagePolicy(flags["on-bad-image"], "--on-bad-image"),
       progress: "features",
     });
     await saveDatasetFeatures(saveDir, views, f, {

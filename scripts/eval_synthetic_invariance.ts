@@ -17,7 +17,7 @@
  * @module
  */
 import { join } from "node:path";
-import type { BadImagePolicy } from "../src/data/bad_images.ts";
+import { parseBadImagePolicy } from "../src/data/bad_images.ts";
 import { imageFolder } from "../src/data/image_folder.ts";
 import {
   defaultK,
@@ -125,7 +125,7 @@ await runMain("eval_synthetic_invariance", async () => {
   const { gpu, model } = await openEvalModel(flags, timings, flags["fuse-mode"]);
   const run = { script: "synthetic_invariance", resultsDir, startedAt, model, gpu, timings };
   const preprocessing = { resize: flags.resize, cropSize: flags["crop-size"] };
-  const onBadImage = flags["on-bad-image"] as BadImagePolicy;
+  const onBadImage = parseBadImagePolicy(flags["on-bad-image"], "--on-bad-image");
   const { stats, cached, paths } = await cachedStatistics({
     dir: resultsDir,
     modelName: flags.model,

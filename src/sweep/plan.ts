@@ -6,6 +6,8 @@
  */
 import { DOWNSTREAM_KEYS } from "../data/downstream.ts";
 import { REALWORLD_KEYS } from "../data/realworld.ts";
+import { FUSE_MODES, type FuseMode, parseFuseMode } from "../models/combine.ts";
+import { type FeatureLayer, parseFeatureLayer } from "../models/resnet.ts";
 import { SYNTHETIC_FAMILIES } from "../transforms/synthetic_grid.ts";
 import { UsageError } from "../util/errors.ts";
 
@@ -70,7 +72,7 @@ export interface SweepPlan {
   /** ImageFolder root holding `<split>/` for statistics and synthetic invariance. */
   imagenet: string;
   /** Layer every cell evaluates (`--feature-layer`, default `backbone`). */
-  featureLayer: string;
+  featureLayer: FeatureLayer;
   /** Model names (checkpoint base names, or `random`/`supervised`) to evaluate; at least one. */
   models: string[];
   /**
@@ -86,7 +88,7 @@ export interface SweepPlan {
    * Downstream probes: dataset keys (empty: none), the models or `a+b` fusions to probe (default:
    * `models`), the fuse mode (`cat`, `add`, `mean`) and extra arguments.
    */
-  downstream: { datasets: string[]; models: string[]; fuseMode: string; extraArgs: string[] };
+  downstream: { datasets: string[]; models: string[]; fuseMode: FuseMode; extraArgs: string[] };
   /** Resources of the generated Slurm arrays. */
   slurm: SlurmOptions;
 }
@@ -126,6 +128,16 @@ function str(where: string, value: unknown, fallback: string): string {
     throw new UsageError(`${where} must be a non-empty string`);
   }
   return value;
+}
+
+/** `value` as a fuse mode (models/combine.ts owns the list); the error names the plan's key. */
+function fuseModeOf(where: string, value: string): FuseMode {
+  try {
+    return parseFuseMode(value);
+  } catch {
+    const modes = `${FUSE_MODES.slice(0, -1).join(", ")} or ${FUSE_MODES.at(-1)}`;
+    throw new UsageError(`${where} must be ${modes}, got '${value}'`);
+  }
 }
 
 function int(where: string, value: unknown, fallback: number | undefined): number | undefined {
@@ -192,17 +204,20 @@ export function parsePlan(raw: unknown, source: string): SweepPlan {
   const c3 = section("causal3dident");
   const ds = section("downstream");
   const sl = section("slurm") ?? {};
-  const fuseMode = str(`${source}: downstream.fuseMode`, ds?.fuseMode, "cat");
-  if (!["cat", "add", "mean"].includes(fuseMode)) {
-    throw new UsageError(`${source}: downstream.fuseMode must be cat, add or mean`);
-  }
+  const fuseMode = fuseModeOf(
+    `${source}: downstream.fuseMode`,
+    str(`${source}: downstream.fuseMode`, ds?.fuseMode, "cat"),
+  );
   return {
     name,
     ckptDir: str(`${source}: ckptDir`, raw.ckptDir, "models"),
     resultsDir: str(`${source}: resultsDir`, raw.resultsDir, "results"),
     dataRoot: str(`${source}: dataRoot`, raw.dataRoot, "../data"),
     imagenet: str(`${source}: imagenet`, raw.imagenet, "../data/imagenet"),
-    featureLayer: str(`${source}: featureLayer`, raw.featureLayer, "backbone"),
+    featureLayer: parseFeatureLayer(
+      str(`${source}: featureLayer`, raw.featureLayer, "backbone"),
+      `${source}: featureLayer`,
+    ),
     models,
     synthetic: {
       transforms: stringList(

@@ -82,6 +82,7 @@ Deno.test("parsePlan() rejects unknown names and fields with the file and field 
     [{ models: [] }, /models must list at least one/],
     [{ models: ["a"], modles: [] }, /unknown field\(s\) modles/],
     [{ models: ["a"], downstream: { fuseMode: "max" } }, /fuseMode must be cat, add or mean/],
+    [{ models: ["a"], featureLayer: "layer5" }, /plan\.json: featureLayer must be one of backbone/],
   ];
   for (const [raw, re] of cases) {
     try {
