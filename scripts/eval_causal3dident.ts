@@ -219,4 +219,4 @@ await runMain("eval_causal3dident", async () => {
     },
   });
   closeEval(gpu, model);
-});
+}, { onBadImage: "--on-bad-image" });

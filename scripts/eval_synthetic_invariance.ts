@@ -223,4 +223,4 @@ await runMain("eval_synthetic_invariance", async () => {
     });
   }
   closeEval(gpu, model, whitening);
-});
+}, { onBadImage: "--on-bad-image" });

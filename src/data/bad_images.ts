@@ -1,7 +1,9 @@
 /**
- * What to do with an image file that cannot be decoded (`--on-bad-image`): fail with the file's
- * name (default, as the original, whose loader raised), or skip it, remember why, and report the
- * skipped files at the end of the run.
+ * What to do with an image file that cannot be decoded (the `onBadImage` option, `--on-bad-image`
+ * on the command line): fail with the file's name (default, as the original, whose loader
+ * raised), or skip it, remember why, and report the skipped files at the end of the run. Errors
+ * name the option as a caller's options object writes it (`onBadImage: "skip"`); the scripts map
+ * that to their flag (`withFlag` in src/eval/cli_common.ts).
  *
  * @module
  */
@@ -12,13 +14,16 @@ import { DataError, UsageError } from "../util/errors.ts";
 /** `fail`: the first unreadable image stops the run; `skip`: it is left out and logged. */
 export type BadImagePolicy = "skip" | "fail";
 
-/** The accepted `--on-bad-image` values. */
+/** The accepted `onBadImage` values. */
 export const BAD_IMAGE_POLICIES: readonly BadImagePolicy[] = ["fail", "skip"];
 
-/** `value` as a policy, or a UsageError naming `flag`. */
-export function parseBadImagePolicy(value: string, flag = "--on-bad-image"): BadImagePolicy {
+/**
+ * `value` as a policy, or a UsageError starting with `name` (the option by default; a script
+ * passes its flag).
+ */
+export function parseBadImagePolicy(value: string, name = "onBadImage"): BadImagePolicy {
   if ((BAD_IMAGE_POLICIES as readonly string[]).includes(value)) return value as BadImagePolicy;
-  throw new UsageError(`${flag}: '${value}' is not one of ${BAD_IMAGE_POLICIES.join(", ")}`);
+  throw new UsageError(`${name}: '${value}' is not one of ${BAD_IMAGE_POLICIES.join(", ")}`);
 }
 
 /** One skipped file. */
@@ -67,7 +72,7 @@ export class BadImageLog {
 export function badImageError(error: DataError, where?: string): DataError {
   const context = where ? `${where}; ` : "";
   return new DataError(
-    `${error.message} (${context}use --on-bad-image skip to leave such files out)`,
+    `${error.message} (${context}use onBadImage: "skip" to leave such files out)`,
   );
 }
 
@@ -101,7 +106,7 @@ export function skippedWarning(source: string, reason: string): string {
 /**
  * Decodes `path` (see `loadImage`) under {@link readOrSkip}: with `skip`, an unreadable file is
  * recorded in `log` and resolves to undefined; with `fail`, it rejects with a DataError naming
- * the file and the `--on-bad-image skip` way out.
+ * the file and the `onBadImage: "skip"` way out.
  */
 export async function decodeOrSkip(
   path: string,

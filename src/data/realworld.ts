@@ -48,11 +48,14 @@ export function isRealWorldKey(name: string): name is RealWorldKey {
   return (REALWORLD_KEYS as readonly string[]).includes(name);
 }
 
-/** `name` as a key, or a UsageError naming `flag` and listing the keys. */
-export function parseRealWorldKey(name: string, flag = "--dataset"): RealWorldKey {
+/**
+ * `name` as a key, or a UsageError listing the keys that starts with `option` (the argument by
+ * default; a script passes its flag, e.g. `--dataset`).
+ */
+export function parseRealWorldKey(name: string, option = "dataset"): RealWorldKey {
   if (isRealWorldKey(name)) return name;
   throw new UsageError(
-    `${flag}: unknown dataset '${name}'; expected one of ${REALWORLD_KEYS.join(", ")}`,
+    `${option}: unknown dataset '${name}'; expected one of ${REALWORLD_KEYS.join(", ")}`,
   );
 }
 

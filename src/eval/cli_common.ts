@@ -16,6 +16,7 @@ import { loadModel } from "../models/registry.ts";
 import { FEATURE_LAYERS, parseFeatureLayer } from "../models/resnet.ts";
 import { type CliSpec, type FlagSpec, parseCli, type ParsedCli } from "../util/cli.ts";
 import { UsageError } from "../util/errors.ts";
+import { nameFlag } from "../util/main.ts";
 import { checkPlainName } from "../io/names.ts";
 import { GpuWhitener, type RowWhitener } from "./gpu_whitening.ts";
 import type { FeatureStatistics } from "./statistics.ts";
@@ -199,17 +200,13 @@ export function checkOutputNames(flags: Record<string, unknown>): void {
 }
 
 /**
- * Runs `call`, a library function given the value of `flag` as its argument `param`. Library
- * errors name arguments, not flags: a UsageError whose message starts `param: ` is rethrown
- * starting `flag: ` instead (so the command line's error names the flag); every other error,
- * synchronous or a rejection, passes unchanged. E.g. `loadRealWorld`'s "dataRoot: empty path"
- * becomes "--data-root: empty path" under `withFlag("--data-root", "dataRoot", …)`.
+ * Runs `call`, a library function given the value of `flag` as its argument `param`, restating
+ * its errors for the command line ({@link nameFlag}): e.g. `loadRealWorld`'s "dataRoot: empty
+ * path" becomes "--data-root: empty path" under `withFlag("--data-root", "dataRoot", …)`. Every
+ * other error, synchronous or a rejection, passes unchanged.
  */
 export function withFlag<T>(flag: string, param: string, call: () => T): T {
-  const relabel = (error: unknown): unknown =>
-    error instanceof UsageError && error.message.startsWith(`${param}: `)
-      ? new UsageError(`${flag}: ${error.message.slice(param.length + 2)}`)
-      : error;
+  const relabel = (error: unknown): unknown => nameFlag(error, flag, param);
   let result: T;
   try {
     result = call();

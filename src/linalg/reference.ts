@@ -236,7 +236,7 @@ export class NotPositiveDefiniteError extends Error {
   constructor(readonly column: number, readonly pivot: number) {
     super(
       `matrix is not positive definite: pivot ${pivot.toExponential(3)} at column ${column} ` +
-        `(add a diagonal jitter, e.g. --jitter 1e-10, or check for constant feature dimensions)`,
+        `(add a diagonal jitter, e.g. jitter: 1e-10, or check for constant feature dimensions)`,
     );
   }
 }

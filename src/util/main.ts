@@ -4,23 +4,55 @@
  *
  * @module
  */
-import { exitCodeFor, GpuError } from "./errors.ts";
+import { DataError, exitCodeFor, GpuError, UsageError } from "./errors.ts";
+
+/**
+ * A library error restated for a command line whose flag `flag` sets the library argument
+ * `param`. Library errors name arguments, not flags: a UsageError whose message starts
+ * `param: ` becomes one starting `flag: `, and a UsageError or DataError that suggests a setting
+ * the way an options object writes it (`param: "value"`) says `flag value` instead (in place, so
+ * the error keeps its class). Other errors are returned unchanged.
+ *
+ * @example
+ * ```ts
+ * import { DataError } from "./errors.ts";
+ * const e = nameFlag(new DataError('x.png: truncated (use onBadImage: "skip")'), "--on-bad-image", "onBadImage");
+ * // e.message === "x.png: truncated (use --on-bad-image skip)"
+ * ```
+ */
+export function nameFlag(error: unknown, flag: string, param: string): unknown {
+  if (error instanceof UsageError && error.message.startsWith(`${param}: `)) {
+    return new UsageError(`${flag}: ${error.message.slice(param.length + 2)}`);
+  }
+  if (error instanceof UsageError || error instanceof DataError) {
+    error.message = error.message.replace(new RegExp(`\\b${param}: "([^"]*)"`, "g"), `${flag} $1`);
+  }
+  return error;
+}
 
 /**
  * Runs a script's main function. `UsageError` exits 2, `DataError` and `GpuUnavailableError`
  * exit 1 with a single line; a `GpuError` (a kernel or driver failure) prints its message and
- * exits 3; any other error is a bug and is rethrown with its stack.
+ * exits 3; any other error is a bug and is rethrown with its stack. `flags` maps library
+ * arguments to the script's flags ({@link nameFlag}), so a library error that names an argument
+ * names the flag on the command line.
  *
  * @example
  * ```ts
  * await runMain("info", async () => { console.log("hello"); });
  * ```
  */
-export async function runMain(scriptName: string, main: () => Promise<void>): Promise<void> {
+export async function runMain(
+  scriptName: string,
+  main: () => Promise<void>,
+  flags: Readonly<Record<string, string>> = {},
+): Promise<void> {
   quietSoftwareAdapter();
   try {
     await main();
-  } catch (error) {
+  } catch (caught) {
+    let error = caught;
+    for (const [param, flag] of Object.entries(flags)) error = nameFlag(error, flag, param);
     const code = exitCodeFor(error);
     if (code !== undefined) {
       console.error(`${scriptName}: ${(error as Error).message}`);

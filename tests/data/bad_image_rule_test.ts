@@ -12,12 +12,12 @@ const unreadable = () => Promise.reject(new DataError("a/b.png: truncated file")
 Deno.test("readOrSkip() applies the bad-image rule: fail names the way out, skip records", async () => {
   await assertRejects(
     () => readOrSkip(unreadable, "fail", () => assert(false, "skipped under fail")),
-    /^a\/b\.png: truncated file \(use --on-bad-image skip to leave such files out\)$/,
+    /^a\/b\.png: truncated file \(use onBadImage: "skip" to leave such files out\)$/,
     "fail",
   );
   await assertRejects(
     () => readOrSkip(unreadable, "fail", () => {}, "image 3 of coil100"),
-    /truncated file \(image 3 of coil100; use --on-bad-image skip/,
+    /truncated file \(image 3 of coil100; use onBadImage: "skip"/,
     "fail with where",
   );
   const log = new BadImageLog();

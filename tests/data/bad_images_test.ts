@@ -1,4 +1,10 @@
-import { BadImageLog, decodeOrSkip, parseBadImagePolicy } from "../../src/data/bad_images.ts";
+import {
+  badImageError,
+  BadImageLog,
+  decodeOrSkip,
+  parseBadImagePolicy,
+} from "../../src/data/bad_images.ts";
+import { nameFlag } from "../../src/util/main.ts";
 import { DataError, UsageError } from "../../src/util/errors.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
 import { assertSame, colourOf, tinyPng, withTempDir, writeImages } from "./make_trees.ts";
@@ -32,7 +38,7 @@ Deno.test("decodeOrSkip() decodes good files and skips or fails on bad ones by p
 
     const err = await assertRejects(
       () => decodeOrSkip(`${dir}/truncated.png`, "fail", new BadImageLog()),
-      /truncated\.png: .*\(use --on-bad-image skip to leave such files out\)/,
+      /truncated\.png: .*\(use onBadImage: "skip" to leave such files out\)/,
     );
     assert(err instanceof DataError, "fail policy gives a DataError");
   });
@@ -51,5 +57,28 @@ Deno.test("BadImageLog.summary() and parseBadImagePolicy() handle the plain case
   } catch (e) {
     caught = e;
   }
-  assert(caught instanceof UsageError && /--on-bad-image: 'ignore'/.test(caught.message), "usage");
+  assert(caught instanceof UsageError && /^onBadImage: 'ignore'/.test(caught.message), "usage");
+});
+
+Deno.test("the library names onBadImage; a script's runMain flags restate it as --on-bad-image", () => {
+  const error = badImageError(new DataError("a.png: truncated file"), "image 2 of x");
+  assertSame(
+    error.message,
+    'a.png: truncated file (image 2 of x; use onBadImage: "skip" to leave such files out)',
+    "library wording",
+  );
+  const cli = nameFlag(error, "--on-bad-image", "onBadImage");
+  assert(cli instanceof DataError, "still a DataError");
+  assertSame(
+    (cli as Error).message,
+    "a.png: truncated file (image 2 of x; use --on-bad-image skip to leave such files out)",
+    "command-line wording",
+  );
+  let usage: unknown;
+  try {
+    parseBadImagePolicy("ignore");
+  } catch (e) {
+    usage = nameFlag(e, "--on-bad-image", "onBadImage");
+  }
+  assert(usage instanceof UsageError && /^--on-bad-image: 'ignore'/.test(usage.message), "usage");
 });

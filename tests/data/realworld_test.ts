@@ -69,7 +69,7 @@ Deno.test("REALWORLD_KEYS lists the 11 --dataset keys; matching is case-sensitiv
   }
   assert(
     caught instanceof UsageError &&
-      /--dataset: unknown dataset 'Flickr'; expected one of COIL100, /.test(caught.message),
+      /^dataset: unknown dataset 'Flickr'; expected one of COIL100, /.test(caught.message),
     String(caught),
   );
   assertSame(
@@ -133,4 +133,18 @@ Deno.test("loadRealWorld() gives one DataError per key naming the missing folder
       assert(err instanceof DataError, `${key}: DataError`);
     }
   });
+});
+
+Deno.test("eval:realworld's command line names --dataset where the library names its argument", async () => {
+  const script = new URL("../../scripts/eval_realworld_invariance.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, "--dataset", "Flickr"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert(
+    out.code === 2 && /--dataset: unknown dataset 'Flickr'; expected one of COIL100, /.test(stderr),
+    `exit ${out.code}: ${stderr}`,
+  );
 });

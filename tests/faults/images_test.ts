@@ -2,7 +2,7 @@
  * Fault suite: hostile images. Decompression bombs by header (RLE BMP, PNG, GIF, Netpbm), headers
  * whose sizes overflow, garbage after every signature, seeded byte flips of real files; each must
  * be a one-line DataError (or decode), refused before allocating, and skippable with
- * `--on-bad-image skip`. Pillow's warn/error split is checked with a lowered limit.
+ * `onBadImage: "skip"` (`--on-bad-image skip`). Pillow's warn/error split is checked with a lowered limit.
  *
  * @module
  */
@@ -225,7 +225,7 @@ Deno.test("faults: Pillow's warn/error split (lowered limit), and --on-bad-image
       const failed = await decodeOrSkip(path, "fail", new BadImageLog()).then(
         () => "decoded",
         (e) =>
-          e instanceof DataError && /use --on-bad-image skip/.test((e as Error).message) &&
+          e instanceof DataError && /use onBadImage: "skip"/.test((e as Error).message) &&
             !(e as Error).message.includes("\n")
             ? undefined
             : `${(e as Error).name}: ${(e as Error).message}`,
