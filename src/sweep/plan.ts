@@ -130,7 +130,7 @@ function str(where: string, value: unknown, fallback: string): string {
   return value;
 }
 
-/** `value` as a fuse mode (models/combine.ts owns the list); the error names the plan's key. */
+/** `value` as a fuse mode (src/models/combine.ts owns the list); the error names the plan's key. */
 function fuseModeOf(where: string, value: string): FuseMode {
   try {
     return parseFuseMode(value);
