@@ -15,9 +15,9 @@ import { DataError, exitCodeFor, GpuError, UsageError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import { DataError } from "./errors.ts";
- * const e = nameFlag(new DataError('x.png: truncated (use onBadImage: "skip")'), "--on-bad-image", "onBadImage");
- * // e.message === "x.png: truncated (use --on-bad-image skip)"
+ * const error = new DataError('x.png: truncated (use onBadImage: "skip")');
+ * nameFlag(error, "--on-bad-image", "onBadImage");
+ * // error.message is now "x.png: truncated (use --on-bad-image skip)"
  * ```
  */
 export function nameFlag(error: unknown, flag: string, param: string): unknown {
