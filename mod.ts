@@ -76,6 +76,16 @@ export { type AdapterSummary, Gpu, openGpu, type OpenGpuOptions } from "./src/gp
 export { type DType, Tensor } from "./src/gpu/tensor.ts";
 export { bucketSize, BufferPool } from "./src/gpu/buffer_pool.ts";
 export { type Kernel, KernelCache, type KernelPrelude, type KernelSpec } from "./src/gpu/kernel.ts";
+export {
+  type ParamField,
+  ParamStruct,
+  paramStruct,
+  type ParamType,
+  type ParamValues,
+  type PlacedField,
+  type StructLayout,
+  type ValueName,
+} from "./src/gpu/uniforms.ts";
 export { CommandRecorder, splitWorkgroups } from "./src/gpu/recorder.ts";
 export { Tuner } from "./src/gpu/autotune.ts";
 
@@ -343,7 +353,7 @@ export type {
 } from "./src/eval/features.ts";
 export type { GpuGramOptions } from "./src/eval/gpu_gram.ts";
 export type { RowWhitener } from "./src/eval/gpu_whitening.ts";
-export type { ViewMetrics } from "./src/eval/whitening.ts";
+export type { GroupMetricsOptions, ViewMetrics } from "./src/eval/whitening.ts";
 export type {
   RealworldInvarianceOptions,
   RealworldInvarianceResult,

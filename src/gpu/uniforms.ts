@@ -179,7 +179,7 @@ export function compareWithWgsl(
 }
 
 /** Field names a caller must give: every non-padding field. */
-type ValueName<N extends string> = N extends `_${string}` ? never : N;
+export type ValueName<N extends string> = N extends `_${string}` ? never : N;
 
 /** Values of a struct's fields by name: a number for a scalar, numbers for a vector/matrix. */
 export type ParamValues<N extends string> = {
@@ -199,6 +199,9 @@ export class ParamStruct<N extends string> {
   #checked = false;
 
   /**
+   * A description of `struct <structName>` in `source` (use {@link paramStruct}, which also
+   * registers it for the test that checks every kernel).
+   *
    * @param file the kernel file's name (`conv2d.wgsl`), for error messages
    * @param source the kernel's WGSL text, which must declare `struct <structName>`
    * @param structName the WGSL struct's name
