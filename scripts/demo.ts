@@ -146,7 +146,7 @@ await runMain("demo", async () => {
       `adapter: ${gpu.summary.description}`,
       `models: narrow ResNet-18 (base width ${PRETRAIN.baseWidth}), ${PRETRAIN.imageSize}×${PRETRAIN.imageSize} inputs, ` +
       `${PRETRAIN.epochs} epochs of MoCo v2 on ${7 * PRETRAIN.world.perClass} world images ` +
-      `(world version 1; the current world is version ${RENDERER_VERSION}: models/README.md)`,
+      `(world version ${RENDERER_VERSION}; recipe and measurements: models/README.md)`,
       `synthetic: ${sizes.numImages} images × k = ${sizes.k} views; groups: ${sizes.objects} objects; ` +
       `${flags.quick ? "quick run" : "full run"}; generated ${new Date().toISOString()}`,
       ...(baselineLines.length > 0 ? [`reference models: ${baselineLines.join("; ")}`] : []),

@@ -5,7 +5,7 @@ plain PyTorch, extracts the 'backbone' features of the world's train and val spl
 sklearn's LogisticRegression on standardised features. Also probes a random-init network of the
 same architecture. Not needed by CI; run with /usr/bin/python3 (Debian's torch and sklearn).
 
-    /usr/bin/python3 tools/probe_world_checkpoint.py --data WORLD --size 32 CKPT [CKPT ...]
+    /usr/bin/python3 tools/probe_world_checkpoint.py --data WORLD --size 32 --random 5 CKPT [CKPT ...]
 """
 import argparse, os, sys
 
@@ -36,16 +36,23 @@ def main():
     ap.add_argument("--data", required=True)
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--base-width", type=int, default=0)
-    ap.add_argument("--random", action="store_true", help="also probe a random-init network")
+    ap.add_argument("--random", type=int, default=0, metavar="N",
+                    help="also probe N random-init networks (seeds 0..N-1): their spread is the "
+                         "baseline's own noise")
     ap.add_argument("ckpts", nargs="*")
     a = ap.parse_args()
     torch.set_num_threads(2)
     tr, ty = load_folder(os.path.join(a.data, "train"))
     va, vy = load_folder(os.path.join(a.data, "val"))
-    if a.random:
-        torch.manual_seed(0)
+    accs = []
+    for seed in range(a.random):
+        torch.manual_seed(seed)
         net = ResNet18(a.base_width or 16, 128, True, 1)
-        print(f"random-init: {probe(features(net, tr, a.size), ty, features(net, va, a.size), vy):.3f}")
+        accs.append(probe(features(net, tr, a.size), ty, features(net, va, a.size), vy))
+        print(f"random-init seed {seed}: {accs[-1]:.3f}", flush=True)
+    if accs:
+        print(f"random-init: mean {np.mean(accs):.3f}, sd {np.std(accs, ddof=1) if len(accs) > 1 else 0:.3f}, "
+              f"range {min(accs):.3f}-{max(accs):.3f} over {len(accs)}")
     for c in a.ckpts:
         net = load_encoder(c, a.base_width)
         acc = probe(features(net, tr, a.size), ty, features(net, va, a.size), vy)

@@ -26,21 +26,35 @@ IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
 
-def load_folder(root):
+def load_folder(root, saturation=1.0, zoom=1.0):
+    """Every image of an ImageFolder, optionally altered to test what stands in MoCo's way:
+    `saturation` < 1 blends towards grey (0 = no colour at all), `zoom` < 1 keeps the central
+    fraction of the frame, resized back (a narrower camera)."""
     classes = sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
     images, labels = [], []
     for ci, c in enumerate(classes):
         for f in sorted(os.listdir(os.path.join(root, c))):
-            images.append(Image.open(os.path.join(root, c, f)).convert("RGB"))
+            im = Image.open(os.path.join(root, c, f)).convert("RGB")
+            if zoom < 1.0:
+                w, h = im.size
+                cw, ch = round(w * zoom), round(h * zoom)
+                left, top = (w - cw) // 2, (h - ch) // 2
+                im = im.crop((left, top, left + cw, top + ch)).resize((w, h), Image.BILINEAR)
+            if saturation < 1.0:
+                im = Image.blend(im.convert("L").convert("RGB"), im, saturation)
+            images.append(im)
             labels.append(ci)
     return images, np.array(labels)
 
 
+BLUR_SCALE = 1.0
+
+
 class Blur:
-    """MoCo v2's GaussianBlur: Pillow's radius drawn uniformly in [0.1, 2]."""
+    """MoCo v2's GaussianBlur: Pillow's radius drawn uniformly in [0.1, 2] (times --blur-scale)."""
 
     def __call__(self, x):
-        return x.filter(ImageFilter.GaussianBlur(radius=random.uniform(0.1, 2.0)))
+        return x.filter(ImageFilter.GaussianBlur(radius=random.uniform(0.1, 2.0) * BLUR_SCALE))
 
 
 def policy_transform(policy, size):
@@ -164,15 +178,21 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--probe-every", type=int, default=0, help="probe after every N epochs")
+    ap.add_argument("--saturation", type=float, default=1.0,
+                    help="blend the images towards grey (0 = greyscale world)")
+    ap.add_argument("--zoom", type=float, default=1.0, help="keep this central fraction")
+    ap.add_argument("--blur-scale", type=float, default=1.0, help="scale the blur radius")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
+    global BLUR_SCALE
+    BLUR_SCALE = a.blur_scale
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     random.seed(a.seed)
     np.random.seed(a.seed)
 
-    train_im, train_y = load_folder(os.path.join(a.data, "train"))
-    val_im, val_y = load_folder(os.path.join(a.data, "val"))
+    train_im, train_y = load_folder(os.path.join(a.data, "train"), a.saturation, a.zoom)
+    val_im, val_y = load_folder(os.path.join(a.data, "val"), a.saturation, a.zoom)
     tf = policy_transform(a.policy, a.size)
 
     def make():
