@@ -23,6 +23,8 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--ours", nargs="+", required=True, help="pretrain --out-dir folders")
     ap.add_argument("--torch", nargs="+", required=True, help="torch_moco_world.py --out files")
+    ap.add_argument("--ours-seeds", nargs="+", type=int, default=None,
+                    help="seeds of the --ours runs (else read from a log.txt beside each run)")
     ap.add_argument("--recipe", default="")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
@@ -30,14 +32,17 @@ def main():
     tr, ty = load_folder(os.path.join(a.data, "train"))
     va, vy = load_folder(os.path.join(a.data, "val"))
     runs = []
-    for d in a.ours:
+    if a.ours_seeds is not None and len(a.ours_seeds) != len(a.ours):
+        sys.exit("--ours-seeds needs one seed per --ours folder")
+    for i, d in enumerate(a.ours):
         with open(os.path.join(d, "log.csv")) as f:
             rows = [r for r in csv.DictReader(f) if r["kind"] == "epoch"]
-        seed = None
-        with open(os.path.join(d, "log.txt")) as f:
-            for line in f:
-                if ", seed " in line:
-                    seed = int(line.rsplit(", seed ", 1)[1].split()[0])
+        seed = a.ours_seeds[i] if a.ours_seeds is not None else None
+        if seed is None:
+            with open(os.path.join(d, "log.txt")) as f:
+                for line in f:
+                    if ", seed " in line:
+                        seed = int(line.rsplit(", seed ", 1)[1].split()[0])
         last = sorted(x for x in os.listdir(d) if x.endswith(".pth.tar") and "_0" in x)[-1]
         net = load_encoder(os.path.join(d, last), 0)
         acc = probe(features(net, tr, a.size), ty, features(net, va, a.size), vy)

@@ -4,7 +4,7 @@
  *
  * | layout | files (relative to the output folder) |
  * | --- | --- |
- * | `imagefolder` | `<split>/<class>/<nnnnn>.png` for each split (classes = {@link WORLD_CLASSES}) |
+ * | `imagefolder` | `<split>/<class>/<nnnnn>.png` for each split (classes = {@link WORLD_CLASSES}); the `world` stream: its scenes share a few colour schemes and turn by at most ±45° (`viewScenes`) |
  * | `coil100` | `COIL100/obj{N}__{angle}.png`, N = 1 … objects, angles 0, 5, …, 355 |
  * | `aloi-illumination` | `ALOI/illumination/{N}/{N}_l{1..8}c{1..3}.png` |
  * | `aloi-temperature` | `ALOI/temperature/{N}/{N}_i{110…250}.png` (ALOI's 12 temperatures) |
