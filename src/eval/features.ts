@@ -18,10 +18,9 @@ import { centerCrop } from "../image/crop.ts";
 import type { RgbImage } from "../image/image.ts";
 import { resizeShortSide } from "../image/resize.ts";
 import { toNormalizedTensor } from "../image/to_tensor.ts";
-import type { BadImagePolicy } from "../data/bad_images.ts";
+import { type BadImagePolicy, readOrSkip } from "../data/bad_images.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
-import { DataError } from "../util/errors.ts";
 import { Progress } from "../util/progress.ts";
 
 /** The standard evaluation preprocessing of docs/common.md#image-loading. */
@@ -280,6 +279,25 @@ interface DecodedBatch {
   skipped: SkippedRow[];
 }
 
+/**
+ * Image `index` of `dataset` under the bad-image rule (`readOrSkip`): the image, or, under
+ * `skip`, the row that says why it was left out; under `fail`, a DataError naming the image.
+ */
+export async function imageOrSkipped(
+  dataset: ImageDataset,
+  index: number,
+  policy: BadImagePolicy,
+): Promise<RgbImage | SkippedRow> {
+  let reason = "";
+  const img = await readOrSkip(
+    () => dataset.image(index),
+    policy,
+    (error) => reason = error.message,
+    `image ${index} of ${dataset.name}`,
+  );
+  return img ?? { index, source: dataset.describe(index), reason };
+}
+
 async function decodeBatch(
   dataset: ImageDataset,
   indices: readonly number[],
@@ -287,34 +305,17 @@ async function decodeBatch(
   policy: BadImagePolicy,
 ): Promise<DecodedBatch> {
   const per = p.cropSize * p.cropSize * 3;
-  const images = await Promise.all(indices.map(async (index) => {
-    try {
-      return { index, img: await dataset.image(index) };
-    } catch (error) {
-      if (!(error instanceof DataError)) throw error;
-      if (policy === "fail") {
-        throw new DataError(
-          `${(error as Error).message} (image ${index} of ${dataset.name}; ` +
-            `--on-bad-image skip leaves such files out)`,
-        );
-      }
-      return { index, error: (error as Error).message };
-    }
-  }));
+  const images = await Promise.all(indices.map((index) => imageOrSkipped(dataset, index, policy)));
   const kept: number[] = [];
   const skipped: SkippedRow[] = [];
-  const ok = images.filter((x) => "img" in x);
+  const ok = images.filter((x) => !("reason" in x));
   const data = new Float32Array(ok.length * per);
-  for (const item of images) {
-    if ("img" in item && item.img) {
-      preprocessImage(item.img, p, data, kept.length * per);
-      kept.push(item.index);
+  for (const [i, item] of images.entries()) {
+    if ("reason" in item) {
+      skipped.push(item);
     } else {
-      skipped.push({
-        index: item.index,
-        source: dataset.describe(item.index),
-        reason: (item as { error: string }).error,
-      });
+      preprocessImage(item, p, data, kept.length * per);
+      kept.push(indices[i]);
     }
   }
   return { data, kept, skipped };

@@ -19,7 +19,7 @@ import type { RgbImage } from "../image/image.ts";
 import type { GroupedDataset } from "../data/dataset.ts";
 import { DataError } from "../util/errors.ts";
 import { Progress } from "../util/progress.ts";
-import type { BadImagePolicy } from "../data/bad_images.ts";
+import { type BadImagePolicy, readOrSkip, skippedWarning } from "../data/bad_images.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { uploadImages } from "../image/gpu/packed.ts";
@@ -110,16 +110,14 @@ export async function realworldInvariance(
 
   const decodeGroup = async (g: number) => {
     const paths = groups[g].paths;
-    const images = await Promise.all(paths.map(async (path, i) => {
-      try {
-        return await read(path);
-      } catch (error) {
-        if (!(error instanceof DataError) || policy === "fail") throw error;
-        skipped.push({ index: i, source: path, reason: (error as Error).message });
-        warn(`warning: skipped ${path}: ${(error as Error).message}`);
-        return undefined;
-      }
-    }));
+    const images = await Promise.all(
+      paths.map((path, i) =>
+        readOrSkip(() => read(path), policy, (error) => {
+          skipped.push({ index: i, source: path, reason: error.message });
+          warn(skippedWarning(path, error.message));
+        })
+      ),
+    );
     return images.filter((x): x is RgbImage => x !== undefined).map((img) => resizeAndCrop(img, p));
   };
 

@@ -25,6 +25,7 @@ import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { type PackedImages, uploadImages } from "../image/gpu/packed.ts";
 import {
   featuresOfPackedViews,
+  imageOrSkipped,
   type Preprocessing,
   resizeAndCrop,
   type SkippedRow,
@@ -128,14 +129,7 @@ export async function syntheticInvariance(
   const dists: Float64Array[] = [];
   const skipped: SkippedRow[] = [];
   let k = -1;
-  const load = async (index: number): Promise<RgbImage | SkippedRow> => {
-    try {
-      return await dataset.image(index);
-    } catch (error) {
-      if (!(error instanceof DataError) || policy === "fail") throw error;
-      return { index, source: dataset.describe(index), reason: (error as Error).message };
-    }
-  };
+  const load = (index: number) => imageOrSkipped(dataset, index, policy);
   let next: Promise<RgbImage | SkippedRow> | undefined = indices.length > 0
     ? load(indices[0])
     : undefined;

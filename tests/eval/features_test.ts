@@ -83,7 +83,7 @@ Deno.test({
     assert(warnings.length === 2 && /img4\.png/.test(warnings[1]), "warned");
     await assertRejects(
       () => extractFeatures(gpu, model, ds, { batchSize: 2, preprocessing: p, progress: false }),
-      /img1\.png.*--on-bad-image skip/,
+      /img1\.png.*onBadImage: "skip"/,
     );
     model.release();
   },
