@@ -230,4 +230,4 @@ await runMain("eval_downstream", async () => {
     },
   });
   closeEval(gpu, model);
-}, { onBadImage: "--on-bad-image" });
+}, { onBadImage: "--on-bad-image", fuseMode: "--fuse-mode" });

@@ -146,4 +146,4 @@ await runMain("eval_realworld_invariance", async () => {
     details: { statistics: paths, skipped: r.skipped, faithful: flags.faithful },
   });
   closeEval(gpu, model, whitening);
-}, { onBadImage: "--on-bad-image" });
+}, { onBadImage: "--on-bad-image", jitter: "--jitter", fuseMode: "--fuse-mode" });

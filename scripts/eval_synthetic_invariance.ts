@@ -223,4 +223,12 @@ await runMain("eval_synthetic_invariance", async () => {
     });
   }
   closeEval(gpu, model, whitening);
-}, { onBadImage: "--on-bad-image" });
+}, {
+  onBadImage: "--on-bad-image",
+  family: "--transform",
+  k: "--k",
+  resize: "--resize",
+  cropSize: "--crop-size",
+  jitter: "--jitter",
+  fuseMode: "--fuse-mode",
+});

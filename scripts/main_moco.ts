@@ -343,7 +343,7 @@ if (import.meta.main) {
       comm.abort(code ?? 1);
     }
     comm?.finalize();
-  }, { onBadImage: PRETRAIN_FLAGS.onBadImage });
+  }, { onBadImage: PRETRAIN_FLAGS.onBadImage, arch: PRETRAIN_FLAGS.arch });
 }
 
 async function train(

@@ -29,6 +29,8 @@ import { parseArch } from "../src/models/resnet.ts";
 import { parseMilestones } from "../src/train/schedule.ts";
 import {
   type SupervisedConfig,
+  type SupervisedOption,
+  type SupervisedOptionNamer,
   trainSupervised,
   validateSupervisedConfig,
 } from "../src/train/supervised.ts";
@@ -106,6 +108,39 @@ const SPEC = {
   positionals: [{ name: "data", help: "dataset root containing <split>/", required: true }],
 } as const;
 
+/**
+ * The flag of every {@link SupervisedConfig} option: the library's errors name options through
+ * {@link supervisedFlag}, so the command line reads `--lr must be a positive number, got -1`.
+ */
+export const SUPERVISED_FLAGS: Readonly<Record<SupervisedOption, string>> = {
+  data: "data",
+  split: "--split",
+  valSplit: "--val-split",
+  arch: "-a",
+  baseWidth: "--base-width",
+  epochs: "--epochs",
+  batchSize: "--batch-size",
+  lr: "--lr",
+  cos: "--lr-schedule",
+  milestones: "--schedule",
+  momentum: "--momentum",
+  weightDecay: "--wd",
+  imageSize: "--image-size",
+  valResize: "--val-resize",
+  cropScale: "--crop-scale",
+  printFreq: "--print-freq",
+  seed: "--seed",
+  resume: "--resume",
+  outDir: "--out-dir",
+  name: "--name",
+  workers: "--workers",
+  cacheMb: "--cache-mb",
+  maxStepsPerEpoch: "--max-steps-per-epoch",
+};
+
+/** Names a {@link SupervisedConfig} option by its flag (pass as `SupervisedDeps.optionName`). */
+export const supervisedFlag: SupervisedOptionNamer = (option) => SUPERVISED_FLAGS[option];
+
 /** What {@link parseTrainSupervisedArgs} returns. */
 export interface TrainSupervisedArgs {
   /** The training settings. */
@@ -163,7 +198,7 @@ export function parseTrainSupervisedArgs(args: string[]): TrainSupervisedArgs {
     cacheMb: f["cache-mb"],
     maxStepsPerEpoch: f["max-steps-per-epoch"],
   };
-  validateSupervisedConfig(config);
+  validateSupervisedConfig(config, supervisedFlag);
   return { config, resultsDir: f["results-dir"], release: f.release };
 }
 
@@ -175,6 +210,7 @@ if (import.meta.main) {
     try {
       const summary = await trainSupervised(gpu, config, {
         openDataset: (root) => imageFolder(root),
+        optionName: supervisedFlag,
       });
       if (release) {
         await writeFileAtomic(release, await Deno.readFile(summary.release));
@@ -226,5 +262,5 @@ if (import.meta.main) {
     } finally {
       gpu.destroy();
     }
-  });
+  }, { arch: SUPERVISED_FLAGS.arch });
 }

@@ -11,7 +11,8 @@
  * the exact value that rounding approximates).
  *
  * Jitter: the original adds 1e-10·I to Σ for the `random` model only (docs/synthetic.md#statistics); scripts expose
- * `--jitter`. A Σ that is not positive definite raises {@link WhiteningError}, which says so.
+ * `--jitter`. A Σ that is not positive definite raises {@link WhiteningError}, which says so and
+ * suggests the `jitter` option (`jitter: 1e-10`, which the scripts restate as `--jitter 1e-10`).
  *
  * @module
  */
@@ -75,7 +76,7 @@ export class Whitener {
       throw new WhiteningError(
         `the feature covariance${options.what ? ` (${options.what})` : ""} is not positive ` +
           `definite (pivot ${error.pivot.toExponential(3)} at dimension ${error.column}` +
-          `${jitter ? `, with jitter ${jitter}` : ""}); rerun with --jitter 1e-10 (or larger), ` +
+          `${jitter ? `, with jitter ${jitter}` : ""}); rerun with jitter: 1e-10 (or larger), ` +
           `or compute the statistics over more images than the feature dimension`,
       );
     }

@@ -17,10 +17,10 @@ export type FuseMode = "cat" | "add" | "mean";
 /** The fuse modes, for flag validation. */
 export const FUSE_MODES: readonly FuseMode[] = ["cat", "add", "mean"];
 
-/** Checks a `--fuse-mode` value. */
+/** Checks a `fuseMode` value; the UsageError names `fuseMode` (scripts say `--fuse-mode`). */
 export function parseFuseMode(value: string): FuseMode {
   if (!(FUSE_MODES as readonly string[]).includes(value)) {
-    throw new UsageError(`--fuse-mode must be one of ${FUSE_MODES.join(", ")}, got '${value}'`);
+    throw new UsageError(`fuseMode: must be one of ${FUSE_MODES.join(", ")}, got '${value}'`);
   }
   return value as FuseMode;
 }

@@ -26,6 +26,18 @@ export interface TrainFootprint {
   mlp: boolean;
 }
 
+/** A field of {@link TrainFootprint}: what a refusal names. */
+export type FootprintOption = keyof TrainFootprint;
+
+/**
+ * How a refusal names an option: the {@link TrainFootprint} field by default; a caller with its
+ * own names (a config field, a command-line flag) passes its own.
+ */
+export type FootprintNamer = (option: FootprintOption) => string;
+
+/** The default {@link FootprintNamer}: the {@link TrainFootprint} field. */
+export const footprintFieldName: FootprintNamer = (option) => option;
+
 /** One planned buffer. */
 export interface PlannedBuffer {
   /** What the buffer holds. */
@@ -42,7 +54,7 @@ const BOTTLENECK = new Set(["resnet50", "resnet101", "resnet152"]);
 export function splitArch(arch: string): { base: string; width: number } {
   const m = /^(resnet\d+)(?:w(\d+))?$/.exec(arch);
   if (!m) {
-    throw new UsageError(`--arch: '${arch}' is not a ResNet name like resnet50 or resnet50w3`);
+    throw new UsageError(`arch: '${arch}' is not a ResNet name like resnet50 or resnet50w3`);
   }
   return { base: m[1], width: m[2] ? Number(m[2]) : 1 };
 }
@@ -80,11 +92,12 @@ function mb(bytes: number): string {
 
 /**
  * Throws a `UsageError` naming the first planned buffer that exceeds the device's binding or
- * buffer size limit, with both sizes and a hint (smaller batch or image size).
+ * buffer size limit, with both sizes and a hint (smaller batch or image size, named by `name`).
  */
 export function checkTrainingFits(
   f: TrainFootprint,
   limits: { maxStorageBufferBindingSize: number; maxBufferSize: number },
+  name: FootprintNamer = footprintFieldName,
 ): void {
   const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
   for (const b of plannedBuffers(f)) {
@@ -95,7 +108,9 @@ export function checkTrainingFits(
       throw new UsageError(
         `${f.arch} at batch ${f.batch}, ${f.imageSize}×${f.imageSize} does not fit this adapter: ` +
           `the ${b.name} [${b.shape}] needs ${mb(b.bytes)}, but the adapter binds at most ` +
-          `${mb(limit)} per buffer (${which}); use a smaller --batch-size or image size`,
+          `${mb(limit)} per buffer (${which}); use a smaller ${name("batch")} or ${
+            name("imageSize")
+          }`,
       );
     }
   }

@@ -104,6 +104,18 @@ export interface SupervisedConfig {
   maxStepsPerEpoch?: number;
 }
 
+/** A field of {@link SupervisedConfig}: what an error about a setting names. */
+export type SupervisedOption = keyof SupervisedConfig;
+
+/**
+ * How errors name an option: the {@link SupervisedConfig} field by default, its flag in
+ * scripts/train_supervised.ts (so the command line reads `--lr must be a positive number`).
+ */
+export type SupervisedOptionNamer = (option: SupervisedOption) => string;
+
+/** The default {@link SupervisedOptionNamer}: the {@link SupervisedConfig} field. */
+export const supervisedFieldName: SupervisedOptionNamer = (option) => option;
+
 /** Dependencies of {@link trainSupervised}. */
 export interface SupervisedDeps {
   /** Opens an ImageFolder root. */
@@ -112,6 +124,8 @@ export interface SupervisedDeps {
   exists?: (path: string) => Promise<boolean>;
   /** Where progress lines go (default stderr). */
   log?: (line: string) => void;
+  /** How errors name a setting (default {@link supervisedFieldName}: the config field). */
+  optionName?: SupervisedOptionNamer;
 }
 
 /** One epoch's numbers. */
@@ -161,56 +175,68 @@ export class TrainingDivergedError extends DataError {
   override name = "TrainingDivergedError";
 }
 
-/** Checks a configuration before anything is allocated; `UsageError` names the flag. */
-export function validateSupervisedConfig(c: SupervisedConfig): void {
+/**
+ * Checks a configuration before anything is allocated.
+ *
+ * @throws UsageError naming the option (through `name`: the config field by default).
+ */
+export function validateSupervisedConfig(
+  c: SupervisedConfig,
+  name: SupervisedOptionNamer = supervisedFieldName,
+): void {
   parseArch(c.arch);
-  const positive: [string, number][] = [
-    ["--epochs", c.epochs],
-    ["--batch-size", c.batchSize],
-    ["--image-size", c.imageSize],
-    ["--val-resize", c.valResize],
-    ["--base-width", c.baseWidth],
-    ["--print-freq", c.printFreq],
-    ["--workers", c.workers],
+  const positive: [SupervisedOption, number][] = [
+    ["epochs", c.epochs],
+    ["batchSize", c.batchSize],
+    ["imageSize", c.imageSize],
+    ["valResize", c.valResize],
+    ["baseWidth", c.baseWidth],
+    ["printFreq", c.printFreq],
+    ["workers", c.workers],
   ];
-  for (const [flag, v] of positive) {
+  for (const [option, v] of positive) {
     if (!Number.isInteger(v) || v < 1) {
-      throw new UsageError(`${flag} must be a positive integer, got ${v}`);
+      throw new UsageError(`${name(option)} must be a positive integer, got ${v}`);
     }
   }
   if (c.cacheMb !== undefined && !(c.cacheMb >= 0 && Number.isFinite(c.cacheMb))) {
-    throw new UsageError(`--cache-mb must be a non-negative number, got ${c.cacheMb}`);
+    throw new UsageError(`${name("cacheMb")} must be a non-negative number, got ${c.cacheMb}`);
   }
   if (
     c.maxStepsPerEpoch !== undefined &&
     !(Number.isInteger(c.maxStepsPerEpoch) && c.maxStepsPerEpoch >= 1)
   ) {
     throw new UsageError(
-      `--max-steps-per-epoch must be a positive integer, got ${c.maxStepsPerEpoch}`,
+      `${name("maxStepsPerEpoch")} must be a positive integer, got ${c.maxStepsPerEpoch}`,
     );
   }
   if (c.valResize < c.imageSize) {
     throw new UsageError(
-      `--val-resize ${c.valResize} must be at least --image-size ${c.imageSize} (the centre crop)`,
+      `${name("valResize")} ${c.valResize} must be at least ${name("imageSize")} ` +
+        `${c.imageSize} (the centre crop)`,
     );
   }
   if (!(c.lr > 0) || !Number.isFinite(c.lr)) {
-    throw new UsageError(`--lr must be a positive number, got ${c.lr}`);
+    throw new UsageError(`${name("lr")} must be a positive number, got ${c.lr}`);
   }
   if (!(c.momentum >= 0 && c.momentum < 1)) {
-    throw new UsageError(`--momentum must be in [0, 1), got ${c.momentum}`);
+    throw new UsageError(`${name("momentum")} must be in [0, 1), got ${c.momentum}`);
   }
   if (!(c.weightDecay >= 0) || !Number.isFinite(c.weightDecay)) {
-    throw new UsageError(`--wd must be a non-negative number, got ${c.weightDecay}`);
+    throw new UsageError(
+      `${name("weightDecay")} must be a non-negative number, got ${c.weightDecay}`,
+    );
   }
   const [lo, hi] = c.cropScale;
   if (!(lo > 0 && lo <= hi && hi <= 1)) {
-    throw new UsageError(`--crop-scale must be 'lo,hi' with 0 < lo <= hi <= 1, got ${lo},${hi}`);
+    throw new UsageError(
+      `${name("cropScale")} must be 'lo,hi' with 0 < lo <= hi <= 1, got ${lo},${hi}`,
+    );
   }
   if (!/^[A-Za-z0-9_.-]+$/.test(c.name) || c.name === "checkpoint") {
     throw new UsageError(
-      `--name '${c.name}' must be a plain file name of letters, digits, '_', '.', '-' (not ` +
-        `'checkpoint')`,
+      `${name("name")} '${c.name}' must be a plain file name of letters, digits, '_', '.', '-' ` +
+        `(not 'checkpoint')`,
     );
   }
 }
@@ -293,20 +319,25 @@ function checkResumable(
   c: SupervisedConfig,
   classes: readonly string[],
   file: string,
+  name: SupervisedOptionNamer,
 ): void {
-  const same: [string, string | number, string | number][] = [
-    ["-a", ckpt.arch, c.arch],
-    ["--base-width", state.baseWidth, c.baseWidth],
-    ["--batch-size", state.batchSize, c.batchSize],
+  const same: [SupervisedOption, string | number, string | number][] = [
+    ["arch", ckpt.arch, c.arch],
+    ["baseWidth", state.baseWidth, c.baseWidth],
+    ["batchSize", state.batchSize, c.batchSize],
   ];
-  for (const [flag, was, now] of same) {
+  for (const [option, was, now] of same) {
     if (was !== now) {
-      throw new UsageError(`--resume: ${file} was trained with ${flag} ${was}, not ${now}`);
+      throw new UsageError(
+        `${name("resume")}: ${file} was trained with ${name(option)} ${was}, not ${now}`,
+      );
     }
   }
   if (state.classes.join("\n") !== classes.join("\n")) {
     throw new DataError(
-      `--resume: ${file} was trained on classes [${state.classes.join(", ")}], the data has ` +
+      `${name("resume")}: ${file} was trained on classes [${
+        state.classes.join(", ")
+      }], the data has ` +
         `[${classes.join(", ")}]`,
     );
   }
@@ -342,7 +373,8 @@ export async function trainSupervised(
   config: SupervisedConfig,
   deps: SupervisedDeps,
 ): Promise<SupervisedSummary> {
-  validateSupervisedConfig(config);
+  const optionName = deps.optionName ?? supervisedFieldName;
+  validateSupervisedConfig(config, optionName);
   const log = deps.log ?? ((line: string) => console.error(line));
   const exists = deps.exists ?? defaultExists;
   const dataRoot = config.data.replace(/\/+$/, "") || ".";
@@ -376,11 +408,13 @@ export async function trainSupervised(
   if (resumed) {
     if (!resumed.trainState || !resumed.optimizer) {
       throw new DataError(
-        `--resume: ${config.resume} is a release checkpoint (no optimizer state); resume from ` +
+        `${
+          optionName("resume")
+        }: ${config.resume} is a release checkpoint (no optimizer state); resume from ` +
           `checkpoint.pth.tar`,
       );
     }
-    checkResumable(resumed, resumed.trainState, config, classes, config.resume!);
+    checkResumable(resumed, resumed.trainState, config, classes, config.resume!, optionName);
   }
   const seed = resumed?.trainState?.seed ?? config.seed ??
     crypto.getRandomValues(new Uint32Array(1))[0];

@@ -207,9 +207,9 @@ export async function syntheticViews(
 ): Promise<RgbImage[]> {
   const r = options.resize ?? 256;
   const c = options.cropSize ?? 224;
-  for (const [v, flagName] of [[r, "--resize"], [c, "--crop-size"]] as const) {
+  for (const [v, option] of [[r, "resize"], [c, "cropSize"]] as const) {
     if (!Number.isInteger(v) || v < 1) {
-      throw new UsageError(`${flagName} must be a positive integer, got ${v}`);
+      throw new UsageError(`${option}: must be a positive integer, got ${v}`);
     }
   }
   const faithful = options.faithful ?? false;
@@ -525,7 +525,7 @@ function recordGpuFinished(
       return;
     }
     default:
-      throw new UsageError(`--transform '${family}' has no GPU pipeline`);
+      throw new UsageError(`family: '${family}' has no GPU pipeline`);
   }
 }
 

@@ -13,7 +13,7 @@
  * Grid lengths follow the original: k for the linspace families; floor(√k)² for translation and
  * shear; floor(k^¼)⁴ for resized_crop; fixed lists for the flag families (2), posterize (7) and
  * deform (256), which a smaller k truncates and a larger k cannot serve (a UsageError naming
- * `--k`; the original would crash with an IndexError).
+ * `k`, which the scripts restate as `--k`; the original would crash with an IndexError).
  *
  * @module
  */
@@ -160,9 +160,9 @@ export function linspaceF32(start: number, end: number, steps: number): number[]
 // ---------------------------------------------------------------------------------------------
 // The grids
 
-function checkSize(value: number, flag: string): number {
+function checkSize(value: number, option: string): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new UsageError(`${flag} must be a positive integer, got ${value}`);
+    throw new UsageError(`${option}: must be a positive integer, got ${value}`);
   }
   return value;
 }
@@ -171,7 +171,7 @@ function checkSize(value: number, flag: string): number {
 function fixed(family: SyntheticFamily, list: SyntheticParams[], k: number): SyntheticParams[] {
   if (k > list.length) {
     throw new UsageError(
-      `--k ${k} is too large for --transform ${family}: its grid has only ${list.length} entries`,
+      `k: ${k} is too large for family: "${family}", whose grid has only ${list.length} entries`,
     );
   }
   return list.slice(0, k);
@@ -187,9 +187,10 @@ function product2(a: readonly number[], b: readonly number[]): [number, number][
 /**
  * The parameter sets of `family` for `k` views (docs/synthetic.md#transform-grids), exactly as the original builds them:
  * values are float32 results stored as doubles, pairs are `[a, b]` arrays, and the order is
- * Python's (itertools.product with the first factor slowest). Throws UsageError naming `--k`,
- * `--resize` or `--crop-size` for a non-positive value, and `--k` for a k beyond a fixed-length
- * list.
+ * Python's (itertools.product with the first factor slowest). Throws UsageError naming the
+ * option (`family` for an unknown family; `k`, `resize` or `cropSize` for a non-positive value;
+ * `k` for a k beyond a fixed-length list), which the scripts restate as `--transform`, `--k`,
+ * `--resize` and `--crop-size`.
  *
  * @example
  * ```ts
@@ -202,10 +203,10 @@ export function syntheticGrid(
   k: number,
   options: GridOptions = {},
 ): SyntheticParams[] {
-  if (!isSyntheticFamily(family)) throw new UsageError(`unknown --transform '${family}'`);
-  checkSize(k, "--k");
-  const resize = checkSize(options.resize ?? 256, "--resize");
-  const crop = checkSize(options.cropSize ?? 224, "--crop-size");
+  if (!isSyntheticFamily(family)) throw new UsageError(`family: unknown transform '${family}'`);
+  checkSize(k, "k");
+  const resize = checkSize(options.resize ?? 256, "resize");
+  const crop = checkSize(options.cropSize ?? 224, "cropSize");
   const sqrtK = Math.floor(Math.sqrt(k));
   switch (family) {
     case "rotation":

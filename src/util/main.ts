@@ -10,8 +10,9 @@ import { DataError, exitCodeFor, GpuError, UsageError } from "./errors.ts";
  * A library error restated for a command line whose flag `flag` sets the library argument
  * `param`. Library errors name arguments, not flags: a UsageError whose message starts
  * `param: ` becomes one starting `flag: `, and a UsageError or DataError that suggests a setting
- * the way an options object writes it (`param: "value"`) says `flag value` instead (in place, so
- * the error keeps its class). Other errors are returned unchanged.
+ * the way an options object writes it (`param: "value"`, or `param: 1e-10` for a number) says
+ * `flag value` instead (in place, so the error keeps its class). Other errors are returned
+ * unchanged.
  *
  * @example
  * ```ts
@@ -25,7 +26,8 @@ export function nameFlag(error: unknown, flag: string, param: string): unknown {
     return new UsageError(`${flag}: ${error.message.slice(param.length + 2)}`);
   }
   if (error instanceof UsageError || error instanceof DataError) {
-    error.message = error.message.replace(new RegExp(`\\b${param}: "([^"]*)"`, "g"), `${flag} $1`);
+    const setting = new RegExp(`\\b${param}: (?:"([^"]*)"|(-?\\d[\\d.]*(?:e[-+]?\\d+)?))`, "g");
+    error.message = error.message.replace(setting, `${flag} $1$2`);
   }
   return error;
 }

@@ -78,6 +78,18 @@ Deno.test("faults: names escaping --results-dir and bad flags are usage errors; 
         ["--resize", "0", "data"],
         /--resize/,
       ],
+      ["synthetic --k 0", "eval_synthetic_invariance.ts", [
+        "--k",
+        "0",
+        "data",
+      ], /--k: must be a positive integer, got 0/],
+      ["synthetic --transform deform --k 300", "eval_synthetic_invariance.ts", [
+        "--transform",
+        "deform",
+        "--k",
+        "300",
+        "data",
+      ], /--k: 300 is too large for --transform deform, whose grid has only 256 entries/],
       ["synthetic --batch-size -8", "eval_synthetic_invariance.ts", [
         "--batch-size",
         "-8",

@@ -125,7 +125,7 @@ Deno.test({
       assert(keys.size === 3, "each fuse mode has its own content key");
       await assertRejects(
         () => loadModel(gpu, "supervised+moco", { ...opts, fuseMode: "max" as "cat" }),
-        /fuse-mode/,
+        /^fuseMode: must be one of cat, add, mean, got 'max'/,
       );
       for (const e of [a, b]) e.release();
       x.release();

@@ -2,6 +2,7 @@ import { FUSE_MODES, parseFuseMode } from "../../src/models/combine.ts";
 import { FEATURE_LAYERS, isFeatureLayer, parseFeatureLayer } from "../../src/models/resnet.ts";
 import { FEATURE_LAYER_FLAG, FUSE_MODE_FLAG } from "../../src/eval/cli_common.ts";
 import { UsageError } from "../../src/util/errors.ts";
+import { nameFlag } from "../../src/util/main.ts";
 import { assert } from "../util/assert.ts";
 
 Deno.test("parseFeatureLayer() accepts the one list of layers and names the flag otherwise", () => {
@@ -24,4 +25,21 @@ Deno.test("the eval CLIs' --feature-layer and --fuse-mode choices are the models
   assert(FEATURE_LAYER_FLAG.choices === FEATURE_LAYERS, "feature layers");
   assert(FUSE_MODE_FLAG.choices === FUSE_MODES, "fuse modes");
   for (const mode of FUSE_MODES) assert(parseFuseMode(mode) === mode, mode);
+  // The library names the option; the scripts' runMain restates it as the flag.
+  let error: unknown;
+  try {
+    parseFuseMode("max");
+  } catch (e) {
+    error = e;
+  }
+  assert(
+    error instanceof UsageError &&
+      error.message === "fuseMode: must be one of cat, add, mean, got 'max'",
+    String(error),
+  );
+  assert(
+    (nameFlag(error, "--fuse-mode", "fuseMode") as Error).message ===
+      "--fuse-mode: must be one of cat, add, mean, got 'max'",
+    "restated",
+  );
 });

@@ -59,5 +59,10 @@ Deno.test("checkTrainingFits() names the buffer that exceeds the adapter's bindi
     checkTrainingFits({ ...base, arch: "resnet50w3", dim: 384, batch: 2 }, LLVMPIPE)
   );
   assert(/MLP fc\.0 weight \[6144,6144\] needs 144\.0 MiB/.test(w3), w3);
-  assert(refusal(() => splitArch("vgg16")).includes("--arch: 'vgg16'"), "bad arch");
+  assert(/use a smaller batch or imageSize$/.test(big), big);
+  const named = refusal(() =>
+    checkTrainingFits({ ...base, batch: 256 }, LLVMPIPE, (o) => o === "batch" ? "-b" : `--${o}`)
+  );
+  assert(/use a smaller -b or --imageSize$/.test(named), named);
+  assert(refusal(() => splitArch("vgg16")).startsWith("arch: 'vgg16'"), "bad arch");
 });

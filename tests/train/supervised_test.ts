@@ -3,6 +3,7 @@
  * falls, the release checkpoint loads with loadModel as an encoder, a resumed run ends with the
  * weights of an uninterrupted one, and bad settings are refused with one line.
  */
+import { supervisedFlag } from "../../scripts/train_supervised.ts";
 import { exportWorld } from "../../src/world/world_export.ts";
 import { imageFolder } from "../../src/data/image_folder.ts";
 import type { Gpu } from "../../src/gpu/device.ts";
@@ -215,7 +216,7 @@ Deno.test({
     const cases: [Partial<SupervisedConfig>, RegExp][] = [
       [
         { resume: `${out}/checkpoint.pth.tar`, batchSize: 7 },
-        /trained with --batch-size 14, not 7/,
+        /^resume: .* was trained with batchSize 14, not 7/,
       ],
       [{ resume: `${out}/supervised.pth.tar` }, /is a release checkpoint/],
       [{ resume: `${out}/missing.pth.tar` }, /missing\.pth\.tar/],
@@ -230,6 +231,18 @@ Deno.test({
       }
       assert(pattern.test(message), `${JSON.stringify(extra)}: '${message}'`);
     }
+    // The command line's namer restates the options as flags.
+    let message = "";
+    try {
+      await trainSupervised(
+        gpu,
+        tinyConfig(data, out, { epochs: 2, resume: `${out}/checkpoint.pth.tar`, batchSize: 7 }),
+        { ...deps, optionName: supervisedFlag },
+      );
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    assert(/^--resume: .* was trained with --batch-size 14, not 7/.test(message), message);
   },
 });
 
@@ -263,18 +276,19 @@ Deno.test("cachedImages() decodes each image once while the budget lasts", async
   assert(cachedImages(base, { bytes: 0 }) === base, "no budget: the dataset itself");
 });
 
-Deno.test("validateSupervisedConfig() names the bad flag", () => {
+Deno.test("validateSupervisedConfig() names the bad option", () => {
   const cases: [Partial<SupervisedConfig>, RegExp][] = [
-    [{ epochs: 0 }, /--epochs must be a positive integer, got 0/],
-    [{ batchSize: 2.5 }, /--batch-size must be a positive integer/],
-    [{ lr: -1 }, /--lr must be a positive number/],
-    [{ momentum: 1 }, /--momentum must be in \[0, 1\)/],
-    [{ cropScale: [0, 1] }, /--crop-scale must be 'lo,hi' with 0 < lo <= hi <= 1/],
-    [{ cropScale: [0.5, 0.2] }, /--crop-scale/],
-    [{ valResize: 16 }, /--val-resize 16 must be at least --image-size 32/],
+    [{ epochs: 0 }, /^epochs must be a positive integer, got 0/],
+    [{ batchSize: 2.5 }, /^batchSize must be a positive integer/],
+    [{ lr: -1 }, /^lr must be a positive number/],
+    [{ momentum: 1 }, /^momentum must be in \[0, 1\)/],
+    [{ weightDecay: -1 }, /^weightDecay must be a non-negative number/],
+    [{ cropScale: [0, 1] }, /^cropScale must be 'lo,hi' with 0 < lo <= hi <= 1/],
+    [{ cropScale: [0.5, 0.2] }, /^cropScale/],
+    [{ valResize: 16 }, /^valResize 16 must be at least imageSize 32/],
     [{ arch: "resnet19" }, /unknown architecture 'resnet19'/],
-    [{ name: "../x" }, /--name '\.\.\/x' must be a plain file name/],
-    [{ cacheMb: -1 }, /--cache-mb must be a non-negative number/],
+    [{ name: "../x" }, /^name '\.\.\/x' must be a plain file name/],
+    [{ cacheMb: -1 }, /^cacheMb must be a non-negative number/],
   ];
   for (const [extra, pattern] of cases) {
     let error: unknown;
@@ -292,6 +306,15 @@ Deno.test("deno task train:supervised: bad flags give one line on stderr and exi
   const cases: [string[], RegExp][] = [
     [["--crop-scale", "abc"], /--crop-scale must be 'lo,hi' \(two numbers\), got 'abc'/],
     [["--epochs", "0"], /--epochs must be a positive integer/],
+    [["--lr", "-1"], /--lr must be a positive number, got -1/],
+    [["--momentum", "1"], /--momentum must be in \[0, 1\), got 1/],
+    [["--wd=-1"], /--wd must be a non-negative number, got -1/],
+    [["--crop-scale", "0,1"], /--crop-scale must be 'lo,hi' with 0 < lo <= hi <= 1/],
+    [["--cache-mb=-1"], /--cache-mb must be a non-negative number/],
+    [
+      ["--image-size", "32", "--val-resize", "16"],
+      /--val-resize 16 must be at least --image-size 32/,
+    ],
     [["-a", "vgg16"], /unknown architecture 'vgg16'/],
     [["--lr-schedule", "linear"], /lr-schedule/],
     [["--release", "model.bin"], /--release 'model.bin' must end in \.pth\.tar/],

@@ -201,14 +201,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "syntheticViews() rejects bad sizes and parameter sets, naming the flag or key",
+  name: "syntheticViews() rejects bad sizes and parameter sets, naming the option or key",
   ...GPU_TEST,
   fn: async () => {
     const gpu = await testGpu();
     const src = await fixtureInput("photo_27x19");
     await assertRejects(
       () => syntheticViews(gpu, src, "rotation", [{ angle: 1 }], { resize: 0 }),
-      /--resize must be a positive integer/,
+      /^resize: must be a positive integer/,
     );
     await assertRejects(
       () => syntheticViews(gpu, src, "rotation", [{ sigma: 1 }]),

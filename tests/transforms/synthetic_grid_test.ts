@@ -8,6 +8,7 @@ import {
   type SyntheticParams,
 } from "../../src/transforms/synthetic_grid.ts";
 import { UsageError } from "../../src/util/errors.ts";
+import { nameFlag } from "../../src/util/main.ts";
 import { assert } from "../util/assert.ts";
 import { readGzip } from "./geometry_fixtures.ts";
 
@@ -77,13 +78,13 @@ Deno.test("syntheticGrid() spot values match docs/synthetic.md#transform-grids",
   assert(Math.abs((hue[127].hue_factor as number) + 0.00196) < 1e-5, "hue 127 ≈ −0.00196");
 });
 
-Deno.test("syntheticGrid() rejects k beyond fixed-length lists and bad sizes, naming the flag", () => {
+Deno.test("syntheticGrid() rejects k beyond fixed-length lists and bad sizes, naming the option", () => {
   const bad: [SyntheticFamily, number, RegExp][] = [
-    ["h_flip", 3, /--k 3.*h_flip.*2 entries/],
-    ["posterize", 8, /--k 8.*posterize.*7 entries/],
-    ["deform", 257, /--k 257.*deform.*256/],
-    ["rotation", 0, /--k must be a positive integer/],
-    ["scale", 2.5, /--k must be a positive integer/],
+    ["h_flip", 3, /^k: 3.*family: "h_flip".*2 entries/],
+    ["posterize", 8, /^k: 8.*posterize.*7 entries/],
+    ["deform", 257, /^k: 257.*deform.*256/],
+    ["rotation", 0, /^k: must be a positive integer/],
+    ["scale", 2.5, /^k: must be a positive integer/],
   ];
   for (const [family, k, re] of bad) {
     let error: unknown;
@@ -101,7 +102,18 @@ Deno.test("syntheticGrid() rejects k beyond fixed-length lists and bad sizes, na
   } catch (e) {
     error = e;
   }
-  assert(error instanceof UsageError && /--resize/.test(error.message), "--resize 0");
+  assert(error instanceof UsageError && /^resize: /.test(error.message), "resize 0");
+  // eval:synthetic restates the options as its flags.
+  try {
+    syntheticGrid("deform", 257);
+  } catch (e) {
+    error = nameFlag(nameFlag(e, "--transform", "family"), "--k", "k");
+  }
+  assert(
+    (error as Error).message ===
+      "--k: 257 is too large for --transform deform, whose grid has only 256 entries",
+    (error as Error).message,
+  );
 });
 
 Deno.test("SYNTHETIC_FAMILIES lists the 18 names in table order; defaultK follows docs/synthetic.md#sampling", () => {
