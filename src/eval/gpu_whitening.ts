@@ -110,25 +110,41 @@ export class GpuWhitener implements RowWhitener {
    * float64 path to about 1e-6 relative.
    */
   async viewMetricsOf(features: Tensor, k: number): Promise<ViewMetrics> {
-    const m = k + 1;
-    this.#checkRows(features, m, "viewMetricsOf");
-    const similarity = new Float64Array(k);
-    const distance = new Float64Array(k);
-    if (k === 0) return { similarity, distance };
-    // Row 0 against rows 0…k: sums[j] pairs the clean view with view j (sums[0] is unused).
-    const sums = this.#pairSums(features, m, 1);
+    this.#checkRows(features, k + 1, "viewMetricsOf");
+    if (k === 0) return { similarity: new Float64Array(0), distance: new Float64Array(0) };
+    const sums = this.recordViewSums(features, k);
     try {
       const [v] = await this.gpu.recorder.read([sums]);
-      for (let j = 0; j < k; j++) {
-        const at = 4 * (j + 1);
-        const [ab, aa, bb, ee] = [v[at], v[at + 1], v[at + 2], v[at + 3]];
-        similarity[j] = ab / Math.sqrt(Math.max(aa * bb, COS_EPS * COS_EPS));
-        distance[j] = Math.sqrt(ee);
-      }
-      return { similarity, distance };
+      return GpuWhitener.viewMetricsFromSums(v, k);
     } finally {
       sums.release();
     }
+  }
+
+  /**
+   * The GPU half of {@link viewMetricsOf} without its readback: records the pair sums of the
+   * clean row 0 with rows 1…k of `features` ([k + 1, D]) and returns them ([4(k + 1)] float32;
+   * release it after reading). Callers that evaluate many images read all their sums in one
+   * readback and turn each into metrics with {@link GpuWhitener.viewMetricsFromSums}; `features`
+   * may be released as soon as this returns (the GPU runs the work in recording order).
+   */
+  recordViewSums(features: Tensor, k: number): Tensor {
+    this.#checkRows(features, k + 1, "recordViewSums");
+    // Row 0 against rows 0…k: sums[j] pairs the clean view with view j (sums[0] is unused).
+    return this.#pairSums(features, k + 1, 1);
+  }
+
+  /** Similarities and distances of k views from the sums {@link recordViewSums} recorded. */
+  static viewMetricsFromSums(v: ArrayLike<number>, k: number): ViewMetrics {
+    const similarity = new Float64Array(k);
+    const distance = new Float64Array(k);
+    for (let j = 0; j < k; j++) {
+      const at = 4 * (j + 1);
+      const [ab, aa, bb, ee] = [v[at], v[at + 1], v[at + 2], v[at + 3]];
+      similarity[j] = ab / Math.sqrt(Math.max(aa * bb, COS_EPS * COS_EPS));
+      distance[j] = Math.sqrt(ee);
+    }
+    return { similarity, distance };
   }
 
   /**

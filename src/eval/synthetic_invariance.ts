@@ -15,6 +15,7 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
+import type { Tensor } from "../gpu/tensor.ts";
 import type { RgbImage } from "../image/image.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import { DataError } from "../util/errors.ts";
@@ -90,6 +91,9 @@ export interface SyntheticInvarianceResult {
   skipped: SkippedRow[];
 }
 
+/** Images whose metric sums one readback collects (GPU whitener). */
+const READ_EVERY = 32;
+
 /**
  * Runs the synthetic invariance evaluation of `model` on `dataset`.
  *
@@ -133,6 +137,23 @@ export async function syntheticInvariance(
   let next: Promise<RgbImage | SkippedRow> | undefined = indices.length > 0
     ? load(indices[0])
     : undefined;
+  // With the GPU whitener each image's metric sums stay on the GPU and are read back together,
+  // every READ_EVERY images: one sync per batch of images instead of one per image.
+  const pending: Tensor[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    try {
+      const values = await gpu.recorder.read(pending);
+      for (const v of values) {
+        const m = GpuWhitener.viewMetricsFromSums(v, k);
+        sims.push(m.similarity);
+        dists.push(m.distance);
+      }
+    } finally {
+      for (const t of pending) t.release();
+      pending.length = 0;
+    }
+  };
   for (let i = 0; i < indices.length; i++) {
     const item = await next!;
     next = i + 1 < indices.length ? load(indices[i + 1]) : undefined;
@@ -160,7 +181,7 @@ export async function syntheticInvariance(
       const feats = featuresOfPackedViews(gpu, model, [clean, views], options.batchSize ?? k + 1);
       try {
         if (whitener instanceof GpuWhitener) {
-          m = await whitener.viewMetricsOf(feats, k);
+          pending.push(whitener.recordViewSums(feats, k));
         } else {
           const [rows] = await gpu.recorder.read([feats]);
           m = viewMetrics(await whitener.whiten(rows, k + 1), k, d);
@@ -172,10 +193,15 @@ export async function syntheticInvariance(
       views.tensor.release();
       clean.tensor.release();
     }
-    sims.push(m.similarity);
-    dists.push(m.distance);
+    if (m) {
+      sims.push(m.similarity);
+      dists.push(m.distance);
+    } else if (pending.length >= READ_EVERY) {
+      await flush();
+    }
     progress?.advance();
   }
+  await flush();
   progress?.done();
   const rows = sims.length;
   const kk = Math.max(k, 0);
