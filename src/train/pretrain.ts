@@ -37,7 +37,7 @@ import type { AugmentPolicy } from "../transforms/augment.ts";
 import { DataError } from "../util/errors.ts";
 import { Rng } from "../util/rng.ts";
 import type { TrainingCheckpoint } from "./checkpoint.ts";
-import { checkTrainingFits } from "./limits.ts";
+import { checkTrainingFits, type FootprintOption } from "./limits.ts";
 import type { MocoTrainable } from "./moco_step.ts";
 import { MomentumSgd } from "./optimizer.ts";
 import {
@@ -51,6 +51,7 @@ import {
   fieldName,
   type OptionNamer,
   type PretrainConfig,
+  type PretrainOption,
   validatePretrainConfig,
   validateRanks,
 } from "./pretrain_config.ts";
@@ -138,6 +139,17 @@ export interface PretrainSummary {
   communication?: CommunicationSummary;
 }
 
+/** The pretraining option behind each field of the footprint that `checkTrainingFits` names. */
+const FOOTPRINT_OPTIONS: Record<FootprintOption, PretrainOption> = {
+  arch: "arch",
+  baseWidth: "baseWidth",
+  batch: "batchSize",
+  imageSize: "imageSize",
+  dim: "mocoDim",
+  queueSize: "mocoK",
+  mlp: "mlp",
+};
+
 /**
  * Runs (or resumes) MoCo v2 pretraining and returns the logged steps and timings.
  *
@@ -158,15 +170,19 @@ export async function pretrain(
   const leader = !comm || comm.rank === 0;
   const log = leader ? deps.log ?? ((line: string) => console.log(line)) : () => {};
   const localBatch = config.batchSize / ranks;
-  checkTrainingFits({
-    arch: config.arch,
-    baseWidth: config.baseWidth,
-    batch: localBatch,
-    imageSize: config.imageSize,
-    dim: config.mocoDim,
-    queueSize: config.mocoK,
-    mlp: config.mlp,
-  }, gpu.device.limits);
+  checkTrainingFits(
+    {
+      arch: config.arch,
+      baseWidth: config.baseWidth,
+      batch: localBatch,
+      imageSize: config.imageSize,
+      dim: config.mocoDim,
+      queueSize: config.mocoK,
+      mlp: config.mlp,
+    },
+    gpu.device.limits,
+    (o) => optionName(FOOTPRINT_OPTIONS[o]),
+  );
   const root = `${config.data.replace(/\/+$/, "")}/${config.split}`;
   const dataset = await openTrainingSet(root, config, deps);
   const resumed = await loadResumeCheckpoint(config, optionName);
