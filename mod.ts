@@ -75,7 +75,13 @@
 export { type AdapterSummary, Gpu, openGpu, type OpenGpuOptions } from "./src/gpu/device.ts";
 export { type DType, Tensor } from "./src/gpu/tensor.ts";
 export { bucketSize, BufferPool } from "./src/gpu/buffer_pool.ts";
-export { type Kernel, KernelCache, type KernelPrelude, type KernelSpec } from "./src/gpu/kernel.ts";
+export {
+  type Kernel,
+  KernelCache,
+  type KernelHost,
+  type KernelPrelude,
+  type KernelSpec,
+} from "./src/gpu/kernel.ts";
 export {
   type ParamField,
   ParamStruct,

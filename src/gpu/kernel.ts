@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Gpu } from "./device.ts";
+import type { CommandRecorder } from "./recorder.ts";
 import type { ParamStruct } from "./uniforms.ts";
 
 /**
@@ -81,6 +81,20 @@ export function checkKernelParams(spec: KernelSpec): void {
 }
 
 /**
+ * What a {@link KernelCache} needs of the device object: the device to compile on, the recorder
+ * that watches compile errors, and the failure latch. (`Gpu` satisfies it; the cache does not
+ * import `Gpu`, which owns the cache.)
+ */
+export interface KernelHost {
+  /** The device pipelines are created on. */
+  readonly device: GPUDevice;
+  /** Watches compilation error scopes and settles them before a throw. */
+  readonly recorder: Pick<CommandRecorder, "watch" | "settleErrors">;
+  /** Throws the first asynchronous GPU error seen, if any. */
+  throwIfFailed(): void;
+}
+
+/**
  * Cache of compiled kernels. Compilation is synchronous for the caller; the compiler's verdict
  * arrives through an error scope and is raised (naming the file and entry point, with the
  * compiler's message) by the next sync or readback, or at once by {@link KernelCache.compile}.
@@ -94,7 +108,7 @@ export class KernelCache {
   #modules = new Map<string, GPUShaderModule>();
 
   /** An empty cache compiling on `gpu`'s device. */
-  constructor(readonly gpu: Gpu) {}
+  constructor(readonly gpu: KernelHost) {}
 
   /** Number of distinct pipelines created. */
   get size(): number {
