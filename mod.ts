@@ -321,7 +321,7 @@ export { NumpyLegacyRandom } from "./src/util/mt19937.ts";
 
 // Types the public functions and classes above take or return, exported so that callers can
 // name them (and `deno doc --lint mod.ts` finds no private type in the public API).
-export type { SkippedImage } from "./src/data/bad_images.ts";
+export type { SkippedImage, SkippedRow } from "./src/data/bad_images.ts";
 export type { Causal3DIdentDataset } from "./src/data/causal3dident.ts";
 export type { TargetKind } from "./src/data/dataset.ts";
 export type {
@@ -351,12 +351,7 @@ export type {
   RegressionData,
 } from "./src/eval/extrinsic.ts";
 export type { CachedFeatures, CacheLookup } from "./src/eval/feature_cache.ts";
-export type {
-  ExtractedFeatures,
-  ExtractOptions,
-  Preprocessing,
-  SkippedRow,
-} from "./src/eval/features.ts";
+export type { ExtractedFeatures, ExtractOptions, Preprocessing } from "./src/eval/features.ts";
 export type { GpuGramOptions } from "./src/eval/gpu_gram.ts";
 export type { RowWhitener } from "./src/eval/gpu_whitening.ts";
 export type { GroupMetricsOptions, ViewMetrics } from "./src/eval/whitening.ts";

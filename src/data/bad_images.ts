@@ -26,6 +26,20 @@ export function parseBadImagePolicy(value: string, name = "onBadImage"): BadImag
   throw new UsageError(`${name}: '${value}' is not one of ${BAD_IMAGE_POLICIES.join(", ")}`);
 }
 
+/**
+ * A dataset image that feature extraction left out (under `onBadImage: "skip"`), and why. Unlike
+ * {@link SkippedImage} (a file the pretraining loop left out) it keeps the dataset index, so that callers can
+ * line the remaining rows up with their labels.
+ */
+export interface SkippedRow {
+  /** The image's index in the dataset. */
+  index: number;
+  /** The dataset's description of the image (`dataset.describe(index)`: usually its path). */
+  source: string;
+  /** Why it could not be used (the decoder's message). */
+  reason: string;
+}
+
 /** One skipped file. */
 export interface SkippedImage {
   /** The file. */

@@ -18,7 +18,7 @@ import { centerCrop } from "../image/crop.ts";
 import type { RgbImage } from "../image/image.ts";
 import { resizeShortSide } from "../image/resize.ts";
 import { toNormalizedTensor } from "../image/to_tensor.ts";
-import { type BadImagePolicy, readOrSkip } from "../data/bad_images.ts";
+import { type BadImagePolicy, readOrSkip, type SkippedRow } from "../data/bad_images.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { Progress } from "../util/progress.ts";
@@ -65,20 +65,6 @@ export interface ExtractOptions {
   warn?: (line: string) => void;
   /** Cap on images per network call (default: what fits one storage binding). */
   maxForwardBatch?: number;
-}
-
-/**
- * A dataset image that feature extraction left out (under `onBadImage: "skip"`), and why. Unlike
- * the pretraining loop's `SkippedImage` it keeps the dataset index, so that callers can
- * line the remaining rows up with their labels.
- */
-export interface SkippedRow {
-  /** The image's index in the dataset. */
-  index: number;
-  /** The dataset's description of the image (`dataset.describe(index)`: usually its path). */
-  source: string;
-  /** Why it could not be used (the decoder's message). */
-  reason: string;
 }
 
 /** Features of a dataset (or of a subset of it). */

@@ -19,16 +19,16 @@ import type { RgbImage } from "../image/image.ts";
 import type { GroupedDataset } from "../data/dataset.ts";
 import { DataError } from "../util/errors.ts";
 import { Progress } from "../util/progress.ts";
-import { type BadImagePolicy, readOrSkip, skippedWarning } from "../data/bad_images.ts";
+import {
+  type BadImagePolicy,
+  readOrSkip,
+  type SkippedRow,
+  skippedWarning,
+} from "../data/bad_images.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import type { Tensor } from "../gpu/tensor.ts";
 import { uploadImages } from "../image/gpu/packed.ts";
-import {
-  featuresOfPackedViews,
-  type Preprocessing,
-  resizeAndCrop,
-  type SkippedRow,
-} from "./features.ts";
+import { featuresOfPackedViews, type Preprocessing, resizeAndCrop } from "./features.ts";
 import { groupMetrics, mean } from "./whitening.ts";
 import { GpuWhitener, type RowWhitener } from "./gpu_whitening.ts";
 

@@ -21,7 +21,7 @@ import type { ImageDataset } from "../data/dataset.ts";
 import { DataError } from "../util/errors.ts";
 import { NumpyLegacyRandom } from "../util/mt19937.ts";
 import { Progress } from "../util/progress.ts";
-import type { BadImagePolicy } from "../data/bad_images.ts";
+import type { BadImagePolicy, SkippedRow } from "../data/bad_images.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { type PackedImages, uploadImages } from "../image/gpu/packed.ts";
 import {
@@ -29,7 +29,6 @@ import {
   imageOrSkipped,
   type Preprocessing,
   resizeAndCrop,
-  type SkippedRow,
 } from "./features.ts";
 import { mean, nanMeanColumns, viewMetrics } from "./whitening.ts";
 import { GpuWhitener, type RowWhitener } from "./gpu_whitening.ts";
