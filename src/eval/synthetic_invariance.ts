@@ -9,8 +9,8 @@
  * `src/transforms/functional.ts`), so this module is independent of how they are made. The clean
  * view and the k views of one image run through the network together (chunked by `batchSize`):
  * views made on the GPU stay there, normalised and embedded without a readback, and with a
- * {@link GpuWhitener} only the 2k metrics of an image come back; the next image is decoded while
- * the current one is on the GPU.
+ * {@link GpuWhitener} only the metric sums come back, those of up to 32 images in one readback;
+ * the next image is decoded while the current one is on the GPU.
  *
  * @module
  */
