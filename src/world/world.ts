@@ -16,7 +16,9 @@
  * Everything is a pure function of the seed: every scene draws from its own generator, seeded by
  * (seed, view, split, class or object), so a larger count keeps the earlier scenes unchanged. Latents
  * are drawn independently and uniformly in [-1, 1] (Causal3DIdent adds causal dependencies between
- * some of them; this world does not). Images are rendered lazily, a chunk at a time, and kept in
+ * some of them; this world does not), except in the ImageFolder stream, whose scenes share a few
+ * colour schemes and turn by at most ±45° (see {@link viewScenes}: so that colour cannot tell its
+ * scenes apart for MoCo). Images are rendered lazily, a chunk at a time, and kept in
  * memory, so `image(i)` is cheap after the first call of its chunk; the images returned are the
  * cached ones, so copy one (`cloneImage`) before modifying it.
  *
