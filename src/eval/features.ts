@@ -18,7 +18,12 @@ import { centerCrop } from "../image/crop.ts";
 import type { RgbImage } from "../image/image.ts";
 import { resizeShortSide } from "../image/resize.ts";
 import { toNormalizedTensor } from "../image/to_tensor.ts";
-import { type BadImagePolicy, readOrSkip, type SkippedRow } from "../data/bad_images.ts";
+import {
+  type BadImagePolicy,
+  readOrSkip,
+  type SkippedRow,
+  skippedWarning,
+} from "../data/bad_images.ts";
 import type { ImageDataset } from "../data/dataset.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { Progress } from "../util/progress.ts";
@@ -370,7 +375,7 @@ export async function extractFeatures(
     if (pending) out.set(await pending, kept.length * dim);
     kept.push(...batch.kept);
     for (const s of batch.skipped) {
-      warn(`warning: skipped ${s.source}: ${s.reason}`);
+      warn(skippedWarning(s.source, s.reason));
       skipped.push(s);
     }
     progress?.advance(batch.kept.length + batch.skipped.length);

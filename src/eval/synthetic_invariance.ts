@@ -21,7 +21,7 @@ import type { ImageDataset } from "../data/dataset.ts";
 import { DataError } from "../util/errors.ts";
 import { NumpyLegacyRandom } from "../util/mt19937.ts";
 import { Progress } from "../util/progress.ts";
-import type { BadImagePolicy, SkippedRow } from "../data/bad_images.ts";
+import { type BadImagePolicy, type SkippedRow, skippedWarning } from "../data/bad_images.ts";
 import type { FeatureExtractor } from "../models/feature_extractor.ts";
 import { type PackedImages, uploadImages } from "../image/gpu/packed.ts";
 import {
@@ -158,7 +158,7 @@ export async function syntheticInvariance(
     next = i + 1 < indices.length ? load(indices[i + 1]) : undefined;
     next?.catch(() => {});
     if ("reason" in item) {
-      warn(`warning: skipped ${item.source}: ${item.reason}`);
+      warn(skippedWarning(item.source, item.reason));
       skipped.push(item);
       progress?.advance();
       continue;

@@ -435,18 +435,21 @@ function affineViews(
   );
 }
 
+/** How the GPU-finished views are resized, cropped and chunked (see `syntheticViewsOnGpu`). */
+interface FinishOptions {
+  r: number;
+  c: number;
+  translationAfterResize: boolean;
+  zeroShear: boolean;
+  chunkBytes: number;
+}
+
 function gpuFinishedViews(
   gpu: Gpu,
   img: RgbImage,
   family: SyntheticFamily,
   params: readonly SyntheticParams[],
-  o: {
-    r: number;
-    c: number;
-    translationAfterResize: boolean;
-    zeroShear: boolean;
-    chunkBytes: number;
-  },
+  o: FinishOptions,
 ): PackedImages {
   const { c } = o;
   const count = params.length;
@@ -465,13 +468,7 @@ function recordGpuFinished(
   img: RgbImage,
   family: SyntheticFamily,
   params: readonly SyntheticParams[],
-  o: {
-    r: number;
-    c: number;
-    translationAfterResize: boolean;
-    zeroShear: boolean;
-    chunkBytes: number;
-  },
+  o: FinishOptions,
   out: Tensor,
 ): void {
   const { r, c, chunkBytes: budget } = o;
