@@ -182,6 +182,9 @@ def main():
                     help="blend the images towards grey (0 = greyscale world)")
     ap.add_argument("--zoom", type=float, default=1.0, help="keep this central fraction")
     ap.add_argument("--blur-scale", type=float, default=1.0, help="scale the blur radius")
+    ap.add_argument("--probe-data", default="",
+                    help="probe on this make-world root instead of --data (so pretraining data "
+                         "size can change while the probe's data stays fixed)")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     global BLUR_SCALE
@@ -192,7 +195,12 @@ def main():
     np.random.seed(a.seed)
 
     train_im, train_y = load_folder(os.path.join(a.data, "train"), a.saturation, a.zoom)
-    val_im, val_y = load_folder(os.path.join(a.data, "val"), a.saturation, a.zoom)
+    probe_root = a.probe_data or a.data
+    if a.probe_data:
+        probe_im, probe_y = load_folder(os.path.join(probe_root, "train"), a.saturation, a.zoom)
+    else:
+        probe_im, probe_y = train_im, train_y
+    val_im, val_y = load_folder(os.path.join(probe_root, "val"), a.saturation, a.zoom)
     tf = policy_transform(a.policy, a.size)
 
     def make():
@@ -208,7 +216,7 @@ def main():
 
     rand_net = make()
     record = {"args": vars(a), "epochs": []}
-    r_acc = probe(features(rand_net, train_im, a.size), train_y,
+    r_acc = probe(features(rand_net, probe_im, a.size), probe_y,
                   features(rand_net, val_im, a.size), val_y)
     record["random_init_probe"] = r_acc
     print(f"random-init probe {r_acc:.3f}", flush=True)
@@ -251,11 +259,11 @@ def main():
         row = {"epoch": epoch, "loss": tot_loss / steps, "acc1": tot_acc / steps, "lr": lr,
                "img_per_s": steps * a.batch / dt}
         if a.probe_every and (epoch + 1) % a.probe_every == 0 and epoch + 1 < a.epochs:
-            row["probe"] = probe(features(q, train_im, a.size), train_y,
+            row["probe"] = probe(features(q, probe_im, a.size), probe_y,
                                  features(q, val_im, a.size), val_y)
         record["epochs"].append(row)
         print(json.dumps(row), flush=True)
-    acc = probe(features(q, train_im, a.size), train_y, features(q, val_im, a.size), val_y)
+    acc = probe(features(q, probe_im, a.size), probe_y, features(q, val_im, a.size), val_y)
     record["probe"] = acc
     print(f"final probe {acc:.3f} (random init {r_acc:.3f})", flush=True)
     if a.out:
