@@ -79,9 +79,9 @@ export interface PretrainSettings {
 /**
  * How the built-in checkpoints were trained (`deno task demo --retrain` repeats it, and
  * models/README.md records it with the measurements that chose it): 21 000 images of world version
- * 4's stream for 10 epochs (ventral and dorsal learn more from three times the images than from
- * more epochs), 32-px views, BN groups of 32 images, lr 0.03 (MoCo's 0.03 per 256 would be 0.0075
- * here: the short schedule needs the larger step).
+ * 4's stream for 10 epochs (three times the first recipe's images, which lifted ventral and
+ * dorsal), 32-px views, BN groups of 32 images, lr 0.03 (MoCo's 0.03 per 256 would be 0.0075 here:
+ * the short schedule needs the larger step).
  */
 export const PRETRAIN: Readonly<PretrainSettings> = {
   /** World rendered for pretraining: an ImageFolder of 7 classes × `perClass` at 64×64. */
