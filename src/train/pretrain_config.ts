@@ -14,6 +14,7 @@ import type { BadImagePolicy } from "../data/bad_images.ts";
 import { AUGMENT_POLICIES, type AugmentPolicy } from "../transforms/augment.ts";
 import { UsageError } from "../util/errors.ts";
 import type { TrainState } from "./checkpoint.ts";
+import { checkCacheMb, checkPositiveIntegers } from "./config_checks.ts";
 
 /** Settings of a run; the flags of `main_moco.py` (docs/pretraining.md#flags) plus ours. */
 export interface PretrainConfig {
@@ -103,7 +104,8 @@ export function validatePretrainConfig(c: PretrainConfig, name: OptionNamer = fi
         `the augmentation policy)`,
     );
   }
-  const positive: [PretrainOption, number][] = [
+  checkCacheMb(c.cacheMb, "cacheMb", name);
+  checkPositiveIntegers<PretrainOption>([
     ["batchSize", c.batchSize],
     ["epochs", c.epochs],
     ["mocoDim", c.mocoDim],
@@ -111,18 +113,10 @@ export function validatePretrainConfig(c: PretrainConfig, name: OptionNamer = fi
     ["bnGroups", c.bnGroups],
     ["printFreq", c.printFreq],
     ["workers", c.workers],
-  ];
-  positive.push(["imageSize", c.imageSize]);
-  if (c.baseWidth !== undefined) positive.push(["baseWidth", c.baseWidth]);
-  if (c.maxStepsPerEpoch !== undefined) positive.push(["maxStepsPerEpoch", c.maxStepsPerEpoch]);
-  if (c.cacheMb !== undefined && !(c.cacheMb >= 0 && Number.isFinite(c.cacheMb))) {
-    throw new UsageError(`${name("cacheMb")} must be a non-negative number, got ${c.cacheMb}`);
-  }
-  for (const [option, v] of positive) {
-    if (!Number.isInteger(v) || v < 1) {
-      throw new UsageError(`${name(option)} must be a positive integer, got ${v}`);
-    }
-  }
+    ["imageSize", c.imageSize],
+    ["baseWidth", c.baseWidth],
+    ["maxStepsPerEpoch", c.maxStepsPerEpoch],
+  ], name);
   // torch.optim.SGD's checks ("Invalid weight_decay value: -1", …).
   if (!(c.weightDecay >= 0) || !Number.isFinite(c.weightDecay)) {
     throw new UsageError(
@@ -134,9 +128,7 @@ export function validatePretrainConfig(c: PretrainConfig, name: OptionNamer = fi
       `${name("momentum")}: invalid momentum ${c.momentum} (must be ≥ 0, as in torch)`,
     );
   }
-  if (c.saveEvery !== undefined && (!Number.isInteger(c.saveEvery) || c.saveEvery < 1)) {
-    throw new UsageError(`${name("saveEvery")} must be a positive integer, got ${c.saveEvery}`);
-  }
+  checkPositiveIntegers([["saveEvery", c.saveEvery]], name);
   if (!Number.isInteger(c.startEpoch) || c.startEpoch < 0) {
     throw new UsageError(
       `${name("startEpoch")} must be a non-negative integer, got ${c.startEpoch}`,

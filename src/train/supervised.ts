@@ -34,6 +34,7 @@ import { applyAugmentParams, drawAugmentParams } from "../transforms/augment.ts"
 import { DataError, UsageError } from "../util/errors.ts";
 import { formatDuration } from "../util/progress.ts";
 import { Rng } from "../util/rng.ts";
+import { checkCacheMb, checkPositiveIntegers } from "./config_checks.ts";
 import { MomentumSgd } from "./optimizer.ts";
 import { imageSeed } from "./seeds.ts";
 import { learningRate } from "./schedule.ts";
@@ -185,7 +186,7 @@ export function validateSupervisedConfig(
   name: SupervisedOptionNamer = supervisedFieldName,
 ): void {
   parseArch(c.arch);
-  const positive: [SupervisedOption, number][] = [
+  checkPositiveIntegers<SupervisedOption>([
     ["epochs", c.epochs],
     ["batchSize", c.batchSize],
     ["imageSize", c.imageSize],
@@ -193,23 +194,9 @@ export function validateSupervisedConfig(
     ["baseWidth", c.baseWidth],
     ["printFreq", c.printFreq],
     ["workers", c.workers],
-  ];
-  for (const [option, v] of positive) {
-    if (!Number.isInteger(v) || v < 1) {
-      throw new UsageError(`${name(option)} must be a positive integer, got ${v}`);
-    }
-  }
-  if (c.cacheMb !== undefined && !(c.cacheMb >= 0 && Number.isFinite(c.cacheMb))) {
-    throw new UsageError(`${name("cacheMb")} must be a non-negative number, got ${c.cacheMb}`);
-  }
-  if (
-    c.maxStepsPerEpoch !== undefined &&
-    !(Number.isInteger(c.maxStepsPerEpoch) && c.maxStepsPerEpoch >= 1)
-  ) {
-    throw new UsageError(
-      `${name("maxStepsPerEpoch")} must be a positive integer, got ${c.maxStepsPerEpoch}`,
-    );
-  }
+  ], name);
+  checkCacheMb(c.cacheMb, "cacheMb", name);
+  checkPositiveIntegers([["maxStepsPerEpoch", c.maxStepsPerEpoch]], name);
   if (c.valResize < c.imageSize) {
     throw new UsageError(
       `${name("valResize")} ${c.valResize} must be at least ${name("imageSize")} ` +
