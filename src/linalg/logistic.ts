@@ -294,11 +294,16 @@ class MultinomialProblem {
         z[off + c] = v;
         if (v > mx) mx = v;
       }
+      // One exp per entry, then a division, as sklearn's HalfMultinomialLoss does.
       let s = 0;
-      for (let c = 0; c < k; c++) s += Math.exp(z[off + c] - mx);
+      for (let c = 0; c < k; c++) {
+        const e = Math.exp(z[off + c] - mx);
+        rT[c * n + i] = e;
+        s += e;
+      }
       const lse = mx + Math.log(s);
       loss += lse - z[off + label[i]];
-      for (let c = 0; c < k; c++) rT[c * n + i] = Math.exp(z[off + c] - lse);
+      for (let c = 0; c < k; c++) rT[c * n + i] /= s;
       rT[label[i] * n + i] -= 1;
     }
     // ∇_W = Rᵀ·X + W/C, ∇_b = Σᵢ rᵢ; penalty ‖W‖²/(2C).
