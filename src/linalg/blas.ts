@@ -253,6 +253,38 @@ export function setLinalgThreads(threads: number): void {
   state!.info.threads = lib.symbols.openblas_get_num_threads();
 }
 
+/** Nonblocking calls running now: OpenBLAS's thread count must not change under them. */
+let inFlight = 0;
+
+async function tracked<T>(call: Promise<T>): Promise<T> {
+  inFlight++;
+  try {
+    return await call;
+  } finally {
+    inFlight--;
+  }
+}
+
+/**
+ * Runs `fn` with OpenBLAS on one thread, then restores the thread count: for work bound by memory
+ * traffic, where one thread streaming a cached block beats two threads splitting every small call
+ * (the logistic evaluation's row blocks). `linalgInfo().threads` reads 1 inside. The count is left
+ * as it is with the JavaScript kernels and while a nonblocking call runs.
+ */
+export function withOneBlasThread<T>(fn: () => T): T {
+  const lib = blas();
+  const threads = state?.info.threads ?? 1;
+  if (!lib || inFlight > 0 || threads === 1) return fn();
+  lib.symbols.openblas_set_num_threads(1);
+  state!.info.threads = 1;
+  try {
+    return fn();
+  } finally {
+    lib.symbols.openblas_set_num_threads(threads);
+    state!.info.threads = threads;
+  }
+}
+
 function blas(): BlasLibrary | undefined {
   if (override === "js") return undefined;
   return load().lib;
@@ -388,7 +420,7 @@ export function gemm(g: GemmArgs): void {
 export async function gemmAsync(g: GemmArgs): Promise<void> {
   const lib = blas();
   if (!lib || g.m === 0 || g.n === 0) return gemmJs(g);
-  await lib.symbols.gemmAsync(...gemmFfiArgs(g));
+  await tracked(lib.symbols.gemmAsync(...gemmFfiArgs(g)));
 }
 
 /** Arguments of {@link syrk}. */
@@ -461,7 +493,7 @@ export function syrk(s: SyrkArgs): void {
 export async function syrkAsync(s: SyrkArgs): Promise<void> {
   const lib = blas();
   if (!lib || s.n === 0) return syrkJs(s);
-  await lib.symbols.syrkAsync(...syrkFfiArgs(s));
+  await tracked(lib.symbols.syrkAsync(...syrkFfiArgs(s)));
 }
 
 /** Throws NotPositiveDefiniteError for a failed (info > 0) or non-finite factorisation. */
@@ -529,7 +561,9 @@ export async function potrfAsync(
     choleskyLowerJs(a, n);
   } else {
     const info = new Int32Array(1);
-    await lib.symbols.potrfAsync(ch("U"), i32(n), a as Float64Array<ArrayBuffer>, i32(n), info, 1n);
+    await tracked(
+      lib.symbols.potrfAsync(ch("U"), i32(n), a as Float64Array<ArrayBuffer>, i32(n), info, 1n),
+    );
     checkFactor(a, n, info[0]);
   }
   return potrfFinish(a, n, options);
@@ -579,7 +613,7 @@ export async function potrsAsync(
   const lib = blas();
   if (!lib || n === 0 || m === 0) return potrs(l, n, b, m);
   const info = new Int32Array(1);
-  await lib.symbols.potrsAsync(
+  await tracked(lib.symbols.potrsAsync(
     ch("U"),
     i32(n),
     i32(m),
@@ -589,7 +623,7 @@ export async function potrsAsync(
     i32(n),
     info,
     1n,
-  );
+  ));
   if (info[0] !== 0) throw new Error(`dpotrs: argument ${-info[0]} is invalid`);
 }
 

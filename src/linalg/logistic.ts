@@ -17,9 +17,10 @@
  * rows (sklearn runs the same 2-row multinomial optimisation but then reports only row 1 as
  * `coef_`; at the optimum row 0 = −row 1, so the probabilities agree).
  *
- * Both products per evaluation, X·Wᵀ and Rᵀ·X, run on the engine of `blas.ts` (OpenBLAS's
- * `dgemm` reads X in place). With the JavaScript kernels the fit also keeps a float64 Xᵀ
- * (n·d·8 bytes more), so both products stream rows through the register-blocked core.
+ * Both products per evaluation, X·Wᵀ and Rᵀ·X, run on the engine of `blas.ts`. On OpenBLAS they
+ * run one block of rows at a time (`dgemm` reads X in place), so each block of X is read from
+ * memory once for both; with the JavaScript kernels the fit also keeps a float64 Xᵀ (n·d·8 bytes
+ * more), so both products stream rows through the register-blocked core.
  *
  * @module
  */
@@ -31,7 +32,7 @@ import {
   toFloat64,
   transpose,
 } from "./dense.ts";
-import { gemm, linalgEngine } from "./blas.ts";
+import { gemm, linalgEngine, withOneBlasThread } from "./blas.ts";
 import { type LbfgsResult, type LbfgsStop, minimizeLbfgs } from "./lbfgs.ts";
 import { accuracy } from "./metrics.ts";
 
@@ -234,6 +235,12 @@ export class LogisticRegression {
 }
 
 /**
+ * Bytes of X per block of the OpenBLAS evaluation (16 rows of 2 048 float64 features, 64 of 512):
+ * half of a 512 KiB L2 cache, so the block is still cached for its second product.
+ */
+const LOGISTIC_BLOCK_BYTES = 256 * 1024;
+
+/**
  * The multinomial objective and its gradient over the parameter vector [W (k×d row-major) | b (k)].
  */
 class MultinomialProblem {
@@ -280,13 +287,51 @@ class MultinomialProblem {
     this.#rT = new Float64Array(k * n);
   }
 
-  /** L(w) with ∇L(w) written into `grad`. */
-  evaluate(w: Float64Array, grad: Float64Array): number {
+  /** The loss, and Rᵀ·X into `grad`, one block of `rows` rows of X at a time. */
+  #blocks(w: Float64Array, grad: Float64Array, rows: number): number {
+    const n = this.#n, d = this.#d, k = this.#k;
+    let loss = 0;
+    for (let i0 = 0; i0 < n; i0 += rows) {
+      const m = Math.min(rows, n - i0);
+      loss += this.#residuals(w, i0, m);
+      gemm({
+        m: k,
+        n: d,
+        k: m,
+        a: this.#rT,
+        aOff: i0,
+        lda: n,
+        b: this.#x,
+        bOff: i0 * d,
+        beta: i0 === 0 ? 0 : 1,
+        c: grad,
+        ldc: d,
+      });
+    }
+    return loss;
+  }
+
+  /**
+   * Rows i0 … i0 + m − 1: their decision values z = X·Wᵀ + b, their loss Σ [lse(z) − z_y], and
+   * the residuals R = softmax(z) − onehot(y) written into columns i0 … of Rᵀ.
+   */
+  #residuals(w: Float64Array, i0: number, m: number): number {
     const n = this.#n, d = this.#d, k = this.#k;
     const z = this.#z, rT = this.#rT, label = this.#label;
-    gemm({ transB: true, m: n, n: k, k: d, a: this.#x, b: w, ldb: d, c: z });
+    gemm({
+      transB: true,
+      m,
+      n: k,
+      k: d,
+      a: this.#x,
+      aOff: i0 * d,
+      b: w,
+      ldb: d,
+      c: z,
+      cOff: i0 * k,
+    });
     let loss = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = i0; i < i0 + m; i++) {
       const off = i * k;
       let mx = -Infinity;
       for (let c = 0; c < k; c++) {
@@ -306,13 +351,27 @@ class MultinomialProblem {
       for (let c = 0; c < k; c++) rT[c * n + i] /= s;
       rT[label[i] * n + i] -= 1;
     }
-    // ∇_W = Rᵀ·X + W/C, ∇_b = Σᵢ rᵢ; penalty ‖W‖²/(2C).
+    return loss;
+  }
+
+  /** L(w) with ∇L(w) written into `grad`. */
+  evaluate(w: Float64Array, grad: Float64Array): number {
+    const n = this.#n, d = this.#d, k = this.#k;
+    const rT = this.#rT;
+    let loss = 0;
     if (this.#xT) {
+      loss = this.#residuals(w, 0, n);
       grad.fill(0);
       gemmNT(k, d, n, 1, rT, 0, n, this.#xT, 0, n, grad, 0, d);
     } else {
-      gemm({ m: k, n: d, k: n, a: rT, b: this.#x, c: grad, ldc: d });
+      // Both products per block of rows while the block of X is still in cache: X is read from
+      // memory once per evaluation instead of twice (sklearn's two full-size products read it
+      // twice). The pass is bound by memory traffic, so it runs on one OpenBLAS thread: a second
+      // thread splitting every small product costs more than it gives (tests/bench/NOTES.md).
+      const rows = Math.max(8, Math.floor(LOGISTIC_BLOCK_BYTES / (8 * d)));
+      loss = withOneBlasThread(() => this.#blocks(w, grad, rows));
     }
+    // ∇_W = Rᵀ·X + W/C, ∇_b = Σᵢ rᵢ; penalty ‖W‖²/(2C).
     const inv = 1 / this.#c;
     let sq = 0;
     for (let j = 0; j < k * d; j++) {

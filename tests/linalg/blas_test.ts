@@ -7,9 +7,11 @@ import {
   potrf,
   potrfAsync,
   potrs,
+  setLinalgThreads,
   syrk,
   syrkAsync,
   trsmRows,
+  withOneBlasThread,
 } from "../../src/linalg/blas.ts";
 import { NotPositiveDefiniteError } from "../../src/linalg/cholesky.ts";
 import { covarianceF64, covarianceF64Async } from "../../src/eval/statistics.ts";
@@ -330,4 +332,36 @@ console.log(JSON.stringify({ c: c[0], engine: linalgInfo().engine }));`;
   }).output();
   assert(!req.success, "SSL_LINALG_ENGINE=openblas without the library must fail");
   assert(/apt-get install libopenblas0-pthread/.test(new TextDecoder().decode(req.stderr)), "hint");
+});
+
+Deno.test("withOneBlasThread() runs on one OpenBLAS thread, restores the count (after a throw too), and leaves it alone under a nonblocking call", async () => {
+  if (!engines().includes("openblas")) return;
+  await onEngine("openblas", async () => {
+    setLinalgThreads(2);
+    try {
+      assert(linalgInfo().threads === 2, `threads ${linalgInfo().threads} before`);
+      assert(withOneBlasThread(() => linalgInfo().threads) === 1, "one thread inside");
+      assert(linalgInfo().threads === 2, "count restored");
+      let threw = false;
+      try {
+        withOneBlasThread(() => {
+          throw new Error("inside");
+        });
+      } catch {
+        threw = true;
+      }
+      assert(threw && linalgInfo().threads === 2, "count restored after a throw");
+      // A product long enough to still run while the synchronous call below happens.
+      const n = 1200;
+      const a = Float64Array.from({ length: n * n }, (_, i) => Math.sin(i));
+      const c = new Float64Array(n * n);
+      const running = gemmAsync({ m: n, n, k: n, a, b: a, c });
+      const inside = withOneBlasThread(() => linalgInfo().threads);
+      await running;
+      assert(inside === 2, `thread count changed under a nonblocking call: ${inside}`);
+      assert(withOneBlasThread(() => linalgInfo().threads) === 1, "one thread once it finished");
+    } finally {
+      setLinalgThreads(2);
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { engineTest } from "./engines.ts";
+import { engines, engineTest, onEngine } from "./engines.ts";
 import { LogisticRegression } from "../../src/linalg/logistic.ts";
 import { assert, assertArrayEqual, assertRelClose } from "../util/assert.ts";
 import { testRng } from "../util/seed.ts";
@@ -186,3 +186,31 @@ engineTest(
     assert(threw === 2, "single-class fit and mismatched warm start throw");
   },
 );
+
+Deno.test("LogisticRegression: OpenBLAS's row-blocked evaluation (several blocks, a partial last one) fits what the JavaScript kernels fit", async () => {
+  if (!engines().includes("openblas")) return;
+  const rng = testRng("logistic-blocks");
+  // 2 048 features: blocks of 16 rows, so 150 rows are 9 full blocks and one of 6.
+  const n = 150, d = 2048, k = 4, C = 0.05;
+  const labels = Int32Array.from({ length: n }, () => rng.int(k));
+  const x = {
+    rows: n,
+    cols: d,
+    data: Float64Array.from(
+      { length: n * d },
+      (_, i) => rng.normal() + ((i % d) % k === labels[Math.floor(i / d)] ? 0.3 : 0),
+    ),
+  };
+  const fit = (engine: "openblas" | "js") =>
+    onEngine(engine, () => new LogisticRegression({ C, maxIter: 25 }).fit(x, labels));
+  const a = await fit("openblas"), b = await fit("js");
+  assert(
+    a.info!.iterations === b.info!.iterations,
+    `${a.info!.iterations} vs ${b.info!.iterations}`,
+  );
+  assertRelClose(a.coef!.data, b.coef!.data, 1e-9, "coef");
+  assertRelClose(a.intercept!, b.intercept!, 1e-9, "intercept");
+  const fa = await onEngine("openblas", () => a.objective(x, labels));
+  const fb = await onEngine("js", () => b.objective(x, labels));
+  assert(Math.abs(fa - fb) <= 1e-12 * Math.abs(fb), `objective ${fa} vs ${fb}`);
+});
