@@ -272,16 +272,13 @@ async function tracked<T>(call: Promise<T>): Promise<T> {
  * as it is with the JavaScript kernels and while a nonblocking call runs.
  */
 export function withOneBlasThread<T>(fn: () => T): T {
-  const lib = blas();
   const threads = state?.info.threads ?? 1;
-  if (!lib || inFlight > 0 || threads === 1) return fn();
-  lib.symbols.openblas_set_num_threads(1);
-  state!.info.threads = 1;
+  if (!blas() || inFlight > 0 || threads === 1) return fn();
+  setLinalgThreads(1);
   try {
     return fn();
   } finally {
-    lib.symbols.openblas_set_num_threads(threads);
-    state!.info.threads = threads;
+    setLinalgThreads(threads);
   }
 }
 

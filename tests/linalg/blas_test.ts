@@ -337,6 +337,7 @@ console.log(JSON.stringify({ c: c[0], engine: linalgInfo().engine }));`;
 Deno.test("withOneBlasThread() runs on one OpenBLAS thread, restores the count (after a throw too), and leaves it alone under a nonblocking call", async () => {
   if (!engines().includes("openblas")) return;
   await onEngine("openblas", async () => {
+    const before = linalgInfo().threads;
     setLinalgThreads(2);
     try {
       assert(linalgInfo().threads === 2, `threads ${linalgInfo().threads} before`);
@@ -361,7 +362,7 @@ Deno.test("withOneBlasThread() runs on one OpenBLAS thread, restores the count (
       assert(inside === 2, `thread count changed under a nonblocking call: ${inside}`);
       assert(withOneBlasThread(() => linalgInfo().threads) === 1, "one thread once it finished");
     } finally {
-      setLinalgThreads(2);
+      setLinalgThreads(before);
     }
   });
 });
