@@ -91,7 +91,9 @@ Deno.test({
     const data = await tinyWorld(gpu, 2);
     const out = `${data}/../run`;
     const lines: string[] = [];
-    const config = tinyConfig(data, out, { epochs: 16, lr: 0.1, cos: false, weightDecay: 0 });
+    // Cosine decay: at a constant lr 0.1 the last epochs' loss can bounce back up (seed
+    // 2391643093: the mean of the last two epochs was 0.73 of the first).
+    const config = tinyConfig(data, out, { epochs: 16, lr: 0.1, cos: true, weightDecay: 0 });
     const summary = await trainSupervised(gpu, config, {
       openDataset: (root) => imageFolder(root),
       log: (line) => lines.push(line),
