@@ -58,7 +58,8 @@ await runMain("info", async () => {
         ? `linalg f64    OpenBLAS (${la.library}), ${la.threads} thread${
           la.threads === 1 ? "" : "s"
         }, ` +
-          `kernel ${la.corename ?? "?"}`
+          `kernel ${la.corename ?? "?"}` +
+          (la.coretype ? ` (forced by OPENBLAS_CORETYPE=${la.coretype}; unset it to detect)` : "")
         : `linalg f64    JavaScript kernels, 1 thread (${la.reason})`,
     );
     console.log("limits");

@@ -183,7 +183,7 @@ export async function kernelRidgeGridSearch(
     const sums = alphas.map(() => gammas.map(() => 0));
     for (const fold of kfold.split(x.rows)) {
       const f = scaledFold(x, y, fold);
-      // Distances once per fold, shared by all (α, γ); one n_train² array (kernel_ridge.ts).
+      // Distances once per fold, shared by all (α, γ), and the kernel once per γ (kernel_ridge.ts).
       const foldScores = await kernelRidgeFoldScores(f.xTr, f.yTr, f.xTe, f.yTe, {
         alphas,
         gammas,

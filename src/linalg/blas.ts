@@ -130,6 +130,11 @@ export interface LinalgInfo {
   threads: number;
   /** OpenBLAS's kernel family (e.g. "Haswell"), honouring OPENBLAS_CORETYPE. */
   corename?: string;
+  /**
+   * OPENBLAS_CORETYPE when it is set: the kernel family was forced rather than detected (an older
+   * family than the CPU supports runs slower: tests/bench/NOTES.md).
+   */
+  coretype?: string;
   /** OpenBLAS's build configuration string. */
   config?: string;
   /** Why the JavaScript kernels run (forced, or the load error). */
@@ -198,6 +203,7 @@ function load(): State {
       library: got.library,
       threads: s.openblas_get_num_threads(),
       corename: cString(s.openblas_get_corename()),
+      coretype: Deno.env.get("OPENBLAS_CORETYPE") || undefined,
       config: cString(s.openblas_get_config())?.trim(),
     },
   };

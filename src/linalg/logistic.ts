@@ -19,8 +19,10 @@
  *
  * Both products per evaluation, X·Wᵀ and Rᵀ·X, run on the engine of `blas.ts`. On OpenBLAS they
  * run one block of rows at a time (`dgemm` reads X in place), so each block of X is read from
- * memory once for both; with the JavaScript kernels the fit also keeps a float64 Xᵀ (n·d·8 bytes
- * more), so both products stream rows through the register-blocked core.
+ * memory once for both, and large fits hand half of the blocks to a helper thread
+ * (`logistic_rows.ts`; X then lives on shared memory, one float64 copy); with the JavaScript
+ * kernels the fit also keeps a float64 Xᵀ (n·d·8 bytes more), so both products stream rows through
+ * the register-blocked core.
  *
  * @module
  */
@@ -32,7 +34,14 @@ import {
   toFloat64,
   transpose,
 } from "./dense.ts";
-import { gemm, linalgEngine, withOneBlasThread } from "./blas.ts";
+import { gemm, linalgEngine, linalgInfo, withOneBlasThread } from "./blas.ts";
+import {
+  logisticResiduals,
+  logisticRowBlocks,
+  type LogisticRows,
+  LogisticRowShard,
+  sharedFloat64,
+} from "./logistic_rows.ts";
 import { type LbfgsResult, type LbfgsStop, minimizeLbfgs } from "./lbfgs.ts";
 import { accuracy } from "./metrics.ts";
 
@@ -53,6 +62,12 @@ export interface LogisticRegressionOptions {
   warmStart?: boolean;
   /** Fit an unpenalised intercept (default true). */
   fitIntercept?: boolean;
+  /**
+   * Evaluate half of the rows on a helper thread: `"auto"` (the default) does so on OpenBLAS with
+   * two or more threads once n·d ≥ 8 Mi (64 MB of float64 features); `true` whenever OpenBLAS
+   * runs; `false` never. The result does not depend on it beyond summation order (≈ 1e-15).
+   */
+  helperThread?: boolean | "auto";
 }
 
 /** Summary of the last fit. */
@@ -67,6 +82,8 @@ export interface LogisticFitInfo {
   gradMax: number;
   /** Why L-BFGS stopped ("maxiter" is sklearn's ConvergenceWarning case). */
   reason: LbfgsStop;
+  /** Whether half of the rows were evaluated on a helper thread. */
+  helperThread: boolean;
 }
 
 /** Multinomial logistic regression with an L2 penalty. */
@@ -83,6 +100,8 @@ export class LogisticRegression {
   warmStart: boolean;
   /** Whether an intercept is fitted. */
   readonly fitIntercept: boolean;
+  /** Whether half of the rows go to a helper thread (see {@link LogisticRegressionOptions}). */
+  helperThread: boolean | "auto";
   /** Sorted class labels once fitted. */
   classes: number[] | undefined;
   /** Coefficients [classes, features] once fitted. */
@@ -104,6 +123,7 @@ export class LogisticRegression {
     this.ftol = options.ftol ?? 2.220446049250313e-9;
     this.warmStart = options.warmStart ?? false;
     this.fitIntercept = options.fitIntercept ?? true;
+    this.helperThread = options.helperThread ?? "auto";
     checkC(this.C);
   }
 
@@ -125,8 +145,24 @@ export class LogisticRegression {
         `LogisticRegression.fit: needs samples of at least 2 classes, got ${classes.length}`,
       );
     }
-    const problem = new MultinomialProblem(x, y, classes, this.C, this.fitIntercept);
-    const k = classes.length, d = x.cols;
+    const problem = new MultinomialProblem(
+      x,
+      y,
+      classes,
+      this.C,
+      this.fitIntercept,
+      this.helperThread,
+    );
+    try {
+      this.#minimise(problem, classes, x.cols);
+    } finally {
+      problem.close();
+    }
+    return this;
+  }
+
+  #minimise(problem: MultinomialProblem, classes: number[], d: number): void {
+    const k = classes.length;
     const w0 = new Float64Array(problem.size);
     if (this.warmStart && this.coef !== undefined && this.intercept !== undefined) {
       const prev = this.classes!;
@@ -155,8 +191,8 @@ export class LogisticRegression {
       objective: result.f,
       gradMax: result.gradMax,
       reason: result.reason,
+      helperThread: problem.helperThread,
     };
-    return this;
   }
 
   /** Decision values x·Wᵀ + b [m, classes]. */
@@ -218,7 +254,7 @@ export class LogisticRegression {
    */
   objective(x: MatrixInput, y: ArrayLike<number>): number {
     const { coef, intercept, classes } = this.#fitted();
-    const problem = new MultinomialProblem(x, y, classes, this.C, this.fitIntercept);
+    const problem = new MultinomialProblem(x, y, classes, this.C, this.fitIntercept, false);
     const w = new Float64Array(problem.size);
     w.set(coef.data);
     if (this.fitIntercept) w.set(intercept, coef.data.length);
@@ -240,22 +276,23 @@ export class LogisticRegression {
  */
 const LOGISTIC_BLOCK_BYTES = 256 * 1024;
 
+/** n·d from which `helperThread: "auto"` evaluates half of the rows on a helper thread. */
+const HELPER_MIN_ENTRIES = 8 * 1024 * 1024;
+
 /**
  * The multinomial objective and its gradient over the parameter vector [W (k×d row-major) | b (k)].
  */
 class MultinomialProblem {
   readonly size: number;
-  readonly #x: Float64Array;
+  readonly #rows: LogisticRows;
   /** Xᵀ, for the JavaScript kernels only. */
   readonly #xT: Float64Array | undefined;
-  readonly #label: Int32Array;
-  readonly #n: number;
-  readonly #d: number;
-  readonly #k: number;
   readonly #c: number;
-  readonly #intercept: boolean;
-  readonly #z: Float64Array;
-  readonly #rT: Float64Array;
+  /** Rows per block of the OpenBLAS evaluation. */
+  readonly #block: number;
+  /** The helper thread's first row (its rows run to n), when there is one. */
+  readonly #split: number;
+  readonly #shard: LogisticRowShard | undefined;
 
   constructor(
     x: MatrixInput,
@@ -263,113 +300,72 @@ class MultinomialProblem {
     classes: number[],
     c: number,
     fitIntercept: boolean,
+    helperThread: boolean | "auto",
   ) {
     const n = x.rows, d = x.cols, k = classes.length;
     if (y.length !== n) {
       throw new RangeError(`LogisticRegression: ${n} samples but ${y.length} labels`);
     }
-    this.#n = n;
-    this.#d = d;
-    this.#k = k;
     this.#c = c;
-    this.#intercept = fitIntercept;
     this.size = k * d + (fitIntercept ? k : 0);
-    this.#x = toFloat64(x).data;
-    this.#xT = linalgEngine() === "js" ? transpose(this.#x, n, d) : undefined;
+    const engine = linalgEngine();
+    this.#block = Math.max(8, Math.floor(LOGISTIC_BLOCK_BYTES / (8 * d)));
+    const helper = engine === "openblas" && n >= 2 * this.#block &&
+      (helperThread === true ||
+        (helperThread === "auto" && n * d >= HELPER_MIN_ENTRIES && linalgInfo().threads >= 2));
+    let xd: Float64Array;
+    if (helper && x.data instanceof Float64Array && x.data.buffer instanceof SharedArrayBuffer) {
+      xd = x.data;
+    } else if (helper) {
+      xd = sharedFloat64(n * d);
+      xd.set(x.data.subarray(0, n * d));
+    } else {
+      xd = toFloat64(x).data;
+    }
+    this.#xT = engine === "js" ? transpose(xd, n, d) : undefined;
     const index = new Map(classes.map((l, i) => [l, i]));
-    this.#label = new Int32Array(n);
+    const label = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const l = index.get(y[i]);
       if (l === undefined) throw new RangeError(`LogisticRegression: unknown label ${y[i]}`);
-      this.#label[i] = l;
+      label[i] = l;
     }
-    this.#z = new Float64Array(n * k);
-    this.#rT = new Float64Array(k * n);
-  }
-
-  /** The loss, and Rᵀ·X into `grad`, one block of `rows` rows of X at a time. */
-  #blocks(w: Float64Array, grad: Float64Array, rows: number): number {
-    const n = this.#n, d = this.#d, k = this.#k;
-    let loss = 0;
-    for (let i0 = 0; i0 < n; i0 += rows) {
-      const m = Math.min(rows, n - i0);
-      loss += this.#residuals(w, i0, m);
-      gemm({
-        m: k,
-        n: d,
-        k: m,
-        a: this.#rT,
-        aOff: i0,
-        lda: n,
-        b: this.#x,
-        bOff: i0 * d,
-        beta: i0 === 0 ? 0 : 1,
-        c: grad,
-        ldc: d,
-      });
-    }
-    return loss;
-  }
-
-  /**
-   * Rows i0 … i0 + m − 1: their decision values z = X·Wᵀ + b, their loss Σ [lse(z) − z_y], and
-   * the residuals R = softmax(z) − onehot(y) written into columns i0 … of Rᵀ.
-   */
-  #residuals(w: Float64Array, i0: number, m: number): number {
-    const n = this.#n, d = this.#d, k = this.#k;
-    const z = this.#z, rT = this.#rT, label = this.#label;
-    gemm({
-      transB: true,
-      m,
-      n: k,
-      k: d,
-      a: this.#x,
-      aOff: i0 * d,
-      b: w,
-      ldb: d,
-      c: z,
-      cOff: i0 * k,
-    });
-    let loss = 0;
-    for (let i = i0; i < i0 + m; i++) {
-      const off = i * k;
-      let mx = -Infinity;
-      for (let c = 0; c < k; c++) {
-        const v = z[off + c] + (this.#intercept ? w[k * d + c] : 0);
-        z[off + c] = v;
-        if (v > mx) mx = v;
-      }
-      // One exp per entry, then a division, as sklearn's HalfMultinomialLoss does.
-      let s = 0;
-      for (let c = 0; c < k; c++) {
-        const e = Math.exp(z[off + c] - mx);
-        rT[c * n + i] = e;
-        s += e;
-      }
-      const lse = mx + Math.log(s);
-      loss += lse - z[off + label[i]];
-      for (let c = 0; c < k; c++) rT[c * n + i] /= s;
-      rT[label[i] * n + i] -= 1;
-    }
-    return loss;
+    this.#rows = {
+      x: xd,
+      label,
+      n,
+      d,
+      k,
+      intercept: fitIntercept,
+      z: helper ? sharedFloat64(n * k) : new Float64Array(n * k),
+      rT: helper ? sharedFloat64(k * n) : new Float64Array(k * n),
+    };
+    // Half of the blocks each, the split on a block boundary.
+    this.#split = Math.round(n / 2 / this.#block) * this.#block;
+    this.#shard = helper ? startShard(this.#rows, this.#split, this.#block, this.size) : undefined;
   }
 
   /** L(w) with ∇L(w) written into `grad`. */
   evaluate(w: Float64Array, grad: Float64Array): number {
-    const n = this.#n, d = this.#d, k = this.#k;
-    const rT = this.#rT;
+    const { n, d, k, rT, intercept } = this.#rows;
     let loss = 0;
     if (this.#xT) {
-      loss = this.#residuals(w, 0, n);
+      loss = logisticResiduals(this.#rows, w, 0, n);
       grad.fill(0);
       gemmNT(k, d, n, 1, rT, 0, n, this.#xT, 0, n, grad, 0, d);
     } else {
       // Both products per block of rows while the block of X is still in cache: X is read from
       // memory once per evaluation instead of twice (sklearn's two full-size products read it
-      // twice). The pass is bound by memory traffic, so it runs on one OpenBLAS thread: a second
-      // thread splitting every small product costs more than it gives (tests/bench/NOTES.md).
-      const rows = Math.max(8, Math.floor(LOGISTIC_BLOCK_BYTES / (8 * d)));
-      loss = withOneBlasThread(() => this.#blocks(w, grad, rows));
+      // twice). Each block runs on one OpenBLAS thread: a second thread splitting every small
+      // product costs more than it gives (tests/bench/NOTES.md); a helper thread, when there is
+      // one, streams the other half of the blocks at the same time.
+      const shard = this.#shard;
+      loss = withOneBlasThread(() => {
+        if (!shard) return logisticRowBlocks(this.#rows, w, grad, 0, n, this.#block);
+        shard.begin(w);
+        const own = logisticRowBlocks(this.#rows, w, grad, 0, this.#split, this.#block);
+        return own + shard.finish(grad);
+      });
     }
     // ∇_W = Rᵀ·X + W/C, ∇_b = Σᵢ rᵢ; penalty ‖W‖²/(2C).
     const inv = 1 / this.#c;
@@ -378,7 +374,7 @@ class MultinomialProblem {
       sq += w[j] * w[j];
       grad[j] += inv * w[j];
     }
-    if (this.#intercept) {
+    if (intercept) {
       for (let c = 0; c < k; c++) {
         let s = 0;
         const off = c * n;
@@ -387,6 +383,33 @@ class MultinomialProblem {
       }
     }
     return loss + 0.5 * inv * sq;
+  }
+
+  /** Whether a helper thread evaluates half of the rows. */
+  get helperThread(): boolean {
+    return this.#shard !== undefined;
+  }
+
+  /** Stops the helper thread, if any. */
+  close(): void {
+    this.#shard?.close();
+  }
+}
+
+/** A helper thread for rows split … n − 1, or undefined (with one line on stderr) if none starts. */
+function startShard(
+  rows: LogisticRows,
+  split: number,
+  block: number,
+  size: number,
+): LogisticRowShard | undefined {
+  try {
+    return new LogisticRowShard(rows, split, rows.n, block, size);
+  } catch (error) {
+    console.error(
+      `LogisticRegression: ${(error as Error).message}; evaluating all rows on this thread`,
+    );
+    return undefined;
   }
 }
 

@@ -302,6 +302,35 @@ Deno.test("linalgInfo() names the engine, library and thread count", () => {
   }
 });
 
+Deno.test("linalgInfo() says when OPENBLAS_CORETYPE forced the kernel family", async () => {
+  if (!engines().includes("openblas")) return;
+  const code = `import { linalgInfo } from ${
+    JSON.stringify(new URL("../../src/linalg/blas.ts", import.meta.url).href)
+  };
+const i = linalgInfo();
+console.log(JSON.stringify({ corename: i.corename, coretype: i.coretype ?? null }));`;
+  const run = async (coretype: string | undefined) => {
+    const env = { ...Deno.env.toObject() };
+    delete env.OPENBLAS_CORETYPE;
+    if (coretype) env.OPENBLAS_CORETYPE = coretype;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", code],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  };
+  // Haswell's kernels run on every x86-64 CPU with AVX2; elsewhere OpenBLAS ignores the name.
+  const forced = await run("Haswell");
+  assert(forced.coretype === "Haswell", JSON.stringify(forced));
+  const detected = await run(undefined);
+  assert(detected.coretype === null, JSON.stringify(detected));
+  assert(typeof detected.corename === "string" && detected.corename.length > 0, "corename");
+});
+
 Deno.test("without OpenBLAS the JavaScript kernels run, with one line on stderr saying how to install it", async () => {
   const code = `import { gemm, linalgInfo } from ${
     JSON.stringify(new URL("../../src/linalg/blas.ts", import.meta.url).href)

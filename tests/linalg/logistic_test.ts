@@ -213,4 +213,37 @@ Deno.test("LogisticRegression: OpenBLAS's row-blocked evaluation (several blocks
   const fa = await onEngine("openblas", () => a.objective(x, labels));
   const fb = await onEngine("js", () => b.objective(x, labels));
   assert(Math.abs(fa - fb) <= 1e-12 * Math.abs(fb), `objective ${fa} vs ${fb}`);
+  // The same fit with the second half of the blocks (rows 80–149) on a helper thread.
+  assert(!a.info!.helperThread, "a 150 × 2 048 fit stays on one thread by default");
+  const h = await onEngine(
+    "openblas",
+    () => new LogisticRegression({ C, maxIter: 25, helperThread: true }).fit(x, labels),
+  );
+  assert(h.info!.helperThread, "helper thread used");
+  assert(h.info!.iterations === b.info!.iterations, `${h.info!.iterations} iterations`);
+  assertRelClose(h.coef!.data, b.coef!.data, 1e-9, "coef, helper thread");
+  assertRelClose(h.intercept!, b.intercept!, 1e-9, "intercept, helper thread");
+});
+
+Deno.test("LogisticRegression: a fit with a helper thread stops it (the process exits)", async () => {
+  if (!engines().includes("openblas")) return;
+  const code = `import { LogisticRegression } from ${
+    JSON.stringify(new URL("../../src/linalg/logistic.ts", import.meta.url).href)
+  };
+const n = 160, d = 512; // blocks of 64 rows: the helper takes rows 64–159
+const x = { rows: n, cols: d, data: Float64Array.from({ length: n * d }, (_, i) => Math.sin(i)) };
+const y = Int32Array.from({ length: n }, (_, i) => i % 3);
+const m = new LogisticRegression({ C: 1, maxIter: 5, helperThread: true }).fit(x, y);
+console.log(JSON.stringify({ helper: m.info.helperThread }));`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const out = await child.output();
+  clearTimeout(timer);
+  const text = new TextDecoder().decode(out.stdout).trim();
+  assert(out.success, `child did not exit cleanly: ${new TextDecoder().decode(out.stderr)}`);
+  assert(text === '{"helper":true}', text);
 });
