@@ -445,6 +445,15 @@ function shiftedKernelLower(k: Float64Array, w: Float64Array, n: number, alpha: 
   }
 }
 
+/** Whether the strict lower triangle of the n×n `k` is all zeros (stops at the first non-zero). */
+function strictLowerIsZero(k: Float64Array, n: number): boolean {
+  for (let i = 1; i < n; i++) {
+    const row = i * n;
+    for (let j = 0; j < i; j++) if (k[row + j] !== 0) return false;
+  }
+  return true;
+}
+
 /** Options of {@link kernelRidgeFoldScores}. */
 export interface FoldScoresOptions {
   /** Regularisation candidates α. */
@@ -507,10 +516,18 @@ export async function kernelRidgeFoldScores(
     const gamma = options.gammas[gi];
     for (let p = 0; p < kTe.length; p++) kTe[p] = Math.exp(-gamma * dTe[p]);
     kernelLowerFromUpper(w, kTr, n, gamma);
+    // A wide γ on spread-out features underflows every off-diagonal entry to exactly 0: K = I.
+    const identity = strictLowerIsZero(kTr, n);
     for (let ai = 0; ai < options.alphas.length; ai++) {
       const alpha = options.alphas[ai];
       shiftedKernelLower(kTr, w, n, alpha);
-      await potrfAsync(w, n, { zeroUpper: false });
+      if (identity) {
+        // The Cholesky factor of (1 + α)·I, bit for bit what dpotrf returns: sqrt(aⱼⱼ − 0).
+        const l = Math.sqrt(1 + alpha);
+        for (let i = 0; i < n; i++) w[i * n + i] = l;
+      } else {
+        await potrfAsync(w, n, { zeroUpper: false });
+      }
       rhs.set(yT);
       await potrsAsync(w, n, rhs, t);
       const c = fromRows(rhs, n, t);

@@ -3,6 +3,7 @@ import { KernelRidge, kernelRidgeFoldScores, rbfKernel } from "../../src/linalg/
 import { matmulNT, type Matrix } from "../../src/linalg/dense.ts";
 import { StandardScaler } from "../../src/linalg/standard_scaler.ts";
 import { assert, assertRelClose } from "../util/assert.ts";
+import { r2Score } from "../../src/linalg/metrics.ts";
 import { testRng } from "../util/seed.ts";
 import { type FixtureMatrix, loadFixture, toMatrix } from "./sklearn_fixtures.ts";
 
@@ -181,6 +182,49 @@ engineTest(
         );
         assert(Math.abs(user[ai][gi] - ref) <= 1e-9 * Math.max(1, Math.abs(ref)), `${what} gramFn`);
       }
+    }
+  },
+);
+
+engineTest(
+  "kernelRidgeFoldScores() with a γ that underflows every off-diagonal entry (K = I) equals the fits and the closed form",
+  async () => {
+    const rng = testRng("krr-identity");
+    const n = 90, d = 7, t = 2, m = 30;
+    const x = {
+      rows: n,
+      cols: d,
+      data: Float64Array.from({ length: n * d }, () => rng.normal()),
+    };
+    const y = {
+      rows: n,
+      cols: t,
+      data: Float64Array.from({ length: n * t }, () => rng.normal()),
+    };
+    // Test rows are training rows (distance 0, kernel 1), so the predictions are c = y/(1 + α).
+    const pick = Int32Array.from({ length: m }, () => rng.int(n));
+    const xt = { rows: m, cols: d, data: new Float64Array(m * d) };
+    const yt = { rows: m, cols: t, data: new Float64Array(m * t) };
+    pick.forEach((j, i) => {
+      xt.data.set(x.data.subarray(j * d, j * d + d), i * d);
+      yt.data.set(y.data.subarray(j * t, j * t + t), i * t);
+    });
+    const alphas = [1, 0.01], gammas = [1e4];
+    const got = await kernelRidgeFoldScores(x, y, xt, yt, { alphas, gammas });
+    for (let ai = 0; ai < alphas.length; ai++) {
+      const ref = new KernelRidge({ alpha: alphas[ai], gamma: gammas[0] }).fit(x, y).score(
+        xt,
+        yt,
+      );
+      const closed = r2Score(yt.data, yt.data.map((v) => v / (1 + alphas[ai])), t);
+      assert(
+        Math.abs(got[ai][0] - ref) <= 1e-12,
+        `α=${alphas[ai]}: ${got[ai][0]} vs fit ${ref}`,
+      );
+      assert(
+        Math.abs(got[ai][0] - closed) <= 1e-9,
+        `α=${alphas[ai]}: ${got[ai][0]} vs ${closed}`,
+      );
     }
   },
 );
