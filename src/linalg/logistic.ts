@@ -324,7 +324,7 @@ class MultinomialProblem {
     }
     this.#xT = engine === "js" ? transpose(xd, n, d) : undefined;
     const index = new Map(classes.map((l, i) => [l, i]));
-    const label = new Int32Array(n);
+    const label = helper ? new Int32Array(new SharedArrayBuffer(n * 4)) : new Int32Array(n);
     for (let i = 0; i < n; i++) {
       const l = index.get(y[i]);
       if (l === undefined) throw new RangeError(`LogisticRegression: unknown label ${y[i]}`);

@@ -143,8 +143,9 @@ interface ShardSetup {
 /**
  * A worker thread that evaluates rows r0 … r1 − 1 of a {@link LogisticRows} on request: the caller
  * starts it with {@link begin}, evaluates its own rows, then collects the helper's loss and
- * gradient with {@link finish}. `rows.x`, `rows.z` and `rows.rT` must live on SharedArrayBuffers
- * ({@link sharedFloat64}). Call {@link close} when done (a live worker keeps the process alive).
+ * gradient with {@link finish}. `rows.x`, `rows.label`, `rows.z` and `rows.rT` must live on
+ * SharedArrayBuffers ({@link sharedFloat64}). Call {@link close} when done (a live worker keeps
+ * the process alive).
  */
 export class LogisticRowShard {
   readonly #worker: Worker;
@@ -155,15 +156,14 @@ export class LogisticRowShard {
    * @throws Error when the worker cannot start or cannot load OpenBLAS
    */
   constructor(rows: LogisticRows, r0: number, r1: number, block: number, size: number) {
-    for (const [name, a] of [["x", rows.x], ["z", rows.z], ["rT", rows.rT]] as const) {
+    const arrays = [["x", rows.x], ["label", rows.label], ["z", rows.z], ["rT", rows.rT]] as const;
+    for (const [name, a] of arrays) {
       if (!(a.buffer instanceof SharedArrayBuffer)) {
         throw new TypeError(`LogisticRowShard: rows.${name} must be on a SharedArrayBuffer`);
       }
     }
-    const label = new Int32Array(new SharedArrayBuffer(rows.n * 4));
-    label.set(rows.label);
     this.#setup = {
-      rows: { ...rows, label },
+      rows,
       r0,
       r1,
       block,

@@ -5,6 +5,7 @@ import { StandardScaler } from "../../src/linalg/standard_scaler.ts";
 import { assert, assertRelClose } from "../util/assert.ts";
 import { r2Score } from "../../src/linalg/metrics.ts";
 import { testRng } from "../util/seed.ts";
+import type { Rng } from "../../src/util/rng.ts";
 import { type FixtureMatrix, loadFixture, toMatrix } from "./sklearn_fixtures.ts";
 
 interface KernelRidgeFixture {
@@ -22,6 +23,11 @@ interface KernelRidgeFixture {
       score_test: number;
     }[];
   }[];
+}
+
+/** A rows × cols matrix of fresh standard-normal float64 values. */
+function normalMatrix(rng: Rng, rows: number, cols: number): Matrix {
+  return { rows, cols, data: Float64Array.from({ length: rows * cols }, () => rng.normal()) };
 }
 
 engineTest(
@@ -159,12 +165,8 @@ engineTest(
   async () => {
     const rng = testRng("krr-fold");
     const n = 157, m = 41, d = 9, t = 2;
-    const mk = (rows: number, cols: number) => ({
-      rows,
-      cols,
-      data: Float64Array.from({ length: rows * cols }, () => rng.normal()),
-    });
-    const x = mk(n, d), xt = mk(m, d), y = mk(n, t), yt = mk(m, t);
+    const x = normalMatrix(rng, n, d), xt = normalMatrix(rng, m, d);
+    const y = normalMatrix(rng, n, t), yt = normalMatrix(rng, m, t);
     const alphas = [1, 0.01, 1e-4], gammas = [0.01, 0.3, 3];
     const gramFn = (a: Matrix, b: Matrix) => Promise.resolve(matmulNT(a, b).data);
     const cpu = await kernelRidgeFoldScores(x, y, xt, yt, { alphas, gammas });
@@ -191,16 +193,7 @@ engineTest(
   async () => {
     const rng = testRng("krr-identity");
     const n = 90, d = 7, t = 2, m = 30;
-    const x = {
-      rows: n,
-      cols: d,
-      data: Float64Array.from({ length: n * d }, () => rng.normal()),
-    };
-    const y = {
-      rows: n,
-      cols: t,
-      data: Float64Array.from({ length: n * t }, () => rng.normal()),
-    };
+    const x = normalMatrix(rng, n, d), y = normalMatrix(rng, n, t);
     // Test rows are training rows (distance 0, kernel 1), so the predictions are c = y/(1 + α).
     const pick = Int32Array.from({ length: m }, () => rng.int(n));
     const xt = { rows: m, cols: d, data: new Float64Array(m * d) };
