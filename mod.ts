@@ -144,6 +144,7 @@ export { accuracy, meanPerClassAccuracy, r2Score } from "./src/linalg/metrics.ts
 export { Ridge } from "./src/linalg/ridge.ts";
 export { KernelRidge } from "./src/linalg/kernel_ridge.ts";
 export { LogisticRegression } from "./src/linalg/logistic.ts";
+export { linalgInfo } from "./src/linalg/blas.ts";
 
 // Models
 export {
@@ -407,10 +408,11 @@ export type { StateDict } from "./src/io/torch/tensor.ts";
 export type { TorchWriteOptions } from "./src/io/torch/write.ts";
 export type { MocoCheckpoint, SgdParamGroup, SgdStateDict } from "./src/train/checkpoint.ts";
 export type { Matrix, MatrixInput } from "./src/linalg/dense.ts";
+export type { LinalgEngine, LinalgInfo } from "./src/linalg/blas.ts";
 export type { GramFn } from "./src/linalg/kernel_ridge.ts";
 export type { Fold, Shuffler } from "./src/linalg/kfold.ts";
 export type { LbfgsStop } from "./src/linalg/lbfgs.ts";
-export type { LogisticFitInfo } from "./src/linalg/logistic.ts";
+export type { LogisticFitInfo, LogisticRegressionOptions } from "./src/linalg/logistic.ts";
 export type { MeanPerClassOptions, R2Options } from "./src/linalg/metrics.ts";
 export type { ConvGeometry, ForwardTrainOptions } from "./src/models/resnet.ts";
 export type { Buffer, LayoutOf, ParameterLayout } from "./src/nn/parameter.ts";
