@@ -115,10 +115,17 @@ class Block(nn.Module):
 class ResNet18(nn.Module):
     """torchvision's ResNet-18 layout with base width `w` (16 → 128-d backbone features)."""
 
-    def __init__(self, w, out_dim, mlp, bn_groups):
+    def __init__(self, w, out_dim, mlp, bn_groups, stem="imagenet"):
         super().__init__()
         bn = (lambda c: SplitBatchNorm(c, bn_groups)) if bn_groups > 1 else nn.BatchNorm2d
-        self.conv1 = nn.Conv2d(3, w, 7, 2, 3, bias=False)
+        # "imagenet": torchvision's 7×7/2 conv + 3×3/2 max pool (what the demo's checkpoints use);
+        # "nomaxpool": the same conv without the pool; "cifar": a 3×3/1 conv, no pool (4× / 16× the
+        # positions of every later layer). A diagnostic of how much the stem's downsampling costs.
+        self.stem = stem
+        if stem == "cifar":
+            self.conv1 = nn.Conv2d(3, w, 3, 1, 1, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(3, w, 7, 2, 3, bias=False)
         self.bn1 = bn(w)
         cin = w
         for i, cout in enumerate([w, 2 * w, 4 * w, 8 * w]):
@@ -133,7 +140,9 @@ class ResNet18(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def backbone(self, x):
-        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        x = F.relu(self.bn1(self.conv1(x)))
+        if self.stem == "imagenet":
+            x = F.max_pool2d(x, 3, 2, 1)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
 
@@ -185,6 +194,11 @@ def main():
     ap.add_argument("--probe-data", default="",
                     help="probe on this make-world root instead of --data (so pretraining data "
                          "size can change while the probe's data stays fixed)")
+    ap.add_argument("--no-cos", action="store_true",
+                    help="constant learning rate (the original without --cos, every --schedule "
+                         "milestone past the last epoch) instead of the per-epoch cosine")
+    ap.add_argument("--stem", default="imagenet", choices=["imagenet", "nomaxpool", "cifar"],
+                    help="the network's stem (a diagnostic; the demo uses imagenet)")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     global BLUR_SCALE
@@ -204,7 +218,7 @@ def main():
     tf = policy_transform(a.policy, a.size)
 
     def make():
-        return ResNet18(a.base_width, 128, True, a.bn_groups)
+        return ResNet18(a.base_width, 128, True, a.bn_groups, a.stem)
 
     q, k = make(), make()
     for pk, pq in zip(k.parameters(), q.parameters()):
@@ -224,7 +238,7 @@ def main():
     n = len(train_im)
     steps = n // a.batch
     for epoch in range(a.epochs):
-        lr = a.lr * 0.5 * (1 + math.cos(math.pi * epoch / a.epochs))
+        lr = a.lr if a.no_cos else a.lr * 0.5 * (1 + math.cos(math.pi * epoch / a.epochs))
         for g in opt.param_groups:
             g["lr"] = lr
         q.train()
