@@ -59,10 +59,90 @@ export async function writeReleaseCheckpoint(source: string, target: string): Pr
   return kept.size;
 }
 
+/** The file in a policy's work folder that records the settings its checkpoints were trained with. */
+export const RETRAIN_RECIPE_FILE = "demo-recipe.json";
+
+/** JSON with object keys sorted, so two equal settings compare equal whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+        : v,
+  );
+}
+
+/** Where an interrupted retrain of one policy left off. */
+export interface RetrainResumePoint {
+  /** The newest `<policy>_NNNN.pth.tar` in the work folder. */
+  path: string;
+  /** Epochs it holds (NNNN + 1). */
+  epochsDone: number;
+}
+
+/**
+ * Prepares `outDir` for retraining `policy` with `settings` and says where to continue: the newest
+ * epoch checkpoint there, or undefined for a fresh start. The folder's settings are recorded in
+ * {@link RETRAIN_RECIPE_FILE} (written atomically) on a fresh start; a folder holding checkpoints of
+ * other settings, or checkpoints with no record, is refused with a `DataError` naming it, because
+ * continuing them would silently mix two recipes.
+ */
+export async function prepareRetrainFolder(
+  outDir: string,
+  policy: DemoPolicy,
+  settings: Readonly<PretrainSettings>,
+): Promise<RetrainResumePoint | undefined> {
+  const recipe = canonicalJson({ policy, ...settings });
+  const recipePath = `${outDir}/${RETRAIN_RECIPE_FILE}`;
+  const pattern = new RegExp(`^${policy}_(\\d{4,})\\.pth\\.tar$`);
+  let newest: RetrainResumePoint | undefined;
+  try {
+    for await (const entry of Deno.readDir(outDir)) {
+      const m = entry.isFile ? pattern.exec(entry.name) : null;
+      if (m && (!newest || Number(m[1]) + 1 > newest.epochsDone)) {
+        newest = { path: `${outDir}/${entry.name}`, epochsDone: Number(m[1]) + 1 };
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  let recorded: string | undefined;
+  try {
+    recorded = canonicalJson(JSON.parse(await Deno.readTextFile(recipePath)));
+  } catch (e) {
+    if (e instanceof SyntaxError) {
+      throw new DataError(`${recipePath}: not valid JSON (${e.message})`);
+    }
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (newest && recorded === undefined) {
+    throw new DataError(
+      `${outDir} holds ${policy} checkpoints but no ${RETRAIN_RECIPE_FILE} saying how they were ` +
+        `trained; remove the folder to retrain from scratch`,
+    );
+  }
+  if (recorded !== undefined && recorded !== recipe) {
+    throw new DataError(
+      `${outDir} was trained with other settings (${recipePath}: ${recorded}; now ${recipe}); ` +
+        `remove the folder to retrain from scratch`,
+    );
+  }
+  if (recorded === undefined) {
+    await Deno.mkdir(outDir, { recursive: true });
+    await Deno.writeTextFile(`${recipePath}.tmp`, recipe + "\n");
+    await Deno.rename(`${recipePath}.tmp`, recipePath);
+  }
+  return newest;
+}
+
 /**
  * Re-creates the built-in checkpoints exactly as recorded in `models/README.md`: renders the
  * pretraining world into `workDir`, runs `deno task pretrain` once per policy (a child process,
  * so its progress shows as usual), and writes the release form of the last epoch to `modelsDir`.
+ * An interrupted run continues: each policy resumes from the newest epoch checkpoint in its work
+ * folder (see {@link prepareRetrainFolder}), and a policy whose last epoch is there is not
+ * trained again.
  */
 export async function retrainDemoCheckpoints(
   gpu: Gpu,
@@ -86,14 +166,24 @@ export async function retrainDemoCheckpoints(
   await Deno.mkdir(modelsDir, { recursive: true });
   for (const policy of policies) {
     const out = `${workDir}/pretrain-${policy}`;
-    const args = pretrainArgs(policy, data, out, settings);
-    log(`demo: deno task pretrain ${args.join(" ")}`);
-    const status = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script, ...args],
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn().status;
-    if (!status.success) throw new DataError(`pretraining ${policy} failed (exit ${status.code})`);
+    const resume = await prepareRetrainFolder(out, policy, settings);
+    if (resume && resume.epochsDone >= settings.epochs) {
+      log(`demo: ${policy} already trained for ${resume.epochsDone} epochs (${resume.path})`);
+    } else {
+      const args = [
+        ...pretrainArgs(policy, data, out, settings),
+        ...(resume ? ["--resume", resume.path] : []),
+      ];
+      log(`demo: deno task pretrain ${args.join(" ")}`);
+      const status = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", script, ...args],
+        stdout: "inherit",
+        stderr: "inherit",
+      }).spawn().status;
+      if (!status.success) {
+        throw new DataError(`pretraining ${policy} failed (exit ${status.code})`);
+      }
+    }
     const last = `${out}/${policy}_${String(settings.epochs - 1).padStart(4, "0")}.pth.tar`;
     const n = await writeReleaseCheckpoint(last, targets[policy]);
     log(`demo: wrote ${targets[policy]} (${n} encoder_q tensors from ${last})`);

@@ -72,6 +72,8 @@ export interface PretrainSettings {
   mocoT: number;
   mocoM: number;
   lr: number;
+  /** Half-cosine learning rate (`--cos`); false keeps `lr` constant (no milestone is reached). */
+  cos: boolean;
   epochs: number;
   seed: number;
 }
@@ -95,6 +97,7 @@ export const PRETRAIN: Readonly<PretrainSettings> = {
   mocoT: 0.2,
   mocoM: 0.99,
   lr: 0.03,
+  cos: true,
   epochs: 10,
   seed: 0,
 };
@@ -123,7 +126,7 @@ export function pretrainArgs(
     "--moco-t",
     String(p.mocoT),
     "--mlp",
-    "--cos",
+    ...(p.cos ? ["--cos"] : []),
     "--lr",
     String(p.lr),
     "--moco-m",

@@ -1,9 +1,14 @@
-import { missingCheckpoints, retrainDemoCheckpoints } from "../../src/demo/checkpoints.ts";
+import {
+  missingCheckpoints,
+  RETRAIN_RECIPE_FILE,
+  retrainDemoCheckpoints,
+} from "../../src/demo/checkpoints.ts";
 import { PRETRAIN, type PretrainSettings } from "../../src/demo/config.ts";
 import { loadTorchCheckpoint } from "../../src/io/torch/read.ts";
 import { findStateDict } from "../../src/io/torch/state_dict.ts";
 import { loadModel } from "../../src/models/registry.ts";
-import { assert } from "../util/assert.ts";
+import { TorchTensor } from "../../src/io/torch/tensor.ts";
+import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 
 Deno.test({
@@ -43,6 +48,82 @@ Deno.test({
       const model = await loadModel(gpu, "world_ventral", { ckptDir: models });
       assert(model.dim === 8 * 4, `dim ${model.dim}`);
       model.release();
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  ...GPU_TEST,
+  name:
+    "retrainDemoCheckpoints() resumes an interrupted policy bit for bit, skips a finished one and refuses another recipe's folder",
+  fn: async () => {
+    const gpu = await testGpu();
+    const dir = await Deno.makeTempDir({ prefix: "ssl-retrain-resume-" });
+    try {
+      const tiny: PretrainSettings = {
+        ...PRETRAIN,
+        world: { ...PRETRAIN.world, resolution: 32, perClass: 4, testPerClass: 1 },
+        baseWidth: 4,
+        batchSize: 16,
+        mocoK: 32,
+        cos: false,
+        epochs: 2,
+      };
+      const work = `${dir}/work`;
+      const models = `${dir}/models`;
+      const release = `${models}/world_dorsal.pth.tar`;
+      const lines: string[] = [];
+      const log = (l: string) => lines.push(l);
+      const weights = async () => {
+        const { value } = await loadTorchCheckpoint(release);
+        return findStateDict(value, release);
+      };
+
+      await retrainDemoCheckpoints(gpu, work, models, ["dorsal"], log, tiny);
+      assert(lines.some((l) => l.includes("--epochs 2") && !l.includes("--cos")), "constant lr");
+      assert(!lines.some((l) => l.includes("--resume")), `fresh start: ${lines.join(" | ")}`);
+      const uninterrupted = await weights();
+
+      // An interruption after the first epoch: the second epoch's checkpoint and the release are gone.
+      await Deno.remove(`${work}/pretrain-dorsal/dorsal_0001.pth.tar`);
+      await Deno.remove(release);
+      lines.length = 0;
+      await retrainDemoCheckpoints(gpu, work, models, ["dorsal"], log, tiny);
+      assert(
+        lines.some((l) => l.includes("--resume") && l.endsWith("dorsal_0000.pth.tar")),
+        `resumed from epoch 1: ${lines.join(" | ")}`,
+      );
+      const resumed = await weights();
+      assert(resumed.size === uninterrupted.size, `${resumed.size} tensors`);
+      for (const [key, t] of uninterrupted) {
+        const r = resumed.get(key);
+        assert(r instanceof TorchTensor && t instanceof TorchTensor, key);
+        const bytes = (x: TorchTensor) =>
+          new Uint8Array(x.data.buffer, x.data.byteOffset, x.data.byteLength);
+        assertArrayEqual(bytes(r), bytes(t), key);
+      }
+
+      lines.length = 0;
+      await retrainDemoCheckpoints(gpu, work, models, ["dorsal"], log, tiny);
+      assert(
+        lines.some((l) => l.includes("already trained for 2 epochs")) &&
+          !lines.some((l) => l.includes("deno task pretrain")),
+        `finished policy skipped: ${lines.join(" | ")}`,
+      );
+
+      await assertRejects(
+        () => retrainDemoCheckpoints(gpu, work, models, ["dorsal"], log, { ...tiny, cos: true }),
+        /pretrain-dorsal was trained with other settings .*demo-recipe\.json.*remove the folder/,
+        "another recipe",
+      );
+      await Deno.remove(`${work}/pretrain-dorsal/${RETRAIN_RECIPE_FILE}`);
+      await assertRejects(
+        () => retrainDemoCheckpoints(gpu, work, models, ["dorsal"], log, tiny),
+        /holds dorsal checkpoints but no demo-recipe\.json/,
+        "unrecorded checkpoints",
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
