@@ -72,7 +72,10 @@ export interface PretrainSettings {
   mocoT: number;
   mocoM: number;
   lr: number;
-  /** Half-cosine learning rate (`--cos`); false keeps `lr` constant (no milestone is reached). */
+  /**
+   * Half-cosine learning rate (`--cos`); false: MoCo's step schedule at its default milestones
+   * (epochs 120 and 160), so `lr` stays constant in runs of up to 120 epochs.
+   */
   cos: boolean;
   epochs: number;
   seed: number;
