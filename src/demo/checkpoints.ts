@@ -7,10 +7,12 @@
  */
 import { exportWorld } from "../world/world_export.ts";
 import type { Gpu } from "../gpu/device.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
 import { loadTorchCheckpoint } from "../io/torch/read.ts";
 import { writeTorchCheckpoint } from "../io/torch/write.ts";
 import { mocoCheckpointToPy, parseMocoCheckpoint } from "../train/checkpoint.ts";
 import { DataError } from "../util/errors.ts";
+import { stableStringify } from "../util/hash.ts";
 import {
   DEMO_POLICIES,
   demoCheckpointName,
@@ -62,17 +64,6 @@ export async function writeReleaseCheckpoint(source: string, target: string): Pr
 /** The file in a policy's work folder that records the settings its checkpoints were trained with. */
 export const RETRAIN_RECIPE_FILE = "demo-recipe.json";
 
-/** JSON with object keys sorted, so two equal settings compare equal whatever their key order. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, v) =>
-      v && typeof v === "object" && !Array.isArray(v)
-        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
-        : v,
-  );
-}
-
 /** Where an interrupted retrain of one policy left off. */
 export interface RetrainResumePoint {
   /** The newest `<policy>_NNNN.pth.tar` in the work folder. */
@@ -93,7 +84,7 @@ export async function prepareRetrainFolder(
   policy: DemoPolicy,
   settings: Readonly<PretrainSettings>,
 ): Promise<RetrainResumePoint | undefined> {
-  const recipe = canonicalJson({ policy, ...settings });
+  const recipe = stableStringify({ policy, ...settings });
   const recipePath = `${outDir}/${RETRAIN_RECIPE_FILE}`;
   const pattern = new RegExp(`^${policy}_(\\d{4,})\\.pth\\.tar$`);
   let newest: RetrainResumePoint | undefined;
@@ -109,7 +100,7 @@ export async function prepareRetrainFolder(
   }
   let recorded: string | undefined;
   try {
-    recorded = canonicalJson(JSON.parse(await Deno.readTextFile(recipePath)));
+    recorded = stableStringify(JSON.parse(await Deno.readTextFile(recipePath)));
   } catch (e) {
     if (e instanceof SyntaxError) {
       throw new DataError(`${recipePath}: not valid JSON (${e.message})`);
@@ -128,11 +119,7 @@ export async function prepareRetrainFolder(
         `remove the folder to retrain from scratch`,
     );
   }
-  if (recorded === undefined) {
-    await Deno.mkdir(outDir, { recursive: true });
-    await Deno.writeTextFile(`${recipePath}.tmp`, recipe + "\n");
-    await Deno.rename(`${recipePath}.tmp`, recipePath);
-  }
+  if (recorded === undefined) await writeFileAtomic(recipePath, recipe + "\n");
   return newest;
 }
 

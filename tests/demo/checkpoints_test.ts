@@ -11,6 +11,17 @@ import { TorchTensor } from "../../src/io/torch/tensor.ts";
 import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 
+/** The recorded recipe, shrunk: same code path, seconds instead of minutes. */
+const TINY: PretrainSettings = {
+  ...PRETRAIN,
+  world: { ...PRETRAIN.world, resolution: 32, perClass: 4, testPerClass: 1 },
+  baseWidth: 4,
+  imageSize: 32,
+  batchSize: 16,
+  mocoK: 32,
+  epochs: 1,
+};
+
 Deno.test({
   ...GPU_TEST,
   name:
@@ -19,19 +30,9 @@ Deno.test({
     const gpu = await testGpu();
     const dir = await Deno.makeTempDir({ prefix: "ssl-retrain-" });
     try {
-      // The recorded recipe, shrunk: same code path, seconds instead of minutes.
-      const tiny: PretrainSettings = {
-        ...PRETRAIN,
-        world: { ...PRETRAIN.world, resolution: 32, perClass: 4, testPerClass: 1 },
-        baseWidth: 4,
-        imageSize: 32,
-        batchSize: 16,
-        mocoK: 32,
-        epochs: 1,
-      };
       const models = `${dir}/models`;
       assert((await missingCheckpoints(models)).length === 3, "nothing there yet");
-      await retrainDemoCheckpoints(gpu, `${dir}/work`, models, ["ventral"], () => {}, tiny);
+      await retrainDemoCheckpoints(gpu, `${dir}/work`, models, ["ventral"], () => {}, TINY);
       assert(
         JSON.stringify(await missingCheckpoints(models)) === '["default","dorsal"]',
         "ventral written",
@@ -62,15 +63,7 @@ Deno.test({
     const gpu = await testGpu();
     const dir = await Deno.makeTempDir({ prefix: "ssl-retrain-resume-" });
     try {
-      const tiny: PretrainSettings = {
-        ...PRETRAIN,
-        world: { ...PRETRAIN.world, resolution: 32, perClass: 4, testPerClass: 1 },
-        baseWidth: 4,
-        batchSize: 16,
-        mocoK: 32,
-        cos: false,
-        epochs: 2,
-      };
+      const tiny: PretrainSettings = { ...TINY, cos: false, epochs: 2 };
       const work = `${dir}/work`;
       const models = `${dir}/models`;
       const release = `${models}/world_dorsal.pth.tar`;
