@@ -195,8 +195,11 @@ def main():
                     help="probe on this make-world root instead of --data (so pretraining data "
                          "size can change while the probe's data stays fixed)")
     ap.add_argument("--no-cos", action="store_true",
-                    help="constant learning rate (the original without --cos, every --schedule "
-                         "milestone past the last epoch) instead of the per-epoch cosine")
+                    help="MoCo's step schedule (lr drops 10x at each --schedule milestone) instead "
+                         "of the per-epoch cosine")
+    ap.add_argument("--schedule", type=int, nargs="*", default=[120, 160],
+                    help="milestone epochs of the step schedule (with --no-cos); the original's "
+                         "default 120 160 keeps lr constant in shorter runs")
     ap.add_argument("--stem", default="imagenet", choices=["imagenet", "nomaxpool", "cifar"],
                     help="the network's stem (a diagnostic; the demo uses imagenet)")
     ap.add_argument("--out", default="")
@@ -238,7 +241,10 @@ def main():
     n = len(train_im)
     steps = n // a.batch
     for epoch in range(a.epochs):
-        lr = a.lr if a.no_cos else a.lr * 0.5 * (1 + math.cos(math.pi * epoch / a.epochs))
+        if a.no_cos:
+            lr = a.lr * 0.1 ** sum(1 for m in a.schedule if epoch >= m)
+        else:
+            lr = a.lr * 0.5 * (1 + math.cos(math.pi * epoch / a.epochs))
         for g in opt.param_groups:
             g["lr"] = lr
         q.train()

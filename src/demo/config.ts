@@ -72,11 +72,13 @@ export interface PretrainSettings {
   mocoT: number;
   mocoM: number;
   lr: number;
-  /**
-   * Half-cosine learning rate (`--cos`); false: MoCo's step schedule at its default milestones
-   * (epochs 120 and 160), so `lr` stays constant in runs of up to 120 epochs.
-   */
+  /** Half-cosine learning rate (`--cos`); false: MoCo's step schedule at `milestones`. */
   cos: boolean;
+  /**
+   * Epochs at which the step schedule drops `lr` tenfold (`--schedule`); empty keeps the
+   * original's default milestones (120, 160). Ignored with `cos`.
+   */
+  milestones: readonly number[];
   epochs: number;
   seed: number;
 }
@@ -101,6 +103,7 @@ export const PRETRAIN: Readonly<PretrainSettings> = {
   mocoM: 0.99,
   lr: 0.03,
   cos: true,
+  milestones: [],
   epochs: 10,
   seed: 0,
 };
@@ -130,6 +133,7 @@ export function pretrainArgs(
     String(p.mocoT),
     "--mlp",
     ...(p.cos ? ["--cos"] : []),
+    ...(!p.cos && p.milestones.length > 0 ? ["--schedule", p.milestones.join(",")] : []),
     "--lr",
     String(p.lr),
     "--moco-m",

@@ -8,7 +8,7 @@ import { loadTorchCheckpoint } from "../../src/io/torch/read.ts";
 import { findStateDict } from "../../src/io/torch/state_dict.ts";
 import { loadModel } from "../../src/models/registry.ts";
 import { TorchTensor } from "../../src/io/torch/tensor.ts";
-import { assert, assertArrayEqual, assertRejects } from "../util/assert.ts";
+import { assert, assertArrayEqual, assertRejects, assertRelClose } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 
 /** The recorded recipe, shrunk: same code path, seconds instead of minutes. */
@@ -63,7 +63,8 @@ Deno.test({
     const gpu = await testGpu();
     const dir = await Deno.makeTempDir({ prefix: "ssl-retrain-resume-" });
     try {
-      const tiny: PretrainSettings = { ...TINY, cos: false, epochs: 2 };
+      // A step schedule with its drop at the resumed epoch: the resumed run must apply it too.
+      const tiny: PretrainSettings = { ...TINY, cos: false, milestones: [1], epochs: 2 };
       const work = `${dir}/work`;
       const models = `${dir}/models`;
       const release = `${models}/world_dorsal.pth.tar`;
@@ -75,9 +76,32 @@ Deno.test({
       };
 
       await retrainDemoCheckpoints(gpu, work, models, ["dorsal"], log, tiny);
-      assert(lines.some((l) => l.includes("--epochs 2") && !l.includes("--cos")), "constant lr");
+      assert(
+        lines.some((l) =>
+          l.includes("--epochs 2") && l.includes("--schedule 1") && !l.includes("--cos")
+        ),
+        `step schedule: ${lines.join(" | ")}`,
+      );
       assert(!lines.some((l) => l.includes("--resume")), `fresh start: ${lines.join(" | ")}`);
       const uninterrupted = await weights();
+      // Every logged lr of epoch 0 is `lr`, every one of epoch 1 a tenth of it.
+      const assertStepSchedule = async (what: string) => {
+        const rows = (await Deno.readTextFile(`${work}/pretrain-dorsal/log.csv`)).trim().split(
+          "\n",
+        );
+        const header = rows[0].split(",");
+        const [epochCol, lrCol] = [header.indexOf("epoch"), header.indexOf("lr")];
+        const seen = new Set<number>();
+        for (const row of rows.slice(1)) {
+          const cells = row.split(",");
+          const epoch = Number(cells[epochCol]);
+          const want = epoch === 0 ? tiny.lr : tiny.lr * 0.1;
+          assertRelClose([Number(cells[lrCol])], [want], 1e-6, `${what}: lr of epoch ${epoch}`);
+          seen.add(epoch);
+        }
+        assert(seen.has(0) && seen.has(1), `${what}: epochs logged ${[...seen]}`);
+      };
+      await assertStepSchedule("lr drops tenfold at the milestone");
 
       // An interruption after the first epoch: the second epoch's checkpoint and the release are gone.
       await Deno.remove(`${work}/pretrain-dorsal/dorsal_0001.pth.tar`);
@@ -89,6 +113,7 @@ Deno.test({
         `resumed from epoch 1: ${lines.join(" | ")}`,
       );
       const resumed = await weights();
+      await assertStepSchedule("the resumed epoch keeps the schedule");
       assert(resumed.size === uninterrupted.size, `${resumed.size} tensors`);
       for (const [key, t] of uninterrupted) {
         const r = resumed.get(key);
