@@ -8,6 +8,7 @@ import { loadTorchCheckpoint } from "../../src/io/torch/read.ts";
 import { findStateDict } from "../../src/io/torch/state_dict.ts";
 import { loadModel } from "../../src/models/registry.ts";
 import { TorchTensor } from "../../src/io/torch/tensor.ts";
+import { readTrainingLog } from "../../src/train/training_log.ts";
 import { assert, assertArrayEqual, assertRejects, assertRelClose } from "../util/assert.ts";
 import { GPU_TEST, testGpu } from "../util/gpu.ts";
 
@@ -86,18 +87,11 @@ Deno.test({
       const uninterrupted = await weights();
       // Every logged lr of epoch 0 is `lr`, every one of epoch 1 a tenth of it.
       const assertStepSchedule = async (what: string) => {
-        const rows = (await Deno.readTextFile(`${work}/pretrain-dorsal/log.csv`)).trim().split(
-          "\n",
-        );
-        const header = rows[0].split(",");
-        const [epochCol, lrCol] = [header.indexOf("epoch"), header.indexOf("lr")];
         const seen = new Set<number>();
-        for (const row of rows.slice(1)) {
-          const cells = row.split(",");
-          const epoch = Number(cells[epochCol]);
-          const want = epoch === 0 ? tiny.lr : tiny.lr * 0.1;
-          assertRelClose([Number(cells[lrCol])], [want], 1e-6, `${what}: lr of epoch ${epoch}`);
-          seen.add(epoch);
+        for (const row of await readTrainingLog(`${work}/pretrain-dorsal/log.csv`)) {
+          const want = row.epoch === 0 ? tiny.lr : tiny.lr * 0.1;
+          assertRelClose([row.lr], [want], 1e-6, `${what}: lr of epoch ${row.epoch}`);
+          seen.add(row.epoch);
         }
         assert(seen.has(0) && seen.has(1), `${what}: epochs logged ${[...seen]}`);
       };
