@@ -45,8 +45,8 @@ const SPEC = {
     retrain: {
       type: "boolean",
       default: false,
-      help: "re-create models/world_*.pth.tar with deno task pretrain (15–18 min per model on a " +
-        "2-core CPU); an interrupted retrain continues from its last epoch",
+      help: "re-create models/world_*.pth.tar with deno task pretrain (about 70 min per model on " +
+        "a 2-core CPU); an interrupted retrain continues from its last epoch",
     },
     out: { type: "string", default: "results/demo", help: "output folder" },
     "models-dir": { type: "string", default: "models", help: "where the built-in checkpoints are" },
