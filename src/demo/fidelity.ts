@@ -69,28 +69,65 @@ function mean(xs: readonly number[]): number {
 }
 
 /**
+ * The distance between the ranges [min, max] of two implementations' seeds at one epoch: 0 when
+ * they overlap, null when either has no run that reached the epoch.
+ */
+export function rangeGap(a: readonly number[], b: readonly number[]): number | null {
+  if (a.length === 0 || b.length === 0) return null;
+  return Math.max(0, Math.min(...a) - Math.max(...b), Math.min(...b) - Math.max(...a));
+}
+
+/** ", and the gap between …": in how many epochs the two implementations' seed ranges overlap. */
+function gapSummary(gaps: readonly (number | null)[], impls: readonly string[]): string {
+  const known = gaps.flatMap((g, e) => (g === null ? [] : [[e, g] as const]));
+  const apart = known.filter(([, g]) => g > 0);
+  const where = apart.length === 0
+    ? ""
+    : `; apart in epoch${apart.length > 1 ? "s" : ""} ${
+      apart.map(([e]) => e).join(", ")
+    }, by at most ${Math.max(...apart.map(([, g]) => g)).toFixed(3)}`;
+  return `, then the gap between the seed ranges of ${impls[0]} and of ${impls[1]} (0 where ` +
+    `they overlap). The ranges overlap in ${known.length - apart.length} of ${known.length} ` +
+    `epochs${where}.`;
+}
+
+/**
  * The record as appendix tables: loss and acc@1 per epoch (one column per run, then each
- * implementation's mean), and the final probes with the difference of the implementations' means.
+ * implementation's mean and, with two implementations, the {@link rangeGap} of their seeds), and
+ * the final probes with the difference of the implementations' means.
  */
 export function fidelityTables(record: FidelityRecord): AppendixTable[] {
   const runs = record.runs;
   const label = (r: FidelityRun) => `${r.implementation} seed ${r.seed}`;
   const impls = [...new Set(runs.map((r) => r.implementation))];
   const epochs = Math.max(...runs.map((r) => r.epochs.length));
-  const perEpoch = (key: "loss" | "acc1", title: string): AppendixTable => ({
-    title,
-    caption: `${record.recipe}. One column per run, then each implementation's mean.`,
-    columns: ["epoch", ...runs.map(label), ...impls.map((i) => `${i} mean`)],
-    rows: Array.from({ length: epochs }, (_, e) => {
-      const cells = runs.map((r) => r.epochs[e]?.[key] ?? null);
-      const means = impls.map((i) => {
-        const v = runs.filter((r) => r.implementation === i && r.epochs[e])
-          .map((r) => r.epochs[e][key]);
-        return v.length > 0 ? mean(v) : null;
-      });
-      return [e, ...cells, ...means];
-    }),
-  });
+  const perEpoch = (key: "loss" | "acc1", title: string): AppendixTable => {
+    const valuesOf = (i: string, e: number) =>
+      runs.filter((r) => r.implementation === i && r.epochs[e]).map((r) => r.epochs[e][key]);
+    const gaps = Array.from(
+      { length: epochs },
+      (_, e) => impls.length === 2 ? rangeGap(valuesOf(impls[0], e), valuesOf(impls[1], e)) : null,
+    );
+    return {
+      title,
+      caption: `${record.recipe}. One column per run, then each implementation's mean` +
+        (impls.length === 2 ? gapSummary(gaps, impls) : "."),
+      columns: [
+        "epoch",
+        ...runs.map(label),
+        ...impls.map((i) => `${i} mean`),
+        ...(impls.length === 2 ? ["gap between seed ranges"] : []),
+      ],
+      rows: Array.from({ length: epochs }, (_, e) => {
+        const cells = runs.map((r) => r.epochs[e]?.[key] ?? null);
+        const means = impls.map((i) => {
+          const v = valuesOf(i, e);
+          return v.length > 0 ? mean(v) : null;
+        });
+        return [e, ...cells, ...means, ...(impls.length === 2 ? [gaps[e]] : [])];
+      }),
+    };
+  };
   const probeMeans = impls.map((i) =>
     mean(runs.filter((r) => r.implementation === i).map((r) => r.probe))
   );
