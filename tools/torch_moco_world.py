@@ -170,6 +170,36 @@ def probe(train_f, train_y, val_f, val_y):
     return float(clf.score(sc.transform(val_f), val_y))
 
 
+def load_moco_state(path, q, k, queue, opt):
+    """Loads a MoCo checkpoint's encoders, queue and SGD momentum buffers into this script's
+    objects (strict key match: a checkpoint of another architecture is an error, not a silent
+    partial load); returns (epoch to continue from, queue pointer)."""
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    sd = ck.get("state_dict")
+    if not isinstance(sd, dict):
+        raise SystemExit(f"{path}: no state_dict, not a MoCo checkpoint")
+    sd = {key[len("module."):] if key.startswith("module.") else key: v for key, v in sd.items()}
+    for prefix, net in (("encoder_q.", q), ("encoder_k.", k)):
+        part = {key[len(prefix):]: v for key, v in sd.items() if key.startswith(prefix)}
+        missing, unexpected = net.load_state_dict(part, strict=False)
+        if missing or unexpected:
+            raise SystemExit(f"{path}: {prefix[:-1]} does not match this network "
+                             f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    if tuple(sd["queue"].shape) != tuple(queue.shape):
+        raise SystemExit(f"{path}: queue {tuple(sd['queue'].shape)}, --k gives {tuple(queue.shape)}")
+    queue.copy_(sd["queue"])
+    # The optimiser of main_moco.py covers encoder_q then encoder_k; only encoder_q's indices
+    # (0 … P-1, in named_parameters order) carry momentum buffers.
+    state = ck.get("optimizer", {}).get("state", {})
+    params = list(q.parameters())
+    for i, p in enumerate(params):
+        buf = state.get(i, {}).get("momentum_buffer")
+        if buf is None:
+            raise SystemExit(f"{path}: no momentum buffer for parameter {i}")
+        opt.state[p]["momentum_buffer"] = buf.clone().reshape(p.shape)
+    return int(ck["epoch"]), int(sd["queue_ptr"].reshape(-1)[0])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", required=True, help="make-world ImageFolder root (train/, val/)")
@@ -202,6 +232,11 @@ def main():
                          "default 120 160 keeps lr constant in shorter runs")
     ap.add_argument("--stem", default="imagenet", choices=["imagenet", "nomaxpool", "cifar"],
                     help="the network's stem (a diagnostic; the demo uses imagenet)")
+    ap.add_argument("--init-from", default="",
+                    help="continue from a MoCo checkpoint (ours from `deno task pretrain`, or the "
+                         "original's): its encoders, queue, queue pointer and SGD momentum, from "
+                         "its epoch on. A diagnostic that separates where two runs' curves part: "
+                         "the state reached so far or the steps taken from it")
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     global BLUR_SCALE
@@ -231,6 +266,11 @@ def main():
     ptr = 0
     opt = torch.optim.SGD(q.parameters(), a.lr, momentum=0.9, weight_decay=a.wd)
 
+    start_epoch = 0
+    if a.init_from:
+        start_epoch, ptr = load_moco_state(a.init_from, q, k, queue, opt)
+        print(f"continuing {a.init_from} from epoch {start_epoch}", flush=True)
+
     rand_net = make()
     record = {"args": vars(a), "epochs": []}
     r_acc = probe(features(rand_net, probe_im, a.size), probe_y,
@@ -240,7 +280,7 @@ def main():
 
     n = len(train_im)
     steps = n // a.batch
-    for epoch in range(a.epochs):
+    for epoch in range(start_epoch, a.epochs):
         if a.no_cos:
             lr = a.lr * 0.1 ** sum(1 for m in a.schedule if epoch >= m)
         else:
