@@ -77,7 +77,7 @@ export function rangeGap(a: readonly number[], b: readonly number[]): number | n
   return Math.max(0, Math.min(...a) - Math.max(...b), Math.min(...b) - Math.max(...a));
 }
 
-/** ", and the gap between …": in how many epochs the two implementations' seed ranges overlap. */
+/** The caption's tail: what the gap column is, and in how many epochs the seed ranges overlap. */
 function gapSummary(gaps: readonly (number | null)[], impls: readonly string[]): string {
   const known = gaps.flatMap((g, e) => (g === null ? [] : [[e, g] as const]));
   const apart = known.filter(([, g]) => g > 0);
@@ -101,31 +101,33 @@ export function fidelityTables(record: FidelityRecord): AppendixTable[] {
   const label = (r: FidelityRun) => `${r.implementation} seed ${r.seed}`;
   const impls = [...new Set(runs.map((r) => r.implementation))];
   const epochs = Math.max(...runs.map((r) => r.epochs.length));
+  const paired = impls.length === 2;
   const perEpoch = (key: "loss" | "acc1", title: string): AppendixTable => {
-    const valuesOf = (i: string, e: number) =>
-      runs.filter((r) => r.implementation === i && r.epochs[e]).map((r) => r.epochs[e][key]);
-    const gaps = Array.from(
+    // Each implementation's values at each epoch, from the runs that reached it.
+    const values = Array.from(
       { length: epochs },
-      (_, e) => impls.length === 2 ? rangeGap(valuesOf(impls[0], e), valuesOf(impls[1], e)) : null,
+      (_, e) =>
+        impls.map((i) =>
+          runs.filter((r) => r.implementation === i && r.epochs[e]).map((r) => r.epochs[e][key])
+        ),
     );
+    const gaps = values.map((v) => (paired ? rangeGap(v[0], v[1]) : null));
     return {
       title,
       caption: `${record.recipe}. One column per run, then each implementation's mean` +
-        (impls.length === 2 ? gapSummary(gaps, impls) : "."),
+        (paired ? gapSummary(gaps, impls) : "."),
       columns: [
         "epoch",
         ...runs.map(label),
         ...impls.map((i) => `${i} mean`),
-        ...(impls.length === 2 ? ["gap between seed ranges"] : []),
+        ...(paired ? ["gap between seed ranges"] : []),
       ],
-      rows: Array.from({ length: epochs }, (_, e) => {
-        const cells = runs.map((r) => r.epochs[e]?.[key] ?? null);
-        const means = impls.map((i) => {
-          const v = valuesOf(i, e);
-          return v.length > 0 ? mean(v) : null;
-        });
-        return [e, ...cells, ...means, ...(impls.length === 2 ? [gaps[e]] : [])];
-      }),
+      rows: values.map((v, e) => [
+        e,
+        ...runs.map((r) => r.epochs[e]?.[key] ?? null),
+        ...v.map((x) => (x.length > 0 ? mean(x) : null)),
+        ...(paired ? [gaps[e]] : []),
+      ]),
     };
   };
   const probeMeans = impls.map((i) =>
